@@ -1,0 +1,40 @@
+"""Output formats: a record becomes the document a sink ships.
+
+Each mapping is a pure function from a :class:`~forwarder.records.Record` to a JSON-ready dict.
+The pipeline maps a record once per format, however many sinks use that format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from forwarder.records import Record
+
+Format = Literal["raw", "ecs", "ocsf"]
+Document = dict[str, Any]
+
+
+def to_raw(record: Record) -> Document:
+    """The record as Cloudflare returned it, plus the ids a receiver needs to correlate it."""
+    document = dict(record.data)
+    document["_forwarder"] = {
+        "event_id": record.event_id,
+        "account_id": record.account_id,
+        "log_type": record.log_type.value,
+    }
+    return document
+
+
+def mapper_for(fmt: Format) -> Callable[[Record], Document]:
+    if fmt == "raw":
+        return to_raw
+    if fmt == "ecs":
+        from forwarder.mapping.ecs import to_ecs
+
+        return to_ecs
+    if fmt == "ocsf":
+        from forwarder.mapping.ocsf import to_ocsf
+
+        return to_ocsf
+    raise ValueError(f"unknown output format {fmt!r}")
