@@ -1,2 +1,169 @@
-def main() -> int:
-    return 0
+"""The command line: run, once, check, demo, map, env-reference.
+
+Exit codes: 0 done; 1 unexpected failure; 2 invalid configuration or usage; 3 Cloudflare refused
+the credentials or a permission; 4 a sink stopped on a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from forwarder import __version__
+from forwarder.checkpoints.file import CheckpointFileError
+from forwarder.cloudflare.errors import CloudflareError
+from forwarder.logs import configure
+from forwarder.pipeline import SinkStopped
+from forwarder.settings import Config, ConfigurationError, load_config
+
+log = logging.getLogger("forwarder")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_CLOUDFLARE = 3
+EXIT_SINK = 4
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cloudflare-siem-forwarder",
+        description="Ships Cloudflare Access authentication and SCIM logs to a SIEM. "
+        "Configured by environment variables (see the README).",
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="poll every stream forever")
+    commands.add_parser("once", help="catch every stream up to now, then exit")
+    commands.add_parser("check", help="validate the configuration, reach Cloudflare and every sink")
+    demo = commands.add_parser("demo", help="run `once` against the built-in simulator into a local file")
+    demo.add_argument("--output", default="out/demo-events.ndjson", help="where the events go")
+    demo.add_argument("--hours", type=float, default=6.0, help="hours of simulated history to read")
+    demo.add_argument("--format", choices=["raw", "ecs", "ocsf"], default=None, help="output format")
+    mapping = commands.add_parser("map", help="map records from a file or stdin to NDJSON on stdout")
+    mapping.add_argument("--format", choices=["raw", "ecs", "ocsf"], required=True)
+    mapping.add_argument("--log-type", choices=["access_requests", "scim_updates"], required=True)
+    mapping.add_argument("--account-id", default="", help="account id to put in the events")
+    mapping.add_argument("input", nargs="?", default="-", help="file to read; `-` (default) is stdin")
+    reference = commands.add_parser("env-reference", help="print the environment variable reference")
+    reference.add_argument("--update-readme", type=Path, help="rewrite the reference block of this README")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    command: str = arguments.command
+    if command == "env-reference":
+        return env_reference(arguments.update_readme)
+    if command == "map":
+        return map_records(arguments)
+    if command == "demo":
+        configure("INFO")
+        from forwarder.demo import run_demo
+
+        return run_demo(Path(arguments.output), hours=arguments.hours, fmt=arguments.format)
+    try:
+        config = load_config()
+    except ConfigurationError as error:
+        configure("INFO")
+        print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure(config.settings.log_level)
+    if command == "check":
+        from forwarder.check import run_check
+
+        return asyncio.run(run_check(config))
+    return forward(config, until_caught_up=command == "once")
+
+
+def forward(config: Config, *, until_caught_up: bool) -> int:
+    """``run`` and ``once``: the exit code says why it stopped."""
+    from forwarder.runner import Forwarder, install_signal_handlers
+
+    forwarder = Forwarder.build(config)
+    log.info(
+        "starting",
+        extra={
+            "version": __version__,
+            "mode": "once" if until_caught_up else "run",
+            "accounts": len(config.settings.account_ids),
+            "streams": len(forwarder.streams),
+            "sinks": ", ".join(sink.describe() for sink in forwarder.pipeline.sinks),
+        },
+    )
+
+    async def main_task() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        install_signal_handlers(task)
+        await forwarder.run(until_caught_up=until_caught_up)
+
+    try:
+        asyncio.run(main_task())
+    except BaseException as error:  # every way out gets its exit code and its words
+        return exit_code_for(error)
+    log.info("caught up", extra={"events": dict(forwarder.totals())})
+    return EXIT_OK
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, as the streams' task group raises them."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
+def exit_code_for(error: BaseException) -> int:
+    found = leaves(error)
+    if any(isinstance(leaf, asyncio.CancelledError | KeyboardInterrupt) for leaf in found):
+        log.info("stopped by a signal; the uncommitted window will be read again at the next start")
+        return EXIT_OK
+    codes = []
+    for leaf in found:
+        if isinstance(leaf, CloudflareError):
+            log.error("Cloudflare refused a request", extra={"reason": str(leaf)})
+            codes.append(EXIT_CLOUDFLARE)
+        elif isinstance(leaf, SinkStopped):
+            log.error("a sink stopped", extra={"reason": str(leaf)})
+            codes.append(EXIT_SINK)
+        elif isinstance(leaf, CheckpointFileError):
+            log.error("cannot use the checkpoint file", extra={"reason": str(leaf)})
+            codes.append(EXIT_CONFIG)
+        else:
+            log.error("unexpected failure", exc_info=leaf)
+            codes.append(EXIT_FAILURE)
+    return min(codes)
+
+
+def map_records(arguments: argparse.Namespace) -> int:
+    from forwarder.mapping.command import run_map
+    from forwarder.records import LogType
+
+    source = sys.stdin.buffer if arguments.input == "-" else Path(arguments.input).open("rb")  # noqa: SIM115
+    try:
+        return run_map(
+            arguments.format,
+            LogType(arguments.log_type),
+            source,
+            sys.stdout.buffer,
+            sys.stderr,
+            account_id=arguments.account_id,
+        )
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def env_reference(readme: Path | None) -> int:
+    from forwarder.env_reference import reference, update_readme
+
+    if readme is None:
+        sys.stdout.write(reference())
+        return EXIT_OK
+    changed = update_readme(readme)
+    print(f"{readme}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
+    return EXIT_OK

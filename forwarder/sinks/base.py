@@ -29,8 +29,9 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from forwarder.config_sources import sources_with_files
 from forwarder.mapping import Format
 from forwarder.records import LogType, Record
 
@@ -105,13 +106,27 @@ class SinkSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Every variable may also come from <NAME>_FILE (mounted secrets); no .env files.
+        return sources_with_files(settings_cls, init_settings, env_settings)
+
     format: Format = Field(default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`.")
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
     batch_max_bytes: int = Field(
         default=1_000_000, ge=1024, description="Most uncompressed bytes of encoded events in one batch."
     )
     batch_max_age: float = Field(
-        default=1.0, gt=0, description="Seconds a partly filled batch waits for more events before it is sent."
+        default=1.0,
+        gt=0,
+        description="Seconds a partly filled batch waits for more events before it is sent.",
     )
 
 

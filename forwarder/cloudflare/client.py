@@ -1,0 +1,225 @@
+"""The Cloudflare API client: authentication, the v4 envelope, errors, rate limits and retries.
+
+Transport (httpx) is kept apart from protocol: :meth:`CloudflareClient.get` returns a parsed
+:class:`Envelope` or raises a :mod:`forwarder.cloudflare.errors` exception with a sentence a
+person can act on. Paging lives in ``paging.py``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+from tenacity import RetryCallState
+
+from forwarder import __version__
+from forwarder.cloudflare.errors import (
+    ApiMessage,
+    CloudflareError,
+    CloudflareRateLimited,
+    CloudflareRetryableError,
+    describe_failure,
+)
+from forwarder.cloudflare.ratelimit import RateLimiter
+from forwarder.retry import MAX_RETRY_AFTER, Backoff, cloudflare_retrying
+
+log = logging.getLogger(__name__)
+
+QueryParams = Sequence[tuple[str, str | int]]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A token (``Authorization: Bearer``) or a Global API key with its email."""
+
+    token: SecretStr | None = None
+    api_key: SecretStr | None = None
+    email: str | None = None
+
+    @property
+    def uses_token(self) -> bool:
+        return self.token is not None
+
+    def headers(self) -> dict[str, str]:
+        if self.token is not None:
+            return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
+        if self.api_key is not None and self.email is not None:
+            return {"X-Auth-Email": self.email, "X-Auth-Key": self.api_key.get_secret_value()}
+        raise ValueError("no Cloudflare credentials configured")
+
+    def __repr__(self) -> str:
+        kind = "token" if self.token is not None else "api key"
+        return f"Credentials({kind})"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A successful v4 answer: ``result`` plus ``result_info`` when the endpoint pages."""
+
+    result: Any
+    result_info: Mapping[str, Any] = field(default_factory=dict)
+    messages: list[ApiMessage] = field(default_factory=list)
+
+
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """The wait a response asks for, from ``Retry-After`` or either rate-limit header style.
+
+    ``Retry-After`` is seconds or an HTTP date; the IETF ``Ratelimit`` header carries ``t=``
+    (seconds to reset); ``X-RateLimit-Reset`` is seconds to reset or, when larger than a day,
+    an epoch time.
+    """
+    now = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", value):
+            return float(value)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    ratelimit = headers.get("ratelimit")
+    if ratelimit:
+        match = re.search(r"(?:^|[;,\s])t=(\d+)", ratelimit)
+        if match:
+            return float(match.group(1))
+    reset = headers.get("x-ratelimit-reset")
+    if reset and re.fullmatch(r"\d+(\.\d+)?", reset.strip()):
+        seconds = float(reset)
+        return max(0.0, seconds - now) if seconds > 86400 else seconds
+    return None
+
+
+def remaining_budget(headers: httpx.Headers) -> int | None:
+    """Requests the server says are left in this period, when it says."""
+    ratelimit = headers.get("ratelimit")
+    if ratelimit:
+        match = re.search(r"(?:^|[;,\s])r=(\d+)", ratelimit)
+        if match:
+            return int(match.group(1))
+    remaining = headers.get("x-ratelimit-remaining")
+    if remaining and remaining.strip().isdigit():
+        return int(remaining)
+    return None
+
+
+class CloudflareClient:
+    """One credential's view of the API; every stream of that credential shares one client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        limiter: RateLimiter,
+        backoff: Backoff,
+        timeout: float = 30.0,
+        attempts: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.limiter = limiter
+        self.backoff = backoff
+        self.attempts = attempts
+        self.server_remaining: int | None = None
+        self.last_success: float | None = None
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": f"cloudflare-siem-forwarder/{__version__}", "Accept": "application/json"},
+            # Proxies from the standard HTTPS_PROXY / NO_PROXY variables.
+            trust_env=True,
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
+        """GET ``path`` with retries; raises CloudflareError when a person must act."""
+        retrying = cloudflare_retrying(self.backoff, attempts=self.attempts, before_sleep=self._log_retry)
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(path, params, operation=operation, account_id=account_id)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _get_once(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
+        await self.limiter.acquire()
+        url = f"{self.base_url}{path}"
+        try:
+            response = await self._http.get(url, params=list(params), headers=self.credentials.headers())
+        except httpx.TimeoutException as error:
+            raise CloudflareRetryableError(f"Cloudflare API timed out ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise CloudflareRetryableError(
+                f"cannot reach the Cloudflare API at {self.base_url}: {type(error).__name__}: {error}"
+            ) from error
+        budget = remaining_budget(response.headers)
+        if budget is not None:
+            self.server_remaining = budget
+        return self._parse(response, operation=operation, account_id=account_id)
+
+    def _parse(self, response: httpx.Response, *, operation: str, account_id: str) -> Envelope:
+        status = response.status_code
+        retry_after = retry_after_seconds(response.headers)
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            kind = response.headers.get("content-type", "no content type")
+            message = (
+                f"Cloudflare API answered HTTP {status} for {operation} of account {account_id} with a "
+                f"body that is not a JSON envelope ({kind}, {len(response.content)} bytes)"
+            )
+            if 400 <= status < 500 and status not in (408, 429):
+                # A proxy's 4xx page will not change by retrying: the URL or a proxy is wrong.
+                raise CloudflareError(f"{message}; check CLOUDFLARE_API_BASE_URL", status=status)
+            if status == 429:
+                self._blocked(retry_after)
+            # An outage page from a proxy (502/503 HTML), or a garbled answer: it may pass.
+            raise CloudflareRetryableError(f"{message}; retrying", status=status, retry_after=retry_after)
+        errors = ApiMessage.parse_all(body.get("errors"))
+        if status >= 400 or body.get("success") is not True:
+            failure = describe_failure(
+                status=status,
+                errors=errors,
+                operation=operation,
+                account_id=account_id,
+                uses_token=self.credentials.uses_token,
+                retry_after=retry_after,
+            )
+            if isinstance(failure, CloudflareRateLimited):
+                self._blocked(failure.retry_after)
+            raise failure
+        self.last_success = time.monotonic()
+        info = body.get("result_info")
+        return Envelope(
+            result=body.get("result"),
+            result_info=info if isinstance(info, dict) else {},
+            messages=ApiMessage.parse_all(body.get("messages")),
+        )
+
+    def _blocked(self, retry_after: float | None) -> None:
+        # Every stream of this credential is blocked too: make them all wait, not just this one.
+        self.limiter.block(min(retry_after if retry_after is not None else 60.0, MAX_RETRY_AFTER))
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "Cloudflare request failed, retrying",
+            extra={"reason": str(error), "attempt": state.attempt_number, "wait_seconds": round(wait, 2)},
+        )
+
+
+__all__ = ["CloudflareClient", "CloudflareError", "Credentials", "Envelope"]

@@ -1,0 +1,190 @@
+"""The poll loop of one stream (one account, one log type): windows, de-duplication, checkpoints.
+
+Each round reads the window ``[since, until)``: ``until`` is now minus the settle delay (late
+logs), capped at ``max_window`` past the checkpoint (a backfill commits window by window);
+``since`` is the checkpoint minus the overlap when the last window was read whole, so logs that
+appeared late inside it are still found. Records seen before are dropped by event id. The
+checkpoint moves only after the pipeline has delivered the whole window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from forwarder.checkpoints.base import CheckpointStore
+from forwarder.cloudflare.client import CloudflareClient
+from forwarder.cloudflare.identity_providers import ScimIdentityProviders
+from forwarder.cloudflare.paging import Window, WindowReader
+from forwarder.records import LogType, Record, make_record
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Sequence[Record]], Awaitable[None]]
+Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+@dataclass
+class StreamOptions:
+    poll_interval: float
+    overlap: float
+    settle_delay: float
+    max_window: float
+    page_size: int
+    max_pages: int
+    start: datetime
+    # Ids remembered for de-duplication; ids older than the window start are forgotten sooner.
+    max_remembered: int = 500_000
+
+
+class SeenIds:
+    """Event ids already delivered, forgotten once older than anything a window can re-read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._times: dict[str, datetime] = {}
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._times
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def add(self, event_id: str, moment: datetime) -> None:
+        self._times[event_id] = moment
+        if len(self._times) > self.limit:
+            # Dicts keep insertion order: drop the oldest tenth at once, not one id per insert.
+            for key in list(self._times)[: self.limit // 10]:
+                del self._times[key]
+
+    def forget_before(self, moment: datetime) -> None:
+        self._times = {key: seen for key, seen in self._times.items() if seen >= moment}
+
+
+@dataclass
+class StreamProgress:
+    """What the progress reporter and the status endpoint read."""
+
+    events: int = 0
+    duplicates: int = 0
+    windows: int = 0
+    position: datetime | None = None
+    caught_up: bool = False
+    started: float = field(default_factory=time.monotonic)
+    started_position: datetime | None = None
+
+
+class Stream:
+    def __init__(
+        self,
+        client: CloudflareClient,
+        account_id: str,
+        log_type: LogType,
+        options: StreamOptions,
+        checkpoints: CheckpointStore,
+        deliver: Deliver,
+        *,
+        idps: ScimIdentityProviders | None = None,
+        prepare: Prepare | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.log_type = log_type
+        self.options = options
+        self.checkpoints = checkpoints
+        self.deliver = deliver
+        self.idps = idps
+        self.prepare = prepare
+        self.clock = clock
+        self.seen = SeenIds(options.max_remembered)
+        self.progress = StreamProgress()
+        # After a restart the last window may have been read whole: re-read the overlap.
+        self._last_window_complete = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}/{self.log_type.value}"
+
+    async def position(self) -> datetime:
+        committed = await self.checkpoints.load(self.key)
+        return committed if committed is not None else whole_seconds(self.options.start)
+
+    async def run(self, *, until_caught_up: bool = False) -> None:
+        """Poll forever, or (``until_caught_up``) until the stream has reached now - settle."""
+        position = await self.position()
+        self.progress.position = position
+        self.progress.started_position = position
+        while True:
+            end = whole_seconds(self.clock() - timedelta(seconds=self.options.settle_delay))
+            if position >= end:
+                self.progress.caught_up = True
+                if until_caught_up:
+                    return
+                await asyncio.sleep(self.options.poll_interval)
+                continue
+            self.progress.caught_up = False
+            position = await self.poll_once(position, end)
+            if position >= end and not until_caught_up:
+                await asyncio.sleep(self.options.poll_interval)
+
+    async def poll_once(self, position: datetime, end: datetime) -> datetime:
+        """Read, deliver and commit one window starting at ``position``; the new position."""
+        overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
+        until = min(end, position + timedelta(seconds=self.options.max_window))
+        window = Window(since=position - overlap, until=until)
+        idp_ids: Sequence[str] = ()
+        if self.log_type is LogType.SCIM_UPDATES:
+            idp_ids = await self.idps.ids() if self.idps is not None else ()
+            if not idp_ids:
+                log.warning(
+                    "no SCIM-enabled identity provider in this account; nothing to read",
+                    extra={"stream": self.key},
+                )
+                return await self._commit(position, until)
+        reader = WindowReader(
+            self.client,
+            self.account_id,
+            self.log_type,
+            window,
+            page_size=self.options.page_size,
+            max_pages=self.options.max_pages,
+            idp_ids=idp_ids,
+        )
+        async for page in reader.pages():
+            records = [self._record(data) for data in page]
+            fresh = [record for record in records if record.event_id not in self.seen]
+            self.progress.duplicates += len(records) - len(fresh)
+            await self.deliver(fresh)
+            for record in fresh:
+                self.seen.add(record.event_id, record.time)
+            self.progress.events += len(fresh)
+        self._last_window_complete = reader.complete
+        if reader.complete:
+            new_position = until
+        else:
+            last = whole_seconds(reader.last_time) if reader.last_time is not None else position
+            new_position = max(position, min(last, until))
+        return await self._commit(position, new_position)
+
+    async def _commit(self, old: datetime, new: datetime) -> datetime:
+        self.progress.windows += 1
+        if new > old:
+            await self.checkpoints.commit(self.key, new)
+        self.progress.position = max(old, new)
+        self.seen.forget_before(self.progress.position - timedelta(seconds=self.options.overlap))
+        return self.progress.position
+
+    def _record(self, data: Mapping[str, Any]) -> Record:
+        if self.prepare is not None and self.log_type is LogType.SCIM_UPDATES:
+            data = self.prepare(data)
+        return make_record(self.log_type, self.account_id, data)
