@@ -73,9 +73,10 @@ class Forwarder:
         sinks: list[Sink] | None = None,
         checkpoints: CheckpointStore | None = None,
         now: datetime | None = None,
+        client: CloudflareClient | None = None,
     ) -> Forwarder:
         settings = config.settings
-        client = make_client(settings)
+        client = client if client is not None else make_client(settings)
         built_sinks = sinks if sinks is not None else [sink.build() for sink in config.sinks]
         pipeline = Pipeline(
             built_sinks,
@@ -122,6 +123,10 @@ class Forwarder:
             stack.push_async_callback(self.client.close)
             await self.pipeline.open()
             stack.push_async_callback(self.pipeline.close)
+            # A wrong token or a missing permission is reported now, not after the first settle delay.
+            async with asyncio.TaskGroup() as group:
+                for stream in self.streams:
+                    group.create_task(stream.probe())
             reporter = asyncio.create_task(self._report_progress())
             try:
                 async with asyncio.TaskGroup() as group:

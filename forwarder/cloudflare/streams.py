@@ -119,6 +119,26 @@ class Stream:
         committed = await self.checkpoints.load(self.key)
         return committed if committed is not None else whole_seconds(self.options.start)
 
+    async def probe(self) -> int:
+        """Read one record of the last minutes: fails fast on a wrong token or a missing permission.
+
+        Returns the number of SCIM identity providers read (0 for access requests).
+        """
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            return 0
+        now = whole_seconds(self.clock())
+        window = Window(since=now - timedelta(minutes=5), until=now)
+        reader = WindowReader(self.client, self.account_id, self.log_type, window, 1, 1, idp_ids)
+        async for _ in reader.pages():
+            pass
+        return len(idp_ids)
+
+    async def _idp_ids(self) -> Sequence[str]:
+        if self.log_type is not LogType.SCIM_UPDATES or self.idps is None:
+            return ()
+        return await self.idps.ids()
+
     async def run(self, *, until_caught_up: bool = False) -> None:
         """Poll forever, or (``until_caught_up``) until the stream has reached now - settle."""
         position = await self.position()
@@ -142,15 +162,13 @@ class Stream:
         overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
         until = min(end, position + timedelta(seconds=self.options.max_window))
         window = Window(since=position - overlap, until=until)
-        idp_ids: Sequence[str] = ()
-        if self.log_type is LogType.SCIM_UPDATES:
-            idp_ids = await self.idps.ids() if self.idps is not None else ()
-            if not idp_ids:
-                log.warning(
-                    "no SCIM-enabled identity provider in this account; nothing to read",
-                    extra={"stream": self.key},
-                )
-                return await self._commit(position, until)
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            log.warning(
+                "no SCIM-enabled identity provider in this account; nothing to read",
+                extra={"stream": self.key},
+            )
+            return await self._commit(position, until)
         reader = WindowReader(
             self.client,
             self.account_id,
