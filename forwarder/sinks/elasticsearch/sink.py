@@ -1,0 +1,175 @@
+"""The Elasticsearch/OpenSearch sink: `_bulk` into data streams (or indices), exactly once by id.
+
+A batch is encoded once (:mod:`.encoding`), posted, and the answer classified item by item
+(:mod:`.classify`). Delivered events need nothing more; `retry` and `rejected` go back to the
+pipeline. A request too large for the cluster is split here, because only the sink knows the
+answer meant "too large" rather than "try later".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import httpx
+
+from forwarder.records import LogType
+from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
+from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
+from forwarder.sinks.elasticsearch.connection import make_client, request
+from forwarder.sinks.elasticsearch.encoding import (
+    BulkEncoder,
+    EncodedBatch,
+    bulk_headers,
+    bulk_params,
+    compress,
+)
+from forwarder.sinks.elasticsearch.probe import check_cluster
+from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings
+from forwarder.sinks.elasticsearch.template import ensure_template
+
+# Compressing a few hundred kB takes about a millisecond; above that it moves off the event loop
+# so that other sinks and the source keep running while a 10 MB batch is squeezed.
+_COMPRESS_IN_THREAD_ABOVE = 256 * 1024
+
+
+class ElasticsearchSink(Sink):
+    name = "elasticsearch"
+    settings_model = ElasticsearchSettings
+
+    def __init__(self, settings: ElasticsearchSettings) -> None:
+        super().__init__(settings)
+        self.settings: ElasticsearchSettings = settings
+        self._encoder = BulkEncoder(
+            {log_type: settings.target_for(log_type) for log_type in LogType},
+            action="create" if settings.target_type == "data_stream" else "index",
+            add_timestamp=settings.target_type == "data_stream",
+        )
+        self._headers = bulk_headers(settings.gzip)
+        self._params = bulk_params(settings.pipeline)
+        self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._template_lock = asyncio.Lock()
+        self._template_ready = not settings.bootstrap_template
+
+    def describe(self) -> str:
+        targets = ", ".join(sorted({self.settings.target_for(log_type) for log_type in LogType}))
+        kind = self.settings.target_type
+        return f"{self.name} ({self.format}) to {self.settings.base_url()}, {kind}s {targets}"
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = make_client(self.settings)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def check(self) -> None:
+        await check_cluster(await self._connection(), self.settings)
+
+    async def send(self, batch: Sequence[Event]) -> SendResult:
+        client = await self._connection()
+        if not self._template_ready:
+            await self._bootstrap(client)
+        encoded = self._encoder.encode(batch)
+        result = SendResult(rejected=list(encoded.rejected))
+        if encoded.items:
+            await self._deliver(client, encoded, result, whole_batch=True)
+        return result
+
+    async def _connection(self) -> httpx.AsyncClient:
+        await self.open()
+        assert self._client is not None
+        return self._client
+
+    async def _bootstrap(self, client: httpx.AsyncClient) -> None:
+        async with self._template_lock:
+            if not self._template_ready:
+                await ensure_template(client, self.settings)
+                self._template_ready = True
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, encoded: EncodedBatch, result: SendResult, whole_batch: bool
+    ) -> None:
+        try:
+            answer = await self._post(client, encoded)
+            whole = answer.whole
+            if whole is not None and whole.verdict is Verdict.RETRY:
+                raise RetryableError(whole.reason, whole.retry_after)
+        except RetryableError as error:
+            # The caller's batch as a whole is retryable only if nothing of it was settled yet;
+            # the part of a split batch is handed back as events to retry instead.
+            if whole_batch:
+                raise
+            _retry(result, encoded.events, error.reason, error.retry_after)
+            return
+        if whole is None:
+            self._settle_items(encoded, answer, result)
+        elif whole.verdict is Verdict.SPLIT:
+            if len(encoded.items) == 1:
+                result.rejected.append(
+                    Rejection(encoded.items[0].event, f"{whole.reason}, even for this event alone")
+                )
+                return
+            for half in encoded.halves():
+                await self._deliver(client, half, result, whole_batch=False)
+        else:
+            raise SinkConfigError(whole.reason)
+
+    async def _post(self, client: httpx.AsyncClient, encoded: EncodedBatch) -> BulkAnswer:
+        body = encoded.body()
+        if self.settings.gzip:
+            if len(body) > _COMPRESS_IN_THREAD_ABOVE:
+                body = await asyncio.to_thread(compress, body, self.settings.gzip_level)
+            else:
+                body = compress(body, self.settings.gzip_level)
+        async with self._slots:
+            response = await request(
+                client,
+                self.settings,
+                "POST",
+                "/_bulk",
+                content=body,
+                headers=self._headers,
+                params=self._params,
+            )
+        return classify_bulk_response(
+            response.status_code,
+            response.content,
+            len(encoded.items),
+            retry_after=response.headers.get("Retry-After"),
+            auth_variables=self.settings.auth_variables(),
+            location=response.headers.get("Location"),
+        )
+
+    @staticmethod
+    def _settle_items(encoded: EncodedBatch, answer: BulkAnswer, result: SendResult) -> None:
+        config_problems: list[str] = []
+        retry_events: list[Event] = []
+        retry_reason = ""
+        retry_after: float | None = None
+        for item, outcome in zip(encoded.items, answer.items, strict=True):
+            if outcome.verdict is Verdict.RETRY:
+                retry_events.append(item.event)
+                retry_reason = retry_reason or outcome.reason
+                retry_after = outcome.retry_after if retry_after is None else retry_after
+            elif outcome.verdict is Verdict.REJECT:
+                result.rejected.append(Rejection(item.event, outcome.reason))
+            elif outcome.verdict is Verdict.CONFIG:
+                config_problems.append(outcome.reason)
+        if config_problems:
+            # Delivered items of this batch answer 409 when it is replayed after the fix.
+            more = f" (and {len(config_problems) - 1} more events)" if len(config_problems) > 1 else ""
+            raise SinkConfigError(config_problems[0] + more)
+        if retry_events:
+            reason = f"{len(retry_events)} of {len(encoded.items)} events: {retry_reason}"
+            _retry(result, retry_events, reason, retry_after)
+
+
+def _retry(result: SendResult, events: list[Event], reason: str, retry_after: float | None) -> None:
+    result.retry.extend(events)
+    result.retry_reason = result.retry_reason or reason
+    if retry_after is not None:
+        result.retry_after = max(retry_after, result.retry_after or 0.0)
