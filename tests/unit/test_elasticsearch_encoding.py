@@ -197,7 +197,7 @@ def test_template_types_every_field_the_ecs_mapping_emits() -> None:
     from forwarder.mapping.ecs import to_ecs
     from forwarder.sinks.elasticsearch.template import ECS_FIELDS
 
-    samples = Path(__file__).resolve().parents[3] / "shared" / "reference" / "cloudflare" / "samples"
+    samples = Path(__file__).resolve().parents[1] / "golden" / "input"
     emitted: set[str] = set()
     for name, log_type in (
         ("access_requests_200.docs_example.json", LogType.ACCESS_REQUESTS),

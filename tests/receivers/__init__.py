@@ -1,0 +1,1 @@
+"""Real syslog receivers (rsyslog, syslog-ng) started by the tests as child processes."""
