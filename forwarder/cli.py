@@ -96,16 +96,21 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         },
     )
 
-    async def main_task() -> None:
+    async def main_task() -> bool:
         task = asyncio.current_task()
         assert task is not None
-        install_signal_handlers(task)
-        await forwarder.run(until_caught_up=until_caught_up)
+        stop = asyncio.Event()
+        install_signal_handlers(stop, task)
+        await forwarder.run(until_caught_up=until_caught_up, stop=stop)
+        return stop.is_set()
 
     try:
-        asyncio.run(main_task())
+        stopped = asyncio.run(main_task())
     except BaseException as error:  # every way out gets its exit code and its words
         return exit_code_for(error)
+    if stopped:
+        log.info("stopped by a signal", extra={"events": dict(forwarder.totals())})
+        return EXIT_OK
     log.info("caught up", extra={"events": dict(forwarder.totals())})
     return EXIT_OK
 

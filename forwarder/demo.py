@@ -15,6 +15,7 @@ from typing import Any
 
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.cloudflare.streams import Stream
+from forwarder.delivery import Ticket
 from forwarder.mapping import Format
 from forwarder.records import Record, event_id, parse_timestamp
 from forwarder.runner import Forwarder
@@ -56,14 +57,15 @@ async def demo(output: Path, *, hours: float, fmt: Format) -> dict[str, tuple[in
         sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format=fmt, fsync=False))
         forwarder = Forwarder.build(Config(settings, (sink,)), checkpoints=MemoryCheckpointStore(), now=now)
         delivered: set[str] = set()
-        deliver = forwarder.pipeline.deliver
+        submit = forwarder.pipeline.submit
 
-        async def deliver_and_note(records: Sequence[Record]) -> None:
-            await deliver(records)
+        async def submit_and_note(records: Sequence[Record]) -> Ticket:
+            # `once` returns only after every submitted record is acknowledged by the sink.
             delivered.update(record.event_id for record in records)
+            return await submit(records)
 
         for stream in forwarder.streams:
-            stream.deliver = deliver_and_note
+            stream.submit = submit_and_note
         await forwarder.run(until_caught_up=True)
         return {stream.key: _tally(stream, simulator, delivered) for stream in forwarder.streams}
     finally:

@@ -1,26 +1,27 @@
-"""From records to every sink: map once per format, batch per sink, retry, dead-letter, acknowledge.
+"""From records to every sink: map once per format, hand to each sink's worker, track acknowledgement.
 
-:meth:`Pipeline.deliver` returns only when every record has been delivered to every sink or
-written to the dead-letter file; that is the moment a stream may commit its checkpoint. It raises
-:class:`SinkStopped` when a sink reports a configuration error: nothing is committed then.
+:meth:`Pipeline.submit` maps a group of records (a page) once per output format, queues the events
+on every sink's worker (waiting while a worker's in-flight window is full: that is the
+backpressure that pauses a stream) and returns a :class:`Ticket`. The ticket is done when every
+event has been delivered to every sink or written to the dead-letter file; only then may the
+stream commit past it. A sink with a configuration error is stopped: its tickets never complete,
+so no checkpoint moves past its events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
 from forwarder.dead_letters import DeadLetters
+from forwarder.delivery import Item, SinkStatus, SinkWorker, Ticket
 from forwarder.mapping import Format, mapper_for
 from forwarder.records import Record
 from forwarder.retry import Backoff
-from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
+from forwarder.sinks.base import Event, Sink, SinkConfigError
 
 log = logging.getLogger(__name__)
 
@@ -34,34 +35,6 @@ class SinkStopped(Exception):
         self.reason = reason
 
 
-@dataclass
-class SinkStatus:
-    """What an operator wants to know about one sink."""
-
-    name: str
-    description: str
-    state: str = "starting"
-    last_error: str = ""
-    delivered: int = 0
-    rejected: int = 0
-    retries: int = 0
-
-
-def batches(events: Sequence[Event], max_events: int, max_bytes: int) -> Iterator[list[Event]]:
-    """Consecutive slices within both limits; an event larger than ``max_bytes`` goes alone."""
-    batch: list[Event] = []
-    size = 0
-    for event in events:
-        length = len(event.body) + 1
-        if batch and (len(batch) >= max_events or size + length > max_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append(event)
-        size += length
-    if batch:
-        yield batch
-
-
 class Pipeline:
     def __init__(
         self,
@@ -73,33 +46,76 @@ class Pipeline:
     ) -> None:
         self.sinks = list(sinks)
         self.dead_letters = dead_letters
-        self.backoff = backoff
-        self.max_event_age = timedelta(seconds=max_event_age)
-        self.status = {sink.name: SinkStatus(sink.name, sink.describe()) for sink in self.sinks}
+        self.workers = [
+            SinkWorker(
+                sink, dead_letters, backoff=backoff, max_event_age=max_event_age, on_stopped=self._stopped
+            )
+            for sink in self.sinks
+        ]
         self.formats: tuple[Format, ...] = tuple(dict.fromkeys(sink.format for sink in self.sinks))
+        self.stopped: dict[str, str] = {}
+        self.stopped_event = asyncio.Event()
+        self._runs: list[asyncio.Task[None]] = []
+
+    @property
+    def status(self) -> dict[str, SinkStatus]:
+        return {worker.sink.name: worker.status for worker in self.workers}
 
     async def open(self) -> None:
-        for sink in self.sinks:
+        """Open every sink and start its worker; a sink that cannot open is stopped, loudly."""
+        for worker in self.workers:
             try:
-                await sink.open()
+                await worker.sink.open()
             except SinkConfigError as error:
-                self._stopped(sink, str(error))
-            self.status[sink.name].state = "ok"
+                worker._stop(str(error))
+                continue
+            worker.status.state = "ok"
+        self._runs = [
+            asyncio.create_task(worker.run(), name=f"sink:{worker.sink.name}") for worker in self.workers
+        ]
 
     async def close(self) -> None:
+        for task in self._runs:
+            task.cancel()
+        await asyncio.gather(*self._runs, return_exceptions=True)
+        self._runs = []
         for sink in self.sinks:
             await sink.close()
 
-    async def deliver(self, records: Sequence[Record]) -> None:
-        if not records:
-            return
+    async def submit(self, records: Sequence[Record]) -> Ticket:
+        """Queue ``records`` for every sink; the ticket is done once all are acknowledged."""
         events = {fmt: await self._encode(records, fmt) for fmt in self.formats}
-        results = await asyncio.gather(
-            *(self._deliver_to(sink, events[sink.format]) for sink in self.sinks), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        ticket = Ticket(sum(len(events[worker.sink.format]) for worker in self.workers))
+        for worker in self.workers:
+            await worker.put([Item(event, ticket) for event in events[worker.sink.format]])
+        return ticket
+
+    async def deliver(self, records: Sequence[Record]) -> None:
+        """Submit and wait for acknowledgement; raises SinkStopped if a sink stops meanwhile."""
+        ticket = await self.submit(records)
+        await self.wait(ticket)
+
+    async def wait(self, ticket: Ticket) -> None:
+        """Wait for ``ticket``; raise SinkStopped when a sink stops first (it would never complete)."""
+        if ticket.done.is_set():
+            return
+        done = asyncio.ensure_future(ticket.done.wait())
+        stopped = asyncio.ensure_future(self.stopped_event.wait())
+        try:
+            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done.cancel()
+            stopped.cancel()
+        if not ticket.done.is_set():
+            self.raise_if_stopped()
+
+    def raise_if_stopped(self) -> None:
+        for sink, reason in self.stopped.items():
+            raise SinkStopped(sink, reason)
+
+    async def drain(self) -> None:
+        """Wait until every queued event is acknowledged (or its sink stopped)."""
+        await asyncio.gather(*(worker.wait_idle() for worker in self.workers))
 
     async def _encode(self, records: Sequence[Record], fmt: Format) -> list[Event]:
         mapper = mapper_for(fmt)
@@ -116,79 +132,6 @@ class Pipeline:
                 )
         return events
 
-    async def _deliver_to(self, sink: Sink, events: Sequence[Event]) -> None:
-        settings = sink.settings
-        for batch in batches(events, settings.batch_max_events, settings.batch_max_bytes):
-            await self._deliver_batch(sink, batch)
-
-    async def _deliver_batch(self, sink: Sink, batch: list[Event]) -> None:
-        status = self.status[sink.name]
-        pending = batch
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RetryableError),
-            wait=self.backoff.waiter(),
-            stop=stop_never,
-            reraise=True,
-            before_sleep=lambda state: self._note_retry(sink, state),
-        )
-        async for attempt in retrying:
-            with attempt:
-                pending = await self._expire(sink, pending)
-                if not pending:
-                    return
-                try:
-                    result = await sink.send(pending)
-                except SinkConfigError as error:
-                    self._stopped(sink, str(error))
-                for rejection in result.rejected:
-                    status.rejected += 1
-                    await self.dead_letters.add(
-                        rejection.event.record,
-                        sink=sink.name,
-                        reason=rejection.reason,
-                        document=rejection.event.document,
-                    )
-                status.delivered += len(pending) - len(result.rejected) - len(result.retry)
-                status.state = "ok"
-                pending = result.retry
-                if pending:
-                    raise RetryableError(
-                        result.retry_reason or f"{len(pending)} events to send again", result.retry_after
-                    )
-
-    async def _expire(self, sink: Sink, events: list[Event]) -> list[Event]:
-        """Dead-letter events past FORWARDER_MAX_EVENT_AGE: retrying them forever helps no one."""
-        oldest = datetime.now(UTC) - self.max_event_age
-        kept = []
-        for event in events:
-            if event.time < oldest:
-                await self.dead_letters.add(
-                    event.record,
-                    sink=sink.name,
-                    reason=f"expired: still undelivered after FORWARDER_MAX_EVENT_AGE "
-                    f"({self.max_event_age.total_seconds():.0f} s); last error: "
-                    f"{self.status[sink.name].last_error or 'none'}",
-                    document=event.document,
-                )
-            else:
-                kept.append(event)
-        return kept
-
-    def _note_retry(self, sink: Sink, state: RetryCallState) -> None:
-        status = self.status[sink.name]
-        error = state.outcome.exception() if state.outcome is not None else None
-        status.retries += 1
-        status.state = "retrying"
-        status.last_error = str(error)
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning(
-            "sink delivery failed, retrying",
-            extra={"sink": sink.name, "reason": str(error), "attempt": state.attempt_number, "wait": wait},
-        )
-
-    def _stopped(self, sink: Sink, reason: str) -> None:
-        status = self.status[sink.name]
-        status.state = "config_error"
-        status.last_error = reason
-        log.error("sink stopped by a configuration error", extra={"sink": sink.name, "reason": reason})
-        raise SinkStopped(sink.name, reason)
+    def _stopped(self, sink: str, reason: str) -> None:
+        self.stopped[sink] = reason
+        self.stopped_event.set()

@@ -108,17 +108,23 @@ class Forwarder:
                         LogType(log_type),
                         options,
                         store,
-                        pipeline.deliver,
+                        pipeline.submit,
                         idps=idps,
                         prepare=prepare,
                     )
                 )
         return forwarder
 
-    async def run(self, *, until_caught_up: bool) -> None:
-        """Run every stream; the first failure stops them all (a person has to look)."""
+    async def run(self, *, until_caught_up: bool, stop: asyncio.Event | None = None) -> None:
+        """Read every stream and ship it; return when caught up (``once``) or when ``stop`` is set.
+
+        On ``stop`` (SIGTERM) reading ends at once; what is already in flight gets
+        FORWARDER_SHUTDOWN_GRACE seconds to be delivered and committed. Whatever is left is read
+        again at the next start. A Cloudflare error a person must fix ends the run with it.
+        """
         if isinstance(self.checkpoints, FileCheckpointStore):
             self.checkpoints.check_writable()
+        stop = stop if stop is not None else asyncio.Event()
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self.client.close)
             await self.pipeline.open()
@@ -127,13 +133,66 @@ class Forwarder:
             async with asyncio.TaskGroup() as group:
                 for stream in self.streams:
                     group.create_task(stream.probe())
-            reporter = asyncio.create_task(self._report_progress())
+            background = [asyncio.create_task(self._report_progress())]
+            background += [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+            stack.callback(lambda: [task.cancel() for task in background])
+            readers = asyncio.create_task(self._read_all(until_caught_up))
+            stopping = asyncio.create_task(stop.wait())
+            watched = {readers, stopping}
+            if until_caught_up:
+                # `once` cannot finish past a stopped sink: say so instead of waiting forever.
+                watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
             try:
-                async with asyncio.TaskGroup() as group:
-                    for stream in self.streams:
-                        group.create_task(stream.run(until_caught_up=until_caught_up), name=stream.key)
+                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                reporter.cancel()
+                for task in watched:
+                    task.cancel()
+            for task in done:
+                if task is not stopping:
+                    task.result()
+            if stopping in done:
+                await self._drain_for_shutdown()
+                return
+            await self._flush(until_caught_up)
+
+    async def _read_all(self, until_caught_up: bool) -> None:
+        async with asyncio.TaskGroup() as group:
+            for stream in self.streams:
+                group.create_task(stream.read(until_caught_up=until_caught_up), name=stream.key)
+
+    async def _raise_when_a_sink_stops(self) -> None:
+        await self.pipeline.stopped_event.wait()
+        self.pipeline.raise_if_stopped()
+
+    async def _flush(self, until_caught_up: bool) -> None:
+        flushing = asyncio.ensure_future(self._flush_streams())
+        if not until_caught_up:
+            await flushing
+            return
+        stopped = asyncio.create_task(self._raise_when_a_sink_stops())
+        try:
+            await asyncio.wait({flushing, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not flushing.done():
+            flushing.cancel()
+            self.pipeline.raise_if_stopped()
+
+    async def _flush_streams(self) -> None:
+        await asyncio.gather(*(stream.flush() for stream in self.streams))
+
+    async def _drain_for_shutdown(self) -> None:
+        grace = self.settings.shutdown_grace
+        log.info("stopping: reading ended, delivering what is in flight", extra={"grace_seconds": grace})
+        try:
+            async with asyncio.timeout(grace):
+                await self._flush_streams()
+        except TimeoutError:
+            left = sum(worker.status.inflight_events for worker in self.pipeline.workers)
+            log.warning(
+                "shutdown grace period over; undelivered events will be read again at the next start",
+                extra={"events_in_flight": left},
+            )
 
     def totals(self) -> Mapping[str, int]:
         return {stream.key: stream.progress.events for stream in self.streams}
@@ -162,8 +221,14 @@ class Forwarder:
                 )
 
 
-def install_signal_handlers(task: asyncio.Task[Any]) -> None:
-    """SIGTERM and SIGINT cancel the run: in-flight deliveries end, nothing uncommitted is kept."""
+def install_signal_handlers(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    """The first SIGTERM/SIGINT stops gracefully (flush, commit); a second one stops at once."""
     loop = asyncio.get_running_loop()
+
+    def handle() -> None:
+        if stop.is_set():
+            task.cancel()
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, handle)

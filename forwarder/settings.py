@@ -218,6 +218,11 @@ class Settings(BaseSettings):
         description="Longest backoff in seconds between attempts (a `Retry-After` may ask for more, "
         "up to 300 s).",
     )
+    shutdown_grace: Seconds = Field(
+        default=20.0,
+        validation_alias="FORWARDER_SHUTDOWN_GRACE",
+        description="Seconds a SIGTERM leaves for in-flight events to be delivered and committed.",
+    )
     dead_letter_path: Path = Field(
         default=Path("state/dead-letters.ndjson"),
         validation_alias="FORWARDER_DEAD_LETTER_PATH",
@@ -251,6 +256,7 @@ class Settings(BaseSettings):
         "max_window",
         "progress_interval",
         "max_event_age",
+        "shutdown_grace",
         "retry_initial_delay",
         "retry_max_delay",
         mode="before",
@@ -263,6 +269,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return split_list(value)
+
+    @field_validator("sinks")
+    @classmethod
+    def _unique_sinks(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("account_ids")
     @classmethod

@@ -3,8 +3,11 @@
 Each round reads the window ``[since, until)``: ``until`` is now minus the settle delay (late
 logs), capped at ``max_window`` past the checkpoint (a backfill commits window by window);
 ``since`` is the checkpoint minus the overlap when the last window was read whole, so logs that
-appeared late inside it are still found. Records seen before are dropped by event id. The
-checkpoint moves only after the pipeline has delivered the whole window.
+appeared late inside it are still found. Records seen before are dropped by event id.
+
+Reading runs ahead as far as the sinks' in-flight windows let it; the checkpoint follows behind,
+window by window, moving only once every sink has acknowledged (or dead-lettered) every event of
+the window. It never moves backwards.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from forwarder.checkpoints.base import CheckpointStore
 from forwarder.cloudflare.client import CloudflareClient
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
 from forwarder.cloudflare.paging import Window, WindowReader
+from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record, make_record
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[Sequence[Record]], Awaitable[None]]
+Submit = Callable[[Sequence[Record]], Awaitable[Ticket]]
 Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
@@ -77,7 +81,9 @@ class StreamProgress:
     events: int = 0
     duplicates: int = 0
     windows: int = 0
+    # Read up to here; committed up to there (every sink acknowledged).
     position: datetime | None = None
+    committed: datetime | None = None
     caught_up: bool = False
     started: float = field(default_factory=time.monotonic)
     started_position: datetime | None = None
@@ -91,7 +97,7 @@ class Stream:
         log_type: LogType,
         options: StreamOptions,
         checkpoints: CheckpointStore,
-        deliver: Deliver,
+        submit: Submit,
         *,
         idps: ScimIdentityProviders | None = None,
         prepare: Prepare | None = None,
@@ -102,7 +108,7 @@ class Stream:
         self.log_type = log_type
         self.options = options
         self.checkpoints = checkpoints
-        self.deliver = deliver
+        self.submit = submit
         self.idps = idps
         self.prepare = prepare
         self.clock = clock
@@ -110,6 +116,8 @@ class Stream:
         self.progress = StreamProgress()
         # After a restart the last window may have been read whole: re-read the overlap.
         self._last_window_complete = True
+        # Windows read but not yet acknowledged by every sink, in order: (tickets, position).
+        self._uncommitted: asyncio.Queue[tuple[list[Ticket], datetime]] = asyncio.Queue()
 
     @property
     def key(self) -> str:
@@ -139,10 +147,15 @@ class Stream:
             return ()
         return await self.idps.ids()
 
-    async def run(self, *, until_caught_up: bool = False) -> None:
-        """Poll forever, or (``until_caught_up``) until the stream has reached now - settle."""
+    async def read(self, *, until_caught_up: bool = False) -> None:
+        """Poll forever, or (``until_caught_up``) until the stream has reached now - settle.
+
+        Reading runs ahead of acknowledgement as far as the sinks' in-flight windows allow;
+        :meth:`commit_loop` moves the checkpoint behind it.
+        """
         position = await self.position()
         self.progress.position = position
+        self.progress.committed = position
         self.progress.started_position = position
         while True:
             end = whole_seconds(self.clock() - timedelta(seconds=self.options.settle_delay))
@@ -157,8 +170,24 @@ class Stream:
             if position >= end and not until_caught_up:
                 await asyncio.sleep(self.options.poll_interval)
 
+    async def commit_loop(self) -> None:
+        """Commit each window read, in order, once every sink has acknowledged all of it."""
+        while True:
+            tickets, position = await self._uncommitted.get()
+            for ticket in tickets:
+                await ticket.done.wait()
+            committed = self.progress.committed
+            if committed is None or position > committed:
+                await self.checkpoints.commit(self.key, position)
+                self.progress.committed = position
+            self._uncommitted.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every window read so far is committed."""
+        await self._uncommitted.join()
+
     async def poll_once(self, position: datetime, end: datetime) -> datetime:
-        """Read, deliver and commit one window starting at ``position``; the new position."""
+        """Read one window starting at ``position`` and queue its commit; the new read position."""
         overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
         until = min(end, position + timedelta(seconds=self.options.max_window))
         window = Window(since=position - overlap, until=until)
@@ -168,7 +197,7 @@ class Stream:
                 "no SCIM-enabled identity provider in this account; nothing to read",
                 extra={"stream": self.key},
             )
-            return await self._commit(position, until)
+            return await self._window_read(position, until, [])
         reader = WindowReader(
             self.client,
             self.account_id,
@@ -178,11 +207,13 @@ class Stream:
             max_pages=self.options.max_pages,
             idp_ids=idp_ids,
         )
+        tickets: list[Ticket] = []
         async for page in reader.pages():
             records = [self._record(data) for data in page]
             fresh = [record for record in records if record.event_id not in self.seen]
             self.progress.duplicates += len(records) - len(fresh)
-            await self.deliver(fresh)
+            if fresh:
+                tickets.append(await self.submit(fresh))
             for record in fresh:
                 self.seen.add(record.event_id, record.time)
             self.progress.events += len(fresh)
@@ -192,15 +223,15 @@ class Stream:
         else:
             last = whole_seconds(reader.last_time) if reader.last_time is not None else position
             new_position = max(position, min(last, until))
-        return await self._commit(position, new_position)
+        return await self._window_read(position, new_position, tickets)
 
-    async def _commit(self, old: datetime, new: datetime) -> datetime:
+    async def _window_read(self, old: datetime, new: datetime, tickets: list[Ticket]) -> datetime:
         self.progress.windows += 1
-        if new > old:
-            await self.checkpoints.commit(self.key, new)
-        self.progress.position = max(old, new)
-        self.seen.forget_before(self.progress.position - timedelta(seconds=self.options.overlap))
-        return self.progress.position
+        position = max(old, new)
+        await self._uncommitted.put((tickets, position))
+        self.progress.position = position
+        self.seen.forget_before(position - timedelta(seconds=self.options.overlap))
+        return position
 
     def _record(self, data: Mapping[str, Any]) -> Record:
         if self.prepare is not None and self.log_type is LogType.SCIM_UPDATES:

@@ -128,6 +128,18 @@ class SinkSettings(BaseSettings):
         gt=0,
         description="Seconds a partly filled batch waits for more events before it is sent.",
     )
+    concurrency: int = Field(default=1, ge=1, le=64, description="Most batches being sent at once.")
+    max_inflight_events: int = Field(
+        default=5000,
+        ge=1,
+        description="Most events queued or being sent; when full, the streams feeding this sink pause.",
+    )
+    max_inflight_bytes: int = Field(
+        default=16_000_000,
+        ge=1024,
+        description="Most encoded bytes queued or being sent; when full, the streams feeding this "
+        "sink pause.",
+    )
 
 
 class Sink(abc.ABC):

@@ -220,7 +220,8 @@ def test_a_restart_in_the_middle_of_a_backfill_loses_nothing(tmp_path: Path) -> 
         env = cli_env(
             simulator.base_url,
             tmp_path,
-            FORWARDER_START_AT="24h",
+            # Absolute: the subprocess's own "24h ago" would start after the first records.
+            FORWARDER_START_AT=(NOW - timedelta(hours=24)).isoformat(),
             FORWARDER_MAX_WINDOW="1h",
             FORWARDER_PAGE_SIZE="50",
         )
@@ -314,7 +315,7 @@ def test_a_backfill_reports_progress_at_a_steady_cadence(tmp_path: Path) -> None
         env = cli_env(
             simulator.base_url,
             tmp_path,
-            FORWARDER_START_AT="12h",
+            FORWARDER_START_AT=(NOW - timedelta(hours=12)).isoformat(),
             FORWARDER_MAX_WINDOW="30m",
             FORWARDER_PAGE_SIZE="100",
             FORWARDER_PROGRESS_INTERVAL="0.3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.paging import Window, WindowReader, api_time
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.cloudflare.streams import SeenIds, Stream, StreamOptions
+from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
 
@@ -134,8 +136,9 @@ async def test_scim_stops_on_total_pages_and_repeats_idp_ids() -> None:
 def stream(
     api: Api, store: MemoryCheckpointStore, delivered: list[Record], now: datetime, **options: Any
 ) -> Stream:
-    async def deliver(records: Sequence[Record]) -> None:
+    async def submit(records: Sequence[Record]) -> Ticket:
         delivered.extend(records)
+        return Ticket(0)
 
     settings = {
         "poll_interval": 1.0,
@@ -152,9 +155,16 @@ def stream(
         LogType.ACCESS_REQUESTS,
         StreamOptions(**settings),
         store,
-        deliver,
+        submit,
         clock=lambda: now,
     )
+
+
+async def read_and_commit(loop: Stream) -> None:
+    committer = asyncio.create_task(loop.commit_loop())
+    await loop.read(until_caught_up=True)
+    await loop.flush()
+    committer.cancel()
 
 
 async def test_a_backfill_goes_window_by_window_and_commits_each() -> None:
@@ -163,7 +173,7 @@ async def test_a_backfill_goes_window_by_window_and_commits_each() -> None:
     store = MemoryCheckpointStore()
     delivered: list[Record] = []
     now = T0 + timedelta(hours=3, seconds=30)
-    await stream(api, store, delivered, now).run(until_caught_up=True)
+    await read_and_commit(stream(api, store, delivered, now))
     assert sorted(record.data["ray_id"] for record in delivered) == sorted(row["ray_id"] for row in rows)
     assert len(delivered) == 180  # the overlap re-read nothing twice
     assert store.positions[f"{ACCOUNT}/access_requests"] == T0 + timedelta(hours=3)
@@ -190,9 +200,7 @@ async def test_a_restart_resumes_from_the_checkpoint() -> None:
     store = MemoryCheckpointStore()
     await store.commit(f"{ACCOUNT}/access_requests", T0 + timedelta(hours=1))
     delivered: list[Record] = []
-    await stream(api, store, delivered, T0 + timedelta(hours=2, minutes=1), overlap=0.0).run(
-        until_caught_up=True
-    )
+    await read_and_commit(stream(api, store, delivered, T0 + timedelta(hours=2, minutes=1), overlap=0.0))
     assert [record.data["ray_id"] for record in delivered] == [row["ray_id"] for row in rows[60:]]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,16 +10,18 @@ import orjson
 import pytest
 
 from forwarder.dead_letters import DeadLetters
-from forwarder.pipeline import Pipeline, SinkStopped, batches
+from forwarder.delivery import Ticket
+from forwarder.pipeline import Pipeline, SinkStopped
 from forwarder.records import LogType, Record, make_record
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, SinkConfigError
 from tests.fakes.memory_sink import MemorySink, MemorySinkSettings, fail_once, reject, retry_tail
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
+FAST = {"batch_max_age": 0.01}
 
 
-def records(count: int, *, age: timedelta = timedelta(0)) -> list[Record]:
+def records(count: int, *, age: timedelta = timedelta(0), start: int = 0) -> list[Record]:
     when = datetime.now(UTC) - age
     return [
         make_record(
@@ -30,81 +33,148 @@ def records(count: int, *, age: timedelta = timedelta(0)) -> list[Record]:
                 "user_email": f"u{index}@example.com",
             },
         )
-        for index in range(count)
+        for index in range(start, start + count)
     ]
 
 
-def pipeline(tmp_path: Path, *sinks: MemorySink, max_age: float = 3600) -> Pipeline:
-    return Pipeline(
-        list(sinks), DeadLetters(tmp_path / "dlq.ndjson"), backoff=Backoff(0.001, 0.01), max_event_age=max_age
-    )
+class Harness:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
+    def pipeline(self, *sinks: MemorySink, max_age: float = 3600) -> Pipeline:
+        return Pipeline(
+            list(sinks),
+            DeadLetters(self.tmp_path / "dlq.ndjson"),
+            backoff=Backoff(0.001, 0.01),
+            max_event_age=max_age,
+        )
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        path = self.tmp_path / "dlq.ndjson"
+        return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
 
-def dead_letters(tmp_path: Path) -> list[dict[str, object]]:
-    path = tmp_path / "dlq.ndjson"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+async def opened(flow: Pipeline) -> Pipeline:
+    await flow.open()
+    return flow
 
 
 def ids(events: list[Event]) -> list[str]:
     return [event.event_id for event in events]
 
 
-async def test_every_sink_gets_every_record_once(tmp_path: Path) -> None:
-    first, second = MemorySink(), MemorySink(MemorySinkSettings(batch_max_events=3))
+def memory(**settings: object) -> MemorySink:
+    return MemorySink(MemorySinkSettings(**(FAST | settings)))  # type: ignore[arg-type]
+
+
+async def test_every_sink_gets_every_record_once(harness: Harness) -> None:
+    first, second = memory(), memory(batch_max_events=3)
+    flow = await opened(harness.pipeline(first, second))
     batch = records(10)
-    await pipeline(tmp_path, first, second).deliver(batch)
+    await flow.deliver(batch)
+    await flow.close()
     expected = [record.event_id for record in batch]
     assert ids(first.delivered) == expected
     assert ids(second.delivered) == expected
     assert second.calls == [3, 3, 3, 1]
 
 
-async def test_retryable_failures_lose_nothing(tmp_path: Path) -> None:
-    sink = MemorySink(
-        script=[fail_once(RetryableError("down")), retry_tail(2), fail_once(RetryableError("again", 0.0))]
-    )
+async def test_retryable_failures_lose_nothing(harness: Harness) -> None:
+    sink = memory()
+    sink.script = [fail_once(RetryableError("down")), retry_tail(2), fail_once(RetryableError("again", 0.0))]
+    flow = await opened(harness.pipeline(sink))
     batch = records(5)
-    flow = pipeline(tmp_path, sink)
     await flow.deliver(batch)
+    await flow.close()
     assert sorted(ids(sink.delivered)) == sorted(record.event_id for record in batch)
     assert len(sink.delivered) == 5
     assert sink.calls == [5, 5, 3, 3]
     assert flow.status["memory"].retries == 3
 
 
-async def test_a_rejected_event_goes_to_the_dead_letters_with_its_reason(tmp_path: Path) -> None:
-    sink = MemorySink(script=[reject(1, "Invalid data format (code 6)")])
+async def test_a_rejected_event_goes_to_the_dead_letters_with_its_reason(harness: Harness) -> None:
+    sink = memory()
+    sink.script = [reject(1, "Invalid data format (code 6)")]
+    flow = await opened(harness.pipeline(sink))
     batch = records(3)
-    await pipeline(tmp_path, sink).deliver(batch)
+    await flow.deliver(batch)
+    await flow.close()
     assert ids(sink.delivered) == [batch[0].event_id, batch[2].event_id]
-    [letter] = dead_letters(tmp_path)
+    [letter] = harness.dead_letters()
     assert letter["sink"] == "memory"
     assert letter["reason"] == "Invalid data format (code 6)"
     assert letter["event_id"] == batch[1].event_id
     assert letter["record"] == dict(batch[1].data)
 
 
-async def test_a_configuration_error_stops_the_delivery(tmp_path: Path) -> None:
-    sink = MemorySink(script=[fail_once(SinkConfigError("FORWARDER_MEMORY__TOKEN: refused"))])
-    flow = pipeline(tmp_path, sink)
+async def test_a_configuration_error_stops_the_sink_and_holds_its_tickets(harness: Harness) -> None:
+    broken, healthy = memory(), memory()
+    broken.script = [fail_once(SinkConfigError("FORWARDER_MEMORY__TOKEN: refused"))]
+    flow = await opened(harness.pipeline(broken, healthy))
     with pytest.raises(SinkStopped, match="refused"):
         await flow.deliver(records(2))
-    assert flow.status["memory"].state == "config_error"
-    assert sink.delivered == []
+    await flow.drain()
+    assert flow.workers[0].status.state == "config_error"
+    assert flow.workers[1].status.state == "ok"
+    assert broken.delivered == []
+    assert len(healthy.delivered) == 2  # the other sink is not held up
+    await flow.close()
 
 
-async def test_events_past_the_age_limit_are_dead_lettered_as_expired(tmp_path: Path) -> None:
-    sink = MemorySink(script=[fail_once(RetryableError("down"))])
+async def test_events_past_the_age_limit_are_dead_lettered_as_expired(harness: Harness) -> None:
+    sink = memory()
+    sink.script = [fail_once(RetryableError("down"))]
+    flow = await opened(harness.pipeline(sink, max_age=3600))
     batch = records(2, age=timedelta(hours=2))
-    await pipeline(tmp_path, sink, max_age=3600).deliver(batch)
+    await flow.deliver(batch)
+    await flow.close()
     assert sink.delivered == []
-    letters = dead_letters(tmp_path)
+    letters = harness.dead_letters()
     assert [letter["event_id"] for letter in letters] == [record.event_id for record in batch]
     assert all(str(letter["reason"]).startswith("expired") for letter in letters)
 
 
-def test_batches_respect_count_and_bytes() -> None:
-    events = [Event(record, {}, b"x" * 99) for record in records(10)]
-    assert [len(batch) for batch in batches(events, max_events=4, max_bytes=10_000)] == [4, 4, 2]
-    assert [len(batch) for batch in batches(events, max_events=100, max_bytes=250)] == [2, 2, 2, 2, 2]
-    assert [len(batch) for batch in batches(events[:2], max_events=100, max_bytes=10)] == [1, 1]
+async def test_batches_respect_count_and_bytes(harness: Harness) -> None:
+    by_count, by_bytes = memory(batch_max_events=4), memory(batch_max_bytes=1024, batch_max_events=1000)
+    flow = await opened(harness.pipeline(by_count, by_bytes))
+    await flow.deliver(records(10))
+    await flow.close()
+    assert by_count.calls == [4, 4, 2]
+    size = len(orjson.dumps(by_bytes.delivered[0].document)) + 1
+    assert max(by_bytes.calls) == 1024 // size
+    assert sum(by_bytes.calls) == 10
+
+
+async def test_a_sink_that_is_down_fills_its_window_then_pauses_the_source(harness: Harness) -> None:
+    """Memory is bounded by the in-flight window, however long the outage lasts."""
+    down = memory(max_inflight_events=20, batch_max_events=5)
+    healthy = memory()
+    outage = asyncio.Event()
+    down.script = [lambda batch: RetryableError("down") if not outage.is_set() else None] * 1000
+    flow = await opened(harness.pipeline(down, healthy))
+    tickets: list[Ticket] = []
+
+    async def produce() -> None:
+        for page in range(10):
+            tickets.append(await flow.submit(records(10, start=page * 10)))
+
+    producer = asyncio.create_task(produce())
+    await asyncio.sleep(0.3)
+    # Two pages fit in the window of 20; the third waits: the source is paused.
+    assert len(tickets) == 2
+    assert not producer.done()
+    assert flow.workers[0].status.inflight_events <= 20
+    assert len(healthy.delivered) == 20  # the healthy sink got everything it was given
+    assert not any(ticket.done.is_set() for ticket in tickets)  # the checkpoint is held back
+    outage.set()
+    await producer
+    for ticket in tickets:
+        await ticket.done.wait()
+    await flow.close()
+    assert len({event.event_id for event in down.delivered}) == 100
+    assert len(healthy.delivered) == 100
