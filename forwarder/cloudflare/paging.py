@@ -43,6 +43,8 @@ class WindowReader:
     page_size: int
     max_pages: int
     idp_ids: Sequence[str] = ()
+    # A probe reads one record on purpose: an incomplete window is not news then.
+    warn_incomplete: bool = True
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -116,7 +118,7 @@ class WindowReader:
     def _stop(self, complete: bool, reason: str) -> None:
         self.complete = complete
         self.stop_reason = reason
-        if not complete:
+        if not complete and self.warn_incomplete:
             log.warning(
                 "window read only in part; the next window resumes at the last record read",
                 extra={

@@ -137,7 +137,9 @@ class Stream:
             return 0
         now = whole_seconds(self.clock())
         window = Window(since=now - timedelta(minutes=5), until=now)
-        reader = WindowReader(self.client, self.account_id, self.log_type, window, 1, 1, idp_ids)
+        reader = WindowReader(
+            self.client, self.account_id, self.log_type, window, 1, 1, idp_ids, warn_incomplete=False
+        )
         async for _ in reader.pages():
             pass
         return len(idp_ids)
