@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     mapping.add_argument("--log-type", choices=["access_requests", "scim_updates"], required=True)
     mapping.add_argument("--account-id", default="", help="account id to put in the events")
     mapping.add_argument("input", nargs="?", default="-", help="file to read; `-` (default) is stdin")
+    replay = commands.add_parser("replay-dlq", help="send dead-lettered events again to their sinks")
+    replay.add_argument("--sink", action="append", default=[], help="only this sink (repeatable)")
     reference = commands.add_parser("env-reference", help="print the environment variable reference")
     reference.add_argument("--update-readme", type=Path, help="rewrite the reference block of this README")
     return root
@@ -77,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from forwarder.check import run_check
 
         return asyncio.run(run_check(config))
+    if command == "replay-dlq":
+        return replay_dead_letters(config, arguments.sink)
     return forward(config, until_caught_up=command == "once")
 
 
@@ -112,6 +116,25 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         log.info("stopped by a signal", extra={"events": dict(forwarder.totals())})
         return EXIT_OK
     log.info("caught up", extra={"events": dict(forwarder.totals())})
+    return EXIT_OK
+
+
+def replay_dead_letters(config: Config, only: list[str]) -> int:
+    from forwarder.replay import replay
+
+    try:
+        report = asyncio.run(replay(config, only))
+    except BaseException as error:  # the same exit codes as `run`
+        return exit_code_for(error)
+    for sink, count in sorted(report.sent.items()):
+        print(f"{sink}: {count} events sent again (any rejected again are back in the dead letters)")
+    if report.kept:
+        print(
+            f"{report.kept} lines kept in the dead letters ({report.unreadable} unreadable, the rest for "
+            "sinks not configured now)"
+        )
+    if not report.files:
+        print("no dead letters to replay")
     return EXIT_OK
 
 

@@ -229,6 +229,19 @@ class Settings(BaseSettings):
         description="NDJSON file for events a sink rejected, with the sink and the reason.",
     )
 
+    dead_letter_max_bytes: int = Field(
+        default=100_000_000,
+        ge=4096,
+        validation_alias="FORWARDER_DEAD_LETTER_MAX_BYTES",
+        description="Size at which the dead-letter file is rotated to `<path>.1`.",
+    )
+    dead_letter_backups: int = Field(
+        default=5,
+        ge=1,
+        validation_alias="FORWARDER_DEAD_LETTER_BACKUPS",
+        description="Rotated dead-letter files kept; deleting the oldest is logged as an error.",
+    )
+
     # State.
     checkpoint_store: Literal["file", "memory"] = Field(
         default="file",

@@ -1,0 +1,290 @@
+"""One sink's side of the pipeline: its queue, its batches, its retries and its in-flight window.
+
+Each sink has a :class:`SinkWorker`, so a sink that is slow or down never holds up another sink's
+deliveries; it only holds back the checkpoint, and only within its bounded in-flight window (events
+and bytes). When that window is full, :meth:`SinkWorker.put` waits, which pauses the streams feeding
+it: memory stays bounded however long the outage lasts, and nothing is dropped to make room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+
+from forwarder.dead_letters import DeadLetter, DeadLetters
+from forwarder.retry import Backoff
+from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
+
+log = logging.getLogger(__name__)
+
+
+class Ticket:
+    """A group of events (one page of one stream) and how many (event, sink) deliveries are left."""
+
+    def __init__(self, pending: int) -> None:
+        self.pending = pending
+        self.done = asyncio.Event()
+        if pending <= 0:
+            self.done.set()
+
+    def settle(self, count: int = 1) -> None:
+        self.pending -= count
+        if self.pending <= 0:
+            self.done.set()
+
+
+@dataclass(slots=True)
+class Item:
+    event: Event
+    ticket: Ticket
+
+    @property
+    def size(self) -> int:
+        return len(self.event.body) + 1
+
+
+@dataclass
+class SinkStatus:
+    """What an operator wants to know about one sink."""
+
+    name: str
+    description: str
+    state: str = "starting"
+    last_error: str = ""
+    delivered: int = 0
+    rejected: int = 0
+    expired: int = 0
+    retries: int = 0
+    batches: int = 0
+    inflight_events: int = 0
+    inflight_bytes: int = 0
+
+
+class SinkWorker:
+    def __init__(
+        self,
+        sink: Sink,
+        dead_letters: DeadLetters,
+        *,
+        backoff: Backoff,
+        max_event_age: float,
+        on_stopped: Callable[[str, str], None],
+    ) -> None:
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.backoff = backoff
+        self.max_event_age = timedelta(seconds=max_event_age)
+        self.on_stopped = on_stopped
+        self.status = SinkStatus(sink.name, sink.describe())
+        settings = sink.settings
+        self.max_inflight_events = settings.max_inflight_events
+        self.max_inflight_bytes = settings.max_inflight_bytes
+        self._queue: deque[Item] = deque()
+        self._changed = asyncio.Condition()
+        self._sending = asyncio.Semaphore(settings.concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.status.state == "config_error"
+
+    @property
+    def idle(self) -> bool:
+        return self.status.inflight_events == 0
+
+    async def put(self, items: Sequence[Item]) -> None:
+        """Queue ``items``, waiting while the in-flight window is full.
+
+        A group larger than the whole window is let in when the window is empty, so one big page
+        cannot wait forever.
+        """
+        if not items:
+            return
+        size = sum(item.size for item in items)
+        status = self.status
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: (
+                    status.inflight_events == 0
+                    or (
+                        status.inflight_events + len(items) <= self.max_inflight_events
+                        and status.inflight_bytes + size <= self.max_inflight_bytes
+                    )
+                )
+            )
+            status.inflight_events += len(items)
+            status.inflight_bytes += size
+            self._queue.extend(items)
+            self._changed.notify_all()
+
+    async def run(self) -> None:
+        """Cut batches from the queue and send them, up to ``concurrency`` at a time."""
+        try:
+            while True:
+                batch = await self._next_batch()
+                await self._sending.acquire()
+                task = asyncio.create_task(self._send(batch), name=f"send:{self.sink.name}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def wait_idle(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.idle or self.stopped)
+
+    async def _next_batch(self) -> list[Item]:
+        """A batch full by count or bytes, or whatever is queued once the oldest waited its age."""
+        settings = self.sink.settings
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._queue))
+            deadline = time.monotonic() + settings.batch_max_age
+            while not self._full(settings.batch_max_events, settings.batch_max_bytes):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=left)
+                except TimeoutError:
+                    break
+            return self._take(settings.batch_max_events, settings.batch_max_bytes)
+
+    def _full(self, max_events: int, max_bytes: int) -> bool:
+        if len(self._queue) >= max_events:
+            return True
+        size = 0
+        for item in self._queue:
+            size += item.size
+            if size >= max_bytes:
+                return True
+        return False
+
+    def _take(self, max_events: int, max_bytes: int) -> list[Item]:
+        batch: list[Item] = []
+        size = 0
+        while self._queue and len(batch) < max_events:
+            item = self._queue[0]
+            if batch and size + item.size > max_bytes:
+                break
+            batch.append(self._queue.popleft())
+            size += item.size
+        return batch
+
+    async def _send(self, batch: list[Item]) -> None:
+        try:
+            await self._deliver(batch)
+        except SinkConfigError as error:
+            self._stop(str(error))
+        finally:
+            self._sending.release()
+
+    async def _deliver(self, batch: list[Item]) -> None:
+        """Send until every item is delivered, rejected (dead letters) or expired (dead letters)."""
+        status = self.status
+        pending = batch
+        by_event = {id(item.event): item for item in batch}
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(RetryableError),
+            wait=self.backoff.waiter(),
+            stop=stop_never,
+            reraise=True,
+            before_sleep=self._note_retry,
+        )
+        async for attempt in retrying:
+            with attempt:
+                pending = await self._expire(pending)
+                if not pending:
+                    return
+                if self.stopped:
+                    # Another batch found a configuration error: do not hammer the receiver.
+                    raise SinkConfigError(status.last_error)
+                result = await self.sink.send([item.event for item in pending])
+                status.batches += 1
+                status.rejected += len(result.rejected)
+                await self.dead_letters.add_many(
+                    DeadLetter(
+                        rejection.event.record, self.sink.name, rejection.reason, rejection.event.document
+                    )
+                    for rejection in result.rejected
+                )
+                await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
+                retry_ids = {id(event) for event in result.retry}
+                rejected_ids = {id(rejection.event) for rejection in result.rejected}
+                delivered = [item for item in pending if id(item.event) not in retry_ids | rejected_ids]
+                status.delivered += len(delivered)
+                await self._settle(delivered)
+                if status.state != "ok":
+                    log.info("sink delivers again", extra={"sink": self.sink.name})
+                status.state = "ok"
+                pending = [by_event[id(event)] for event in result.retry]
+                if pending:
+                    raise RetryableError(
+                        result.retry_reason or f"{len(pending)} events to send again", result.retry_after
+                    )
+
+    async def _expire(self, items: list[Item]) -> list[Item]:
+        """Dead-letter events past FORWARDER_MAX_EVENT_AGE: retrying them forever helps no one."""
+        oldest = datetime.now(UTC) - self.max_event_age
+        kept = [item for item in items if item.event.time >= oldest]
+        if len(kept) == len(items):
+            return kept
+        expired = [item for item in items if item.event.time < oldest]
+        reason = (
+            "expired: undelivered after FORWARDER_MAX_EVENT_AGE "
+            f"({self.max_event_age.total_seconds():.0f} s); "
+            f"last error: {self.status.last_error or 'none'}"
+        )
+        self.status.expired += len(expired)
+        await self.dead_letters.add_many(
+            DeadLetter(item.event.record, self.sink.name, reason, item.event.document) for item in expired
+        )
+        await self._settle(expired)
+        return kept
+
+    async def _settle(self, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        for item in items:
+            item.ticket.settle()
+        async with self._changed:
+            self.status.inflight_events -= len(items)
+            self.status.inflight_bytes -= sum(item.size for item in items)
+            self._changed.notify_all()
+
+    def _note_retry(self, state: RetryCallState) -> None:
+        status = self.status
+        error = state.outcome.exception() if state.outcome is not None else None
+        status.retries += 1
+        if status.state == "ok":
+            log.warning("sink failing, retrying", extra={"sink": self.sink.name, "reason": str(error)})
+        status.state = "retrying"
+        status.last_error = str(error)
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.debug(
+            "sink retry",
+            extra={
+                "sink": self.sink.name,
+                "reason": str(error),
+                "attempt": state.attempt_number,
+                "wait": wait,
+            },
+        )
+
+    def _stop(self, reason: str) -> None:
+        if self.stopped:
+            return
+        self.status.state = "config_error"
+        self.status.last_error = reason
+        log.error(
+            "sink stopped by a configuration error; its events stay uncommitted until it is fixed",
+            extra={"sink": self.sink.name, "reason": reason},
+        )
+        self.on_stopped(self.sink.name, reason)
