@@ -73,7 +73,14 @@ class ItemFault:
     offset: int = 0
 
 
-Fault = WholeFault | ResetFault | ItemFault
+@dataclass(frozen=True)
+class DelayFault:
+    """Answer the next `_bulk` request normally, but only after ``seconds``: a slow cluster."""
+
+    seconds: float
+
+
+Fault = WholeFault | ResetFault | ItemFault | DelayFault
 
 _INJECTED_ERRORS: dict[int, tuple[str, str]] = {
     429: (
@@ -416,6 +423,8 @@ class FakeElasticsearch:
         if len(body) > self.max_content_length:
             return web.Response(status=413)
         fault = self.faults.popleft() if self.faults else None
+        if isinstance(fault, DelayFault):
+            await asyncio.sleep(fault.seconds)
         if isinstance(fault, WholeFault):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             error_type = "es_rejected_execution_exception" if fault.status == 429 else "cluster_unavailable"
