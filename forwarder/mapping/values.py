@@ -1,0 +1,104 @@
+"""Turning API values into values a schema accepts, shared by the ECS and OCSF mappings.
+
+Every function here is total: a value of the wrong type, an empty string or garbage gives None,
+and the caller then keeps the original under the vendor namespace instead of mapping it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# OCSF 1.8.0's email_t pattern, matched in full: jsonschema uses re.search, whose "$" also
+# matches before a trailing newline, but a SIEM's validator may not be as lenient.
+_OCSF_EMAIL = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")
+
+
+def text(value: Any) -> str | None:
+    """A non-empty string, or None: an empty string identifies nothing."""
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def ip_address(value: Any) -> str | None:
+    """The canonical form of an IPv4 or IPv6 address, or None.
+
+    inet_pton is strict where it matters (no zone ids, no leading zeros, no spaces), which
+    Elasticsearch's `ip` type and OCSF's ip_t pattern also are; inet_ntop's compressed form
+    keeps IPv6 within OCSF's 40-character limit. Both are C calls, far cheaper than `ipaddress`.
+    """
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    family = socket.AF_INET6 if ":" in value else socket.AF_INET
+    try:
+        return socket.inet_ntop(family, socket.inet_pton(family, value))
+    except (OSError, ValueError):
+        return None
+
+
+def is_ocsf_email(value: str) -> bool:
+    return _OCSF_EMAIL.fullmatch(value) is not None
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a `Z`: what Elasticsearch's `date` type parses."""
+    # Records carry datetime.UTC itself, whose isoformat ends in "+00:00": slicing that off is
+    # several times cheaper than building a naive copy.
+    return utc(moment).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def epoch_milliseconds(moment: datetime) -> int:
+    """Integer arithmetic, so that no float rounding moves an event across a millisecond."""
+    delta = utc(moment) - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def split_app_domain(value: str) -> tuple[str | None, str | None]:
+    """(host, path) of an Access application domain such as ``test.example.com/admin``.
+
+    The API gives a URL without a scheme; a scheme is accepted too. Anything urlsplit cannot
+    read (an unbalanced IPv6 bracket, say) gives (None, None).
+    """
+    try:
+        parts = urlsplit(value if "://" in value else "//" + value)
+        host = parts.hostname
+    except ValueError:
+        return None, None
+    return (host or None), (parts.path or None)
+
+
+def unique(values: Iterable[str | None]) -> list[str]:
+    """Distinct non-empty values in first-seen order (ECS `related.*` are sets in spirit)."""
+    return list(dict.fromkeys(value for value in values if value))
+
+
+def unknown_fields(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The fields this forwarder does not know yet, kept verbatim (null included)."""
+    return {key: value for key, value in data.items() if key not in known}
+
+
+def bool_value(value: Any) -> bool | None:
+    """A boolean, also from "true"/"false" strings (Azure AD sends `active` as "False")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    return None
