@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap_venv.py
 	$(PYTHON) scripts/bootstrap_venv.py $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	touch $(STAMP)
 
 ## Run the forwarder on its embedded default: the Cloudflare simulator into out/demo-events.ndjson.
@@ -38,7 +38,7 @@ docs: $(STAMP)
 ## Re-pin every dependency (after changing pyproject.toml).
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out

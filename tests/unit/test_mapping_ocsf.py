@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no types-jsonschema in dev deps
+from jsonschema import Draft202012Validator
 
 from forwarder.mapping import mapper_for
 from forwarder.mapping.ocsf import to_ocsf

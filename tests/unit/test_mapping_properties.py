@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no types-jsonschema in dev deps
+from jsonschema import Draft202012Validator
 
 from forwarder.mapping.ecs import ACCESS_FIELDS as ECS_ACCESS_FIELDS
 from forwarder.mapping.ecs import SCIM_FIELDS as ECS_SCIM_FIELDS
