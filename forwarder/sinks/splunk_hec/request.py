@@ -1,0 +1,190 @@
+"""Requests to HEC: TLS, the pooled client, headers, compression, and transport failures.
+
+This module knows how to put bytes on the wire and get an answer back; what the answer means is
+``classifier``'s business, and what to do about it is the sink's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import ssl
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from forwarder import __version__
+from forwarder.sinks.base import RetryableError, SinkConfigError
+from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
+
+logger = logging.getLogger(__name__)
+
+EVENT_PATH = "/services/collector/event"
+ACK_PATH = "/services/collector/ack"
+HEALTH_PATH = "/services/collector/health"
+# Compressing a large body takes milliseconds; above this size it runs in a thread so that the
+# event loop keeps serving the other sinks and the source meanwhile (zlib releases the GIL).
+_COMPRESS_IN_THREAD_ABOVE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    retry_after: str | None
+
+
+def build_ssl_context(settings: SplunkHecSettings) -> ssl.SSLContext:
+    """The TLS context for HEC; SinkConfigError naming the setting when a file cannot be used."""
+    if settings.tls_insecure:
+        logger.warning(
+            "%s is true: the HEC certificate is NOT verified; anyone on the network path can read "
+            "and change the events and the token",
+            env_var("tls_insecure"),
+        )
+        context = httpx.create_ssl_context(verify=False)
+    elif settings.ca_bundle is not None:
+        try:
+            context = ssl.create_default_context(cafile=str(settings.ca_bundle))
+        except (OSError, ssl.SSLError) as error:
+            raise SinkConfigError(
+                f"{env_var('ca_bundle')}: cannot load CA certificates from "
+                f"{str(settings.ca_bundle)!r}: {error}"
+            ) from None
+    else:
+        context = httpx.create_ssl_context(verify=True, trust_env=True)
+    if settings.client_cert is not None:
+        password = settings.client_key_password.get_secret_value() if settings.client_key_password else None
+        try:
+            context.load_cert_chain(
+                str(settings.client_cert),
+                str(settings.client_key) if settings.client_key is not None else None,
+                password,
+            )
+        except (OSError, ssl.SSLError) as error:
+            # The password is never part of the message: ssl reports only what failed.
+            raise SinkConfigError(
+                f"{env_var('client_cert')} / {env_var('client_key')}: cannot load the client certificate "
+                f"{str(settings.client_cert)!r}: {getattr(error, 'strerror', None) or error}"
+            ) from None
+    elif settings.client_key is not None:
+        raise SinkConfigError(f"{env_var('client_key')} is set but {env_var('client_cert')} is not; set both")
+    return context
+
+
+def _tls_failure(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error under an httpx error, if that is what it is."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class HecClient:
+    """One pooled keep-alive client to one HEC, with the headers every request carries."""
+
+    def __init__(
+        self, settings: SplunkHecSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._settings = settings
+        # People paste the full collector URL from Splunk's docs; the paths are added here.
+        self._base_url = (
+            str(settings.url).rstrip("/").removesuffix(EVENT_PATH).removesuffix("/services/collector")
+        )
+        # Messages name the receiver without credentials a URL may carry.
+        self._display_url = settings.display_url()
+        # One channel per sink instance, i.e. per process: HEC keeps ack ids per channel.
+        self.channel = str(uuid.uuid4())
+        token = settings.token.get_secret_value().strip()
+        # People paste the header value from Splunk's docs; "Splunk Splunk <token>" is code 3.
+        token = token.removeprefix("Splunk ").strip()
+        self._headers = {
+            "Authorization": f"Splunk {token}",
+            "User-Agent": f"cloudflare-siem-forwarder/{__version__}",
+        }
+        if settings.acknowledgements:
+            self._headers["X-Splunk-Request-Channel"] = self.channel
+        self._client = httpx.AsyncClient(
+            verify=build_ssl_context(settings),
+            timeout=httpx.Timeout(settings.request_timeout),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+                keepalive_expiry=30.0,
+            ),
+            # HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR are honoured.
+            trust_env=True,
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _compress(self, body: bytes) -> bytes:
+        level = self._settings.gzip_level
+        if len(body) > _COMPRESS_IN_THREAD_ABOVE:
+            return await asyncio.to_thread(gzip.compress, body, level, mtime=0)
+        return gzip.compress(body, level, mtime=0)
+
+    async def post_events(self, body: bytes) -> Answer:
+        headers = dict(self._headers)
+        headers["Content-Type"] = "application/json"
+        if self._settings.gzip:
+            body = await self._compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return await self._request("POST", EVENT_PATH, headers, body)
+
+    async def post_empty(self) -> Answer:
+        """An event request without events: HEC checks the token first, then answers code 5."""
+        headers = dict(self._headers)
+        headers["Content-Type"] = "application/json"
+        return await self._request("POST", EVENT_PATH, headers, b"")
+
+    async def query_acks(self, ack_ids: list[int]) -> Answer:
+        headers = dict(self._headers)
+        headers["Content-Type"] = "application/json"
+        return await self._request("POST", ACK_PATH, headers, orjson.dumps({"acks": ack_ids}))
+
+    async def health(self) -> Answer:
+        return await self._request("GET", HEALTH_PATH, dict(self._headers), None)
+
+    async def _request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+        url = f"{self._base_url}{path}"
+        try:
+            response = await self._client.request(method, url, headers=headers, content=body)
+        except httpx.TransportError as error:
+            tls = _tls_failure(error)
+            if tls is not None:
+                raise SinkConfigError(self._tls_message(tls)) from None
+            raise RetryableError(f"{method} {path} to {self._display_url}: {self._explain(error)}") from error
+        return Answer(response.status_code, response.content, response.headers.get("Retry-After"))
+
+    def _explain(self, error: httpx.TransportError) -> str:
+        described = _describe(error)
+        # Over TLS 1.3 a server that wants a client certificate and gets none drops the connection
+        # after the handshake, which looks exactly like a network reset: give the person the hint.
+        dropped = isinstance(error, httpx.ReadError | httpx.RemoteProtocolError)
+        if dropped and self._base_url.startswith("https:") and self._settings.client_cert is None:
+            described += f" (if HEC requires a client certificate, set {env_var('client_cert')})"
+        return described
+
+    def _tls_message(self, error: ssl.SSLError) -> str:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return (
+                f"TLS: the certificate of {self._display_url} is not trusted ({error.verify_message}); set "
+                f"{env_var('ca_bundle')} to the CA that signed it (or fix {env_var('url')}'s host name)"
+            )
+        return (
+            f"TLS handshake with {self._display_url} failed ({error.reason or error}); if HEC requires a "
+            f"client certificate set {env_var('client_cert')} and {env_var('client_key')}"
+        )
+
+
+def _describe(error: httpx.TransportError) -> str:
+    # Some httpx errors carry no message (a bare reset): name the kind at least.
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

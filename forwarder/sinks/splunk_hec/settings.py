@@ -1,0 +1,150 @@
+"""Settings of the Splunk HEC sink: every ``FORWARDER_SPLUNK_HEC__*`` variable."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from forwarder.records import LogType
+from forwarder.sinks.base import SinkSettings
+
+ENV_PREFIX = "FORWARDER_SPLUNK_HEC__"
+
+
+def env_var(field_name: str) -> str:
+    """The variable a person sets for ``field_name``: used in every message that names a setting."""
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+class SplunkHecSettings(SinkSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    url: AnyHttpUrl = Field(
+        description=(
+            "Base URL of the HTTP Event Collector, scheme and port included, "
+            "e.g. `https://splunk.example.com:8088`. Paths `/services/collector/...` are added to it."
+        )
+    )
+    token: SecretStr = Field(
+        description="HEC token, sent as `Authorization: Splunk <token>`. Also read from `..._TOKEN_FILE`."
+    )
+    # HEC's own default limit on a request (max_content_length) is far larger, but proxies and
+    # Splunk Cloud commonly cap bodies near 1 MB, and smaller requests retry more cheaply.
+    batch_max_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Most uncompressed bytes of HEC event objects in one request (default 1 MB).",
+    )
+    gzip: bool = Field(default=True, description="Compress request bodies (`Content-Encoding: gzip`).")
+    gzip_level: int = Field(default=6, ge=1, le=9, description="gzip level, 1 (fastest) to 9 (smallest).")
+    concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "Most batches being sent at once, and most HEC requests in flight (also the connection pool). "
+            "With acknowledgement on, raise it: a batch holds its place while it waits for its ack."
+        ),
+    )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds to wait for connecting, sending or an answer before retrying.",
+    )
+    host: str = Field(
+        default_factory=socket.gethostname,
+        description="`host` of every event (default: this machine's host name, the pod name in Kubernetes).",
+    )
+    source: str = Field(
+        default="",
+        description=(
+            "`source` of every event. Empty (default): `cloudflare:<account_id>:<log_type>`, "
+            "so that a search can tell accounts apart."
+        ),
+    )
+    sourcetype_access_requests: str = Field(
+        default="cloudflare:access", description="`sourcetype` of Access authentication events."
+    )
+    sourcetype_scim_updates: str = Field(
+        default="cloudflare:access:scim", description="`sourcetype` of Access SCIM provisioning events."
+    )
+    index_access_requests: str = Field(
+        default="",
+        description="`index` of Access authentication events. Empty (default): the token's default index.",
+    )
+    index_scim_updates: str = Field(
+        default="",
+        description="`index` of SCIM provisioning events. Empty (default): the token's default index.",
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Indexed fields added to every event, as a flat JSON object of strings, "
+            'e.g. `{"env":"prod"}`. Splunk rejects nested values (HEC code 15).'
+        ),
+    )
+    acknowledgements: bool = Field(
+        default=False,
+        description=(
+            "Use indexer acknowledgement: a batch counts as delivered only once Splunk says it is indexed. "
+            "The token must have indexer acknowledgement enabled (Splunk Enterprise)."
+        ),
+    )
+    ack_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds to wait for an indexer acknowledgement before the batch is sent again.",
+    )
+    ack_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between two queries of `/services/collector/ack`."
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the CAs that may sign the HEC certificate; replaces the system trust store. "
+            "Empty: the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured)."
+        ),
+    )
+    client_cert: Path | None = Field(
+        default=None,
+        description="PEM client certificate (chain) for HEC inputs that require one; may also hold the key.",
+    )
+    client_key: Path | None = Field(
+        default=None, description="PEM private key of `CLIENT_CERT`, when it is not in the same file."
+    )
+    client_key_password: SecretStr | None = Field(
+        default=None, description="Password of `CLIENT_KEY`, if it is encrypted."
+    )
+    tls_insecure: bool = Field(
+        default=False,
+        description=(
+            "Skip verification of the HEC certificate and host name. Only for tests: anyone on the path "
+            "can read and change the events. A warning is logged at start."
+        ),
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    def display_url(self) -> str:
+        """The URL without any user or password in it: for logs and messages."""
+        port = f":{self.url.port}" if self.url.port is not None else ""
+        path = (self.url.path or "").rstrip("/")
+        return f"{self.url.scheme}://{self.url.host}{port}{path}"
+
+    def sourcetype_for(self, log_type: LogType) -> str:
+        if log_type is LogType.ACCESS_REQUESTS:
+            return self.sourcetype_access_requests
+        return self.sourcetype_scim_updates
+
+    def index_for(self, log_type: LogType) -> str:
+        if log_type is LogType.ACCESS_REQUESTS:
+            return self.index_access_requests
+        return self.index_scim_updates

@@ -1,0 +1,201 @@
+"""The HEC response classifier against the whole code table.
+
+``tests/fakes/splunk_hec_status_codes.csv`` is a copy of ``reference/sinks/hec_status_codes.csv``
+(Splunk, "Troubleshoot HTTP Event Collector"): every code 0-22 with its HTTP status and text.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from forwarder.sinks.splunk_hec.classifier import (
+    CONFIG_CODES,
+    REJECT_EVENT_CODES,
+    RETRY_CODES,
+    Outcome,
+    classify,
+    parse_ack_statuses,
+    parse_retry_after,
+)
+
+TABLE = Path(__file__).parent.parent / "fakes" / "splunk_hec_status_codes.csv"
+
+
+def _rows() -> list[dict[str, str]]:
+    with TABLE.open(newline="", encoding="utf-8") as table:
+        return list(csv.DictReader(table))
+
+
+ROWS = _rows()
+
+# The table's classes, and what the issue says to do for each.
+EXPECTED = {
+    "ok": Outcome.DELIVERED,
+    "health-ok": Outcome.HEALTHY,
+    "permanent": Outcome.NO_DATA,
+    "permanent-per-event": Outcome.REJECT_EVENT,
+    "retryable": Outcome.RETRY,
+    "fatal-config": Outcome.CONFIG,
+}
+
+
+def test_the_table_has_every_code_once() -> None:
+    assert sorted(int(row["hec_code"]) for row in ROWS) == list(range(23))
+
+
+def test_the_issue_lists_agree_with_the_table() -> None:
+    by_class: dict[str, set[int]] = {}
+    for row in ROWS:
+        by_class.setdefault(row["class"], set()).add(int(row["hec_code"]))
+    assert by_class["retryable"] == RETRY_CODES == {8, 9, 18, 19, 20}
+    assert by_class["permanent-per-event"] == REJECT_EVENT_CODES == {6, 7, 12, 13, 15}
+    # The issue's configuration list (1-4, 10, 11, 14, 16) plus the health endpoint's 21 and 22.
+    assert by_class["fatal-config"] == CONFIG_CODES == {1, 2, 3, 4, 10, 11, 14, 16, 21, 22}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"code-{row['hec_code']}" for row in ROWS])
+def test_every_code_of_the_table(row: dict[str, str]) -> None:
+    code, status, text = int(row["hec_code"]), int(row["http_status"]), row["text"]
+    body: dict[str, Any] = {"text": text, "code": code}
+    if code in (6, 7):
+        body["invalid-event-number"] = 3
+
+    verdict = classify(status, orjson.dumps(body))
+
+    assert verdict.outcome is EXPECTED[row["class"]]
+    assert verdict.code == code
+    assert verdict.status == status
+    # A person reads the reason: it carries the code and Splunk's words.
+    assert f"HEC code {code}" in verdict.reason
+    assert text in verdict.reason
+    if code in (6, 7):
+        assert verdict.invalid_event_number == 3
+        assert "event 3" in verdict.reason
+    if verdict.outcome is Outcome.CONFIG:
+        # Says what to change, by the name of the setting or of the thing on the Splunk side.
+        assert (
+            "FORWARDER_SPLUNK_HEC__" in verdict.reason
+            or "GUID" in verdict.reason
+            or "proxy" in verdict.reason
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "setting"),
+    [
+        (1, "FORWARDER_SPLUNK_HEC__TOKEN"),
+        (2, "FORWARDER_SPLUNK_HEC__TOKEN"),
+        (3, "FORWARDER_SPLUNK_HEC__TOKEN"),
+        (4, "FORWARDER_SPLUNK_HEC__TOKEN"),
+        (10, "FORWARDER_SPLUNK_HEC__ACKNOWLEDGEMENTS"),
+        (14, "FORWARDER_SPLUNK_HEC__ACKNOWLEDGEMENTS"),
+        (21, "FORWARDER_SPLUNK_HEC__TOKEN"),
+        (22, "FORWARDER_SPLUNK_HEC__TOKEN"),
+    ],
+)
+def test_configuration_errors_name_the_setting(code: int, setting: str) -> None:
+    verdict = classify(400, orjson.dumps({"text": "x", "code": code}))
+    assert verdict.outcome is Outcome.CONFIG
+    assert setting in verdict.reason
+
+
+def test_success_carries_the_ack_id() -> None:
+    verdict = classify(200, b'{"text":"Success","code":0,"ackId":42}')
+    assert verdict.outcome is Outcome.DELIVERED
+    assert verdict.ack_id == 42
+
+
+def test_success_without_acknowledgement_has_no_ack_id() -> None:
+    assert classify(200, b'{"text":"Success","code":0}').ack_id is None
+
+
+def test_a_per_event_code_without_an_event_number() -> None:
+    verdict = classify(400, b'{"text":"Event field is required","code":12}')
+    assert verdict.outcome is Outcome.REJECT_EVENT
+    assert verdict.invalid_event_number is None
+
+
+# Answers of proxies and load balancers in front of HEC: no HEC code, often not JSON.
+PROXY_ANSWERS = [
+    (408, b"<html>Request Timeout</html>", Outcome.RETRY),
+    (413, b"<html>413 Request Entity Too Large</html>", Outcome.TOO_LARGE),
+    (413, b"Content-Length of 2000000 too large (maximum is 1000000)", Outcome.TOO_LARGE),
+    (429, b"<html>Too Many Requests</html>", Outcome.RETRY),
+    (502, b"<html><body>502 Bad Gateway</body></html>", Outcome.RETRY),
+    (503, b"Service Unavailable", Outcome.RETRY),
+    (504, b"<html>Gateway Timeout</html>", Outcome.RETRY),
+    (500, b"not json at all", Outcome.RETRY),
+    (503, b'{"message":"upstream overloaded"}', Outcome.RETRY),
+    # Not HEC at all: a person must fix the URL or the proxy; retrying would loop forever.
+    (200, b"<html>Welcome to nginx!</html>", Outcome.CONFIG),
+    (404, b"<html>Not Found</html>", Outcome.CONFIG),
+    (401, b"Unauthorized", Outcome.CONFIG),
+    (407, b"Proxy Authentication Required", Outcome.CONFIG),
+    (400, b"", Outcome.CONFIG),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"), PROXY_ANSWERS, ids=[f"{s}-{o}" for s, _, o in PROXY_ANSWERS]
+)
+def test_proxy_answers_and_bodies_that_are_not_json(status: int, body: bytes, outcome: Outcome) -> None:
+    verdict = classify(status, body)
+    assert verdict.outcome is outcome
+    assert verdict.code is None
+    assert f"HTTP {status}" in verdict.reason
+
+
+def test_a_proxy_retry_after_is_kept() -> None:
+    verdict = classify(429, b"slow down", retry_after="17")
+    assert verdict.outcome is Outcome.RETRY
+    assert verdict.retry_after == 17.0
+
+
+def test_busy_keeps_retry_after_too() -> None:
+    assert classify(503, b'{"text":"Server is busy","code":9}', retry_after="5").retry_after == 5.0
+
+
+def test_unknown_codes_fall_back_on_the_http_status() -> None:
+    assert classify(500, b'{"text":"new thing","code":99}').outcome is Outcome.RETRY
+    unknown = classify(400, b'{"text":"new thing","code":99}')
+    assert unknown.outcome is Outcome.CONFIG
+    assert "unknown HEC code" in unknown.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("0", 0.0),
+        ("120", 120.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("Sat, 01 Mar 2025 12:01:00 GMT", 60.0),
+        ("Sat, 01 Mar 2025 11:00:00 GMT", 0.0),
+    ],
+)
+def test_retry_after(value: str | None, seconds: float | None) -> None:
+    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now) == seconds
+
+
+@pytest.mark.parametrize(
+    ("body", "statuses"),
+    [
+        (b'{"acks":{"0":true,"1":false,"7":true}}', {0: True, 1: False, 7: True}),
+        (b'{"acks":{}}', {}),
+        (b'{"acks":[0,1]}', None),
+        (b'{"text":"ACK is disabled","code":14}', None),
+        (b"<html>", None),
+    ],
+)
+def test_ack_statuses(body: bytes, statuses: dict[int, bool] | None) -> None:
+    assert parse_ack_statuses(body) == statuses
