@@ -6,6 +6,7 @@ sink of this format, and decoding them only to encode them again would double th
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -47,7 +48,7 @@ class HecEncoder:
             return cached
         settings = self._settings
         envelope: dict[str, object] = {
-            "host": settings.host,
+            "host": settings.host or socket.gethostname(),
             "source": settings.source or f"cloudflare:{account_id}:{log_type.value}",
             "sourcetype": settings.sourcetype_for(log_type),
         }

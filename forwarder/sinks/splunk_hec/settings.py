@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
@@ -55,8 +54,9 @@ class SplunkHecSettings(SinkSettings):
         description="Seconds to wait for connecting, sending or an answer before retrying.",
     )
     host: str = Field(
-        default_factory=socket.gethostname,
-        description="`host` of every event (default: this machine's host name, the pod name in Kubernetes).",
+        default="",
+        description="`host` of every event. Empty (default): this machine's host name, the pod name in "
+        "Kubernetes.",
     )
     source: str = Field(
         default="",
