@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forwarder.mapping.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
 from forwarder.mapping.scim_changes import Activity, ScimChange, classify
 from forwarder.mapping.values import (
     ip_address,
@@ -20,45 +21,9 @@ from forwarder.mapping.values import (
     unknown_fields,
 )
 from forwarder.records import LogType, Record
-from forwarder.scim_bodies import INFO_KEY, PARSED_KEY, prepare_scim_record
+from forwarder.scim_bodies import INFO_KEY, prepare_scim_record
 
 ECS_VERSION = "9.4.0"
-VENDOR = "Cloudflare"
-PRODUCT = "Cloudflare Access"
-
-ACCESS_FIELDS = frozenset(
-    {
-        "action",
-        "allowed",
-        "app_domain",
-        "app_uid",
-        "connection",
-        "created_at",
-        "ip_address",
-        "ray_id",
-        "user_email",
-        # Not in the response schema yet, but the endpoint filters on them (user_id, country_code).
-        "user_id",
-        "country_code",
-    }
-)
-SCIM_FIELDS = frozenset(
-    {
-        "cf_resource_id",
-        "error_description",
-        "idp_id",
-        "idp_resource_id",
-        "logged_at",
-        "request_body",
-        "request_method",
-        "resource_group_name",
-        "resource_type",
-        "resource_user_email",
-        "status",
-        PARSED_KEY,
-        INFO_KEY,
-    }
-)
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
 _OUTCOMES = {True: "success", False: "failure"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from forwarder.mapping.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
 from forwarder.mapping.scim_changes import Activity, ScimChange, classify
 from forwarder.mapping.values import (
     epoch_milliseconds,
@@ -23,41 +24,6 @@ from forwarder.records import LogType, Record
 from forwarder.scim_bodies import INFO_KEY, PARSED_KEY, prepare_scim_record
 
 OCSF_VERSION = "1.8.0"
-VENDOR = "Cloudflare"
-PRODUCT = "Cloudflare Access"
-
-ACCESS_FIELDS = frozenset(
-    {
-        "action",
-        "allowed",
-        "app_domain",
-        "app_uid",
-        "connection",
-        "created_at",
-        "ip_address",
-        "ray_id",
-        "user_email",
-        "user_id",
-        "country_code",
-    }
-)
-SCIM_FIELDS = frozenset(
-    {
-        "cf_resource_id",
-        "error_description",
-        "idp_id",
-        "idp_resource_id",
-        "logged_at",
-        "request_body",
-        "request_method",
-        "resource_group_name",
-        "resource_type",
-        "resource_user_email",
-        "status",
-        PARSED_KEY,
-        INFO_KEY,
-    }
-)
 
 _CATEGORY_UID = 3
 _CATEGORY_NAME = "Identity & Access Management"
