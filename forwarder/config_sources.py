@@ -63,10 +63,16 @@ class FileValueSource(PydanticBaseSettingsSource):
         return values
 
 
-def sources_with_files(
-    settings_cls: type[BaseSettings],
-    init_settings: PydanticBaseSettingsSource,
-    env_settings: PydanticBaseSettingsSource,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """Init arguments first (tests), then the environment, then ``*_FILE``."""
-    return init_settings, env_settings, FileValueSource(settings_cls)
+class EnvironmentSettings(BaseSettings):
+    """Settings read from init arguments (tests), then the environment, then ``*_FILE``; no .env files."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileValueSource(settings_cls)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from forwarder.config_sources import ValueFileError, env_name, sources_with_files
+from forwarder.config_sources import EnvironmentSettings, ValueFileError, env_name
 from forwarder.records import LogType
 from forwarder.sinks.base import Sink, SinkSettings, load_sink_class
 
@@ -53,21 +53,10 @@ Seconds = Annotated[float, Field(gt=0)]
 StringList = Annotated[list[str], NoDecode]
 
 
-class Settings(BaseSettings):
+class Settings(EnvironmentSettings):
     """The forwarder's own settings; each sink reads ``FORWARDER_<SINK>__*`` in its own model."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return sources_with_files(settings_cls, init_settings, env_settings)
 
     # Cloudflare credentials and API.
     cloudflare_api_token: SecretStr | None = Field(

@@ -29,9 +29,9 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from forwarder.config_sources import sources_with_files
+from forwarder.config_sources import EnvironmentSettings
 from forwarder.mapping import Format
 from forwarder.records import LogType, Record
 
@@ -100,23 +100,11 @@ class SinkConfigError(SinkError):
     """
 
 
-class SinkSettings(BaseSettings):
+class SinkSettings(EnvironmentSettings):
     """Settings every sink has. A sink's own model subclasses this with ``env_prefix`` set to
     ``FORWARDER_<NAME>__`` so that its variables read ``FORWARDER_FILE__PATH`` and so on."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Every variable may also come from <NAME>_FILE (mounted secrets); no .env files.
-        return sources_with_files(settings_cls, init_settings, env_settings)
 
     format: Format = Field(default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`.")
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
