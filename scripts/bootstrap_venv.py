@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 def has_pip(python: Path) -> bool:
-    return subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
+    answer = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False)
+    return answer.returncode == 0
 
 
 def main(target: str) -> int:
@@ -32,12 +33,12 @@ def main(target: str) -> int:
         venv.create(folder, with_pip=False, clear=True)
     if has_pip(python):
         return 0
-    with urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=60) as answer:  # noqa: S310
+    with urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=60) as answer:
         release = json.load(answer)
     wheel = next(item for item in release["urls"] if item["filename"].endswith(".whl"))
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / wheel["filename"]
-        urllib.request.urlretrieve(wheel["url"], path)  # noqa: S310
+        urllib.request.urlretrieve(wheel["url"], path)
         # A wheel is a zip that Python can run from: pip installs itself from its own wheel.
         subprocess.run([python, f"{path}/pip", "install", "--quiet", str(path)], check=True)
     return 0

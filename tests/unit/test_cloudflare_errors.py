@@ -10,6 +10,7 @@ import email.utils
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from forwarder.cloudflare.client import CloudflareClient, Credentials, retry_after_seconds
 from forwarder.cloudflare.errors import (
@@ -20,7 +21,6 @@ from forwarder.cloudflare.errors import (
 )
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.retry import Backoff
-from pydantic import SecretStr
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 NOW = 1_800_000_000.0
@@ -75,13 +75,12 @@ async def answer(
         transport=httpx.MockTransport(handler),
     )
     try:
-        await client.get("/x", [], operation=operation, account_id=ACCOUNT)
-    except CloudflareError as error:
-        assert TOKEN not in str(error)
-        return error
+        with pytest.raises(CloudflareError) as caught:
+            await client.get("/x", [], operation=operation, account_id=ACCOUNT)
     finally:
         await client.close()
-    raise AssertionError("expected an error")
+    assert TOKEN not in str(caught.value)
+    return caught.value
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,7 @@
-"""The dead-letter file: durable lines, a size cap with rotation, and a loud count of what rotation deletes."""
+"""The dead-letter file: durable lines, a size cap with rotation, a loud count of what rotation deletes."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import orjson

@@ -140,7 +140,7 @@ def stream(
         delivered.extend(records)
         return Ticket(0)
 
-    settings = {
+    settings: dict[str, Any] = {
         "poll_interval": 1.0,
         "overlap": 60.0,
         "settle_delay": 30.0,

@@ -19,7 +19,8 @@ def test_the_env_reference_matches_the_settings_models() -> None:
 
 def test_every_variable_the_code_reads_is_documented() -> None:
     documented = reference()
-    for variable in ("CLOUDFLARE_API_TOKEN", "FORWARDER_ACCOUNT_IDS", "FORWARDER_SINKS", "FORWARDER_FILE__PATH"):
+    variables = ("CLOUDFLARE_API_TOKEN", "FORWARDER_ACCOUNT_IDS", "FORWARDER_SINKS", "FORWARDER_FILE__PATH")
+    for variable in variables:
         assert f"`{variable}`" in documented
 
 
