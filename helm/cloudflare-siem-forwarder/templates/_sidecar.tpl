@@ -1,0 +1,58 @@
+{{/*
+The forwarder in another chart's pod. Add this chart as a dependency (with `mode: sidecar` in its
+values, so that it renders no Deployment of its own) and include, in the parent's pod template:
+
+  containers:
+    - name: my-app
+      ...
+    {{- include "cloudflare-siem-forwarder.sidecar.container" (index .Subcharts "cloudflare-siem-forwarder") | nindent 4 }}
+  volumes:
+    {{- include "cloudflare-siem-forwarder.sidecar.volumes" (index .Subcharts "cloudflare-siem-forwarder") | nindent 4 }}
+
+or, for a Kubernetes native sidecar (1.29+: started before and stopped after the app containers),
+"cloudflare-siem-forwarder.sidecar.initContainer" under initContainers instead of the container.
+Each renders list items ("- name: ..."), so they sit among the parent's own. The names they use in
+the pod: container "cloudflare-siem-forwarder", port "fwd-health", volumes "cloudflare-siem-forwarder-*".
+A full example: helm/examples/syslog-relay-sidecar.
+*/}}
+
+{{- define "cloudflare-siem-forwarder.sidecar.container" -}}
+- name: cloudflare-siem-forwarder
+  {{- include "cloudflare-siem-forwarder.containerSpec" . | nindent 2 }}
+{{- end }}
+
+{{- define "cloudflare-siem-forwarder.sidecar.initContainer" -}}
+- name: cloudflare-siem-forwarder
+  restartPolicy: Always
+  {{- include "cloudflare-siem-forwarder.containerSpec" . | nindent 2 }}
+{{- end }}
+
+{{- define "cloudflare-siem-forwarder.sidecar.volumes" -}}
+{{- $values := .Values -}}
+- name: cloudflare-siem-forwarder-state
+  {{- if $values.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "cloudflare-siem-forwarder.stateClaimName" . }}
+  {{- else }}
+  emptyDir:
+    {{- toYaml $values.persistence.emptyDir | nindent 4 }}
+  {{- end }}
+- name: cloudflare-siem-forwarder-tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- $keys := include "cloudflare-siem-forwarder.credentialKeys" . | fromJsonArray }}
+{{- if $keys }}
+- name: cloudflare-siem-forwarder-credentials
+  secret:
+    secretName: {{ include "cloudflare-siem-forwarder.credentialsSecretName" . }}
+    defaultMode: 0444
+    items:
+      {{- range $key := $keys }}
+      - key: {{ $key }}
+        path: {{ $key }}
+      {{- end }}
+{{- end }}
+{{- with $values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
