@@ -160,6 +160,7 @@ def soak(duration: float, rate: float, seed: int, folder: Path) -> SoakReport:
             "FORWARDER_ELASTICSEARCH__URL": elastic.fake.url,
             "FORWARDER_ELASTICSEARCH__FORMAT": "raw",
             "FORWARDER_LOG_LEVEL": "ERROR",
+            "FORWARDER_HEALTH_PORT": "0",
         }
         process = subprocess.Popen(
             [sys.executable, "-m", "forwarder", "run"], env=env, stderr=(folder / "forwarder.log").open("wb")

@@ -16,7 +16,8 @@ from pathlib import Path
 from forwarder import __version__
 from forwarder.checkpoints.file import CheckpointFileError
 from forwarder.cloudflare.errors import CloudflareError
-from forwarder.logs import configure
+from forwarder.kubernetes.api import KubernetesConfigurationError
+from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline import SinkStopped
 from forwarder.settings import Config, ConfigurationError, load_config
 
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "map":
         return map_records(arguments)
     if command == "demo":
-        configure("INFO")
+        # The demo's summary is on standard output; its log lines stay out of the way, readable.
+        configure("INFO", fmt="text")
         from forwarder.demo import run_demo
 
         return run_demo(Path(arguments.output), hours=arguments.hours, fmt=arguments.format)
@@ -74,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure("INFO")
         print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    configure(config.settings.log_level)
+    settings = config.settings
+    if command in ("run", "once"):
+        configure(settings.log_level, fmt=settings.log_format, stream=forwarding_stream(config))
+    else:
+        # Standard output is the command's result (`check` lines, `replay-dlq` counts).
+        configure(settings.log_level, fmt=settings.log_format, stream=sys.stderr)
     if command == "check":
         from forwarder.check import run_check
 
@@ -87,8 +94,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def forward(config: Config, *, until_caught_up: bool) -> int:
     """``run`` and ``once``: the exit code says why it stopped."""
     from forwarder.runner import Forwarder, install_signal_handlers
+    from forwarder.telemetry.exporters import telemetry_from_environment
 
-    forwarder = Forwarder.build(config)
+    settings = config.settings
+    telemetry = telemetry_from_environment(prometheus=settings.health_port != 0)
+    try:
+        leadership = None
+        if settings.leader_election:
+            from forwarder.kubernetes import leader_elector
+
+            leadership = leader_elector(settings)
+        forwarder = Forwarder.build(config, telemetry=telemetry, leadership=leadership)
+    except KubernetesConfigurationError as error:
+        print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
+        telemetry.shutdown()
+        return EXIT_CONFIG
     log.info(
         "starting",
         extra={
@@ -99,19 +119,36 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
             "sinks": ", ".join(sink.describe() for sink in forwarder.pipeline.sinks),
         },
     )
+    log.info("configuration", extra={"settings": config_summary(config)})
 
     async def main_task() -> bool:
         task = asyncio.current_task()
         assert task is not None
         stop = asyncio.Event()
         install_signal_handlers(stop, task)
-        await forwarder.run(until_caught_up=until_caught_up, stop=stop)
+        if settings.health_port == 0:
+            await forwarder.run(until_caught_up=until_caught_up, stop=stop)
+            return stop.is_set()
+        from forwarder.telemetry.health import serve_endpoints
+
+        async with serve_endpoints(
+            forwarder, telemetry, host=settings.health_address, port=settings.health_port
+        ):
+            await forwarder.run(until_caught_up=until_caught_up, stop=stop)
         return stop.is_set()
 
     try:
         stopped = asyncio.run(main_task())
     except BaseException as error:  # every way out gets its exit code and its words
-        return exit_code_for(error)
+        code = exit_code_for(error)
+        if code != EXIT_OK and forwarding_stream(config) is not sys.stderr:
+            # Logs went to standard output: the reason the process ended also goes where a person
+            # looks first, as the configuration errors do.
+            for leaf in leaves(error):
+                print(f"cloudflare-siem-forwarder: {leaf}", file=sys.stderr)
+        return code
+    finally:
+        telemetry.shutdown()
     if stopped:
         log.info("stopped by a signal", extra={"events": dict(forwarder.totals())})
         return EXIT_OK
@@ -160,6 +197,9 @@ def exit_code_for(error: BaseException) -> int:
             codes.append(EXIT_SINK)
         elif isinstance(leaf, CheckpointFileError):
             log.error("cannot use the checkpoint file", extra={"reason": str(leaf)})
+            codes.append(EXIT_CONFIG)
+        elif isinstance(leaf, KubernetesConfigurationError):
+            log.error("cannot use the Kubernetes API", extra={"reason": str(leaf)})
             codes.append(EXIT_CONFIG)
         else:
             log.error("unexpected failure", exc_info=leaf)

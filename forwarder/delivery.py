@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from forwarder.dead_letters import DeadLetter, DeadLetters
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
+from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 class Ticket:
     """A group of events (one page of one stream) and how many (event, sink) deliveries are left."""
 
-    def __init__(self, pending: int) -> None:
+    def __init__(self, pending: int, *, newest: datetime | None = None) -> None:
         self.pending = pending
+        # The time of the newest event of the group: a stream's lag once the ticket is done.
+        self.newest = newest
         self.done = asyncio.Event()
         if pending <= 0:
             self.done.set()
@@ -38,6 +41,10 @@ class Ticket:
         self.pending -= count
         if self.pending <= 0:
             self.done.set()
+
+
+class PartialRetry(RetryableError):
+    """Some events of a batch are to be sent again; the sink took or rejected the others."""
 
 
 @dataclass(slots=True)
@@ -76,8 +83,10 @@ class SinkWorker:
         backoff: Backoff,
         max_event_age: float,
         on_stopped: Callable[[str, str], None],
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.sink = sink
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.dead_letters = dead_letters
         self.backoff = backoff
         self.max_event_age = timedelta(seconds=max_event_age)
@@ -179,12 +188,16 @@ class SinkWorker:
         return batch
 
     async def _send(self, batch: list[Item]) -> None:
-        try:
-            await self._deliver(batch)
-        except SinkConfigError as error:
-            self._stop(str(error))
-        finally:
-            self._sending.release()
+        # One span per batch, the attempts its children: retry and stop log lines carry its trace id.
+        with self.telemetry.tracer.start_as_current_span(
+            "sink deliver", attributes={"sink": self.sink.name, "events": len(batch)}
+        ):
+            try:
+                await self._deliver(batch)
+            except SinkConfigError as error:
+                self._stop(str(error))
+            finally:
+                self._sending.release()
 
     async def _deliver(self, batch: list[Item]) -> None:
         """Send until every item is delivered, rejected (dead letters) or expired (dead letters)."""
@@ -206,9 +219,15 @@ class SinkWorker:
                 if self.stopped:
                     # Another batch found a configuration error: do not hammer the receiver.
                     raise SinkConfigError(status.last_error)
-                result = await self.sink.send([item.event for item in pending])
+                events = [item.event for item in pending]
+                with self.telemetry.sink_send(
+                    self.sink.name, events, attempt.retry_state.attempt_number
+                ) as send:
+                    result = await self.sink.send(events)
+                    send.result = result
                 status.batches += 1
                 status.rejected += len(result.rejected)
+                self.telemetry.events_rejected(self.sink.name, (reject.event for reject in result.rejected))
                 await self.dead_letters.add_many(
                     DeadLetter(
                         rejection.event.record, self.sink.name, rejection.reason, rejection.event.document
@@ -220,13 +239,14 @@ class SinkWorker:
                 rejected_ids = {id(rejection.event) for rejection in result.rejected}
                 delivered = [item for item in pending if id(item.event) not in retry_ids | rejected_ids]
                 status.delivered += len(delivered)
+                self.telemetry.events_delivered(self.sink.name, (item.event for item in delivered))
                 await self._settle(delivered)
                 if status.state != "ok":
                     log.info("sink delivers again", extra={"sink": self.sink.name})
                 status.state = "ok"
                 pending = [by_event[id(event)] for event in result.retry]
                 if pending:
-                    raise RetryableError(
+                    raise PartialRetry(
                         result.retry_reason or f"{len(pending)} events to send again", result.retry_after
                     )
 
@@ -243,6 +263,7 @@ class SinkWorker:
             f"last error: {self.status.last_error or 'none'}"
         )
         self.status.expired += len(expired)
+        self.telemetry.events_expired(self.sink.name, (item.event for item in expired))
         await self.dead_letters.add_many(
             DeadLetter(item.event.record, self.sink.name, reason, item.event.document) for item in expired
         )
@@ -263,6 +284,7 @@ class SinkWorker:
         status = self.status
         error = state.outcome.exception() if state.outcome is not None else None
         status.retries += 1
+        self.telemetry.sink_retry(self.sink.name, error, partial=isinstance(error, PartialRetry))
         if status.state == "ok":
             log.warning("sink failing, retrying", extra={"sink": self.sink.name, "reason": str(error)})
         status.state = "retrying"

@@ -22,6 +22,7 @@ from forwarder.mapping import Format, mapper_for
 from forwarder.records import Record
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, Sink, SinkConfigError
+from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,19 @@ class Pipeline:
         *,
         backoff: Backoff,
         max_event_age: float,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.sinks = list(sinks)
         self.dead_letters = dead_letters
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.workers = [
             SinkWorker(
-                sink, dead_letters, backoff=backoff, max_event_age=max_event_age, on_stopped=self._stopped
+                sink,
+                dead_letters,
+                backoff=backoff,
+                max_event_age=max_event_age,
+                on_stopped=self._stopped,
+                telemetry=self.telemetry,
             )
             for sink in self.sinks
         ]
@@ -85,7 +93,11 @@ class Pipeline:
     async def submit(self, records: Sequence[Record]) -> Ticket:
         """Queue ``records`` for every sink; the ticket is done once all are acknowledged."""
         events = {fmt: await self._encode(records, fmt) for fmt in self.formats}
-        ticket = Ticket(sum(len(events[worker.sink.format]) for worker in self.workers))
+        ticket = Ticket(
+            sum(len(events[worker.sink.format]) for worker in self.workers),
+            # Records without a time of their own say nothing about how far behind the stream is.
+            newest=max((record.timestamp for record in records if record.timestamp), default=None),
+        )
         for worker in self.workers:
             await worker.put([Item(event, ticket) for event in events[worker.sink.format]])
         return ticket
@@ -126,10 +138,14 @@ class Pipeline:
                 events.append(Event(record, document, orjson.dumps(document)))
             except Exception as error:
                 # The mappings are meant to be total; if one is not, keep the record, loudly.
-                users = ",".join(sink.name for sink in self.sinks if sink.format == fmt)
+                users = [sink.name for sink in self.sinks if sink.format == fmt]
+                self.telemetry.mapping_failed(record, users)
                 await self.dead_letters.add(
-                    record, sink=users, reason=f"mapping to {fmt} failed: {type(error).__name__}: {error}"
+                    record,
+                    sink=",".join(users),
+                    reason=f"mapping to {fmt} failed: {type(error).__name__}: {error}",
                 )
+        self.telemetry.events_mapped(records, fmt, len(events))
         return events
 
     def _stopped(self, sink: str, reason: str) -> None:

@@ -14,21 +14,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forwarder.checkpoints import CheckpointStore, FileCheckpointStore, checkpoint_store
+from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.cloudflare.streams import Stream, StreamOptions
 from forwarder.dead_letters import DeadLetters
+from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
+from forwarder.kubernetes.leader import LeaderElector, Term
 from forwarder.pipeline import Pipeline
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
+from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 
-def make_client(settings: Settings, *, attempts: int | None = None) -> CloudflareClient:
+def make_client(
+    settings: Settings, *, attempts: int | None = None, telemetry: Telemetry | None = None
+) -> CloudflareClient:
     return CloudflareClient(
         settings.cloudflare_api_base_url,
         Credentials(
@@ -40,6 +46,7 @@ def make_client(settings: Settings, *, attempts: int | None = None) -> Cloudflar
         backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
         timeout=settings.request_timeout,
         attempts=attempts,
+        telemetry=telemetry,
     )
 
 
@@ -64,6 +71,9 @@ class Forwarder:
     pipeline: Pipeline
     checkpoints: CheckpointStore
     streams: list[Stream] = field(default_factory=list)
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    # With leader election, streams are read only while this replica holds the Lease.
+    leadership: LeaderElector | None = None
 
     @classmethod
     def build(
@@ -74,9 +84,12 @@ class Forwarder:
         checkpoints: CheckpointStore | None = None,
         now: datetime | None = None,
         client: CloudflareClient | None = None,
+        telemetry: Telemetry | None = None,
+        leadership: LeaderElector | None = None,
     ) -> Forwarder:
         settings = config.settings
-        client = client if client is not None else make_client(settings)
+        telemetry = telemetry if telemetry is not None else Telemetry()
+        client = client if client is not None else make_client(settings, telemetry=telemetry)
         built_sinks = sinks if sinks is not None else [sink.build() for sink in config.sinks]
         pipeline = Pipeline(
             built_sinks,
@@ -87,8 +100,11 @@ class Forwarder:
             ),
             backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
             max_event_age=settings.max_event_age,
+            telemetry=telemetry,
         )
         store = checkpoints if checkpoints is not None else checkpoint_store(settings)
+        if leadership is not None:
+            store = LeaderGuardedCheckpoints(store, leadership)
         options = StreamOptions(
             poll_interval=settings.poll_interval,
             overlap=settings.overlap,
@@ -98,9 +114,10 @@ class Forwarder:
             max_pages=settings.max_pages,
             start=settings.start_time(now or datetime.now(UTC)),
         )
-        forwarder = cls(settings, client, pipeline, store)
+        forwarder = cls(settings, client, pipeline, store, telemetry=telemetry, leadership=leadership)
+        telemetry.watch(forwarder)
         prepare = scim_preparer(settings)
-        for account_id in settings.account_ids:
+        for account_id in settings.owned_account_ids():
             idps = ScimIdentityProviders(
                 client, account_id, settings.scim_idp_ids, settings.idp_refresh_interval
             )
@@ -115,6 +132,7 @@ class Forwarder:
                         pipeline.submit,
                         idps=idps,
                         prepare=prepare,
+                        telemetry=telemetry,
                     )
                 )
         return forwarder
@@ -131,6 +149,14 @@ class Forwarder:
         stop = stop if stop is not None else asyncio.Event()
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self.client.close)
+            store = self.checkpoints
+            if isinstance(store, LeaderGuardedCheckpoints):
+                store = store.inner
+            if isinstance(store, ConfigMapCheckpointStore):
+                stack.push_async_callback(store.close)
+                await store.check()
+            if self.leadership is not None:
+                stack.push_async_callback(self.leadership.api.close)
             await self.pipeline.open()
             stack.push_async_callback(self.pipeline.close)
             # A wrong token or a missing permission is reported now, not after the first settle delay.
@@ -138,6 +164,10 @@ class Forwarder:
                 for stream in self.streams:
                     group.create_task(stream.probe())
             background = [asyncio.create_task(self._report_progress())]
+            if self.leadership is not None:
+                stack.callback(lambda: [task.cancel() for task in background])
+                await self._read_while_leading(self.leadership, until_caught_up, stop)
+                return
             background += [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
             stack.callback(lambda: [task.cancel() for task in background])
             readers = asyncio.create_task(self._read_all(until_caught_up))
@@ -158,6 +188,77 @@ class Forwarder:
                 await self._drain_for_shutdown()
                 return
             await self._flush(until_caught_up)
+
+    async def _read_while_leading(
+        self, leadership: LeaderElector, until_caught_up: bool, stop: asyncio.Event
+    ) -> None:
+        """Campaign for the Lease; read the streams during each term of leadership, from the committed
+        checkpoints; release the Lease once reading and committing have stopped."""
+        campaign = asyncio.create_task(leadership.run(), name="leader election")
+        try:
+            while True:
+                waiting = asyncio.create_task(leadership.leading())
+                stopping = asyncio.create_task(stop.wait())
+                try:
+                    await asyncio.wait({campaign, waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiting.cancel()
+                    stopping.cancel()
+                if campaign.done():
+                    campaign.result()  # a person must fix something (RBAC, token): say so
+                if stop.is_set():
+                    return
+                if waiting.done() and not waiting.cancelled():
+                    finished = await self._read_during(waiting.result(), campaign, until_caught_up, stop)
+                    if finished:
+                        return
+        finally:
+            campaign.cancel()
+            await asyncio.gather(campaign, return_exceptions=True)
+            await leadership.release()
+
+    async def _read_during(
+        self, term: Term, campaign: asyncio.Task[None], until_caught_up: bool, stop: asyncio.Event
+    ) -> bool:
+        """Read until the term ends (False) or until stopped or caught up (True)."""
+        # Fresh streams: the previous leader may have moved the checkpoints since this replica led.
+        self.streams[:] = [renewed(stream) for stream in self.streams]
+        commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+        readers = asyncio.create_task(self._read_all(until_caught_up))
+        lost = asyncio.create_task(term.lost.wait())
+        stopping = asyncio.create_task(stop.wait())
+        watched = {readers, lost, stopping, campaign}
+        if until_caught_up:
+            watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
+        ours = [*commits, *(watched - {campaign})]
+        try:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if lost in done:
+                readers.cancel()
+                log.warning(
+                    "stopped reading: this replica no longer holds the lease; the uncommitted window "
+                    "will be read again by the next leader",
+                    extra={"streams": len(self.streams)},
+                )
+                return False
+            for task in done:
+                if task is not stopping:
+                    task.result()
+            ending = self._drain_for_shutdown() if stopping in done else self._flush(until_caught_up)
+            finishing = asyncio.ensure_future(ending)
+            await asyncio.wait({finishing, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if not finishing.done():
+                finishing.cancel()
+                log.warning("lost the lease before every window was committed; the next leader reads them")
+            await asyncio.gather(finishing, return_exceptions=True)
+            if finishing.done() and not finishing.cancelled() and finishing.exception() is not None:
+                finishing.result()
+            return True
+        finally:
+            for task in ours:
+                task.cancel()
+            # Stopped for good before the lease can be released or taken by another replica.
+            await asyncio.gather(*ours, return_exceptions=True)
 
     async def _read_all(self, until_caught_up: bool) -> None:
         async with asyncio.TaskGroup() as group:
@@ -223,6 +324,24 @@ class Forwarder:
                         "seconds_left": round(left) if left is not None else "unknown",
                     },
                 )
+
+
+def renewed(stream: Stream) -> Stream:
+    """The same stream, its state forgotten: its position is read again from the checkpoint store."""
+    fresh = Stream(
+        stream.client,
+        stream.account_id,
+        stream.log_type,
+        stream.options,
+        stream.checkpoints,
+        stream.submit,
+        idps=stream.idps,
+        prepare=stream.prepare,
+        clock=stream.clock,
+        telemetry=stream.telemetry,
+    )
+    fresh.progress.events = stream.progress.events
+    return fresh
 
 
 def install_signal_handlers(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:

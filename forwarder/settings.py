@@ -232,20 +232,125 @@ class Settings(EnvironmentSettings):
     )
 
     # State.
-    checkpoint_store: Literal["file", "memory"] = Field(
+    checkpoint_store: Literal["file", "memory", "kubernetes"] = Field(
         default="file",
         validation_alias="FORWARDER_CHECKPOINT_STORE",
-        description="Where stream positions are kept: `file` (survives restarts) or `memory`.",
+        description="Where stream positions are kept: `file` (survives restarts of one pod with its "
+        "volume), `kubernetes` (a ConfigMap: survives rescheduling anywhere; needed by leader election "
+        "and sharding) or `memory`.",
     )
     checkpoint_path: Path = Field(
         default=Path("state/checkpoints.json"),
         validation_alias="FORWARDER_CHECKPOINT_PATH",
         description="File of the `file` checkpoint store, written atomically.",
     )
+
+    # Kubernetes: the `kubernetes` checkpoint store, leader election and sharding.
+    kubernetes_configmap: str = Field(
+        default="cloudflare-siem-forwarder-checkpoints",
+        validation_alias="FORWARDER_KUBERNETES_CONFIGMAP",
+        description="ConfigMap of the `kubernetes` checkpoint store; the forwarder creates it on its first "
+        "commit. Replicas and shards of one installation share it.",
+    )
+    kubernetes_namespace: str = Field(
+        default="",
+        validation_alias="FORWARDER_KUBERNETES_NAMESPACE",
+        description="Namespace of the ConfigMap and the Lease. Empty: the pod's own namespace.",
+    )
+    kubernetes_api_url: str = Field(
+        default="",
+        validation_alias="FORWARDER_KUBERNETES_API_URL",
+        description="URL of the Kubernetes API. Empty: in-cluster, from KUBERNETES_SERVICE_HOST and "
+        "KUBERNETES_SERVICE_PORT.",
+    )
+    kubernetes_service_account_dir: Path = Field(
+        default=Path("/var/run/secrets/kubernetes.io/serviceaccount"),
+        validation_alias="FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR",
+        description="Directory of the service-account `token`, `ca.crt` and `namespace` files.",
+    )
+    pod_name: str = Field(
+        default="",
+        validation_alias="FORWARDER_POD_NAME",
+        description="This pod's name: the Lease holder identity (with a random suffix) and, with sharding, "
+        "the StatefulSet ordinal at its end. Empty: the HOSTNAME variable, which Kubernetes sets to it.",
+    )
+    leader_election: bool = Field(
+        default=False,
+        validation_alias="FORWARDER_LEADER_ELECTION",
+        description="`true`: replicas campaign for a Lease and only its holder reads streams (the others "
+        "wait to take over). Needs FORWARDER_CHECKPOINT_STORE=kubernetes.",
+    )
+    lease_name: str = Field(
+        default="cloudflare-siem-forwarder",
+        validation_alias="FORWARDER_LEASE_NAME",
+        description="Name of the Lease (`coordination.k8s.io/v1`); with sharding, `<name>-<ordinal>` "
+        "per shard.",
+    )
+    lease_duration: Seconds = Field(
+        default=15.0,
+        validation_alias="FORWARDER_LEASE_DURATION",
+        description="Seconds a Lease that is not renewed stays with its holder; a standby takes over "
+        "after it. Written to the Lease in whole seconds (rounded up).",
+    )
+    lease_renew_deadline: Seconds = Field(
+        default=10.0,
+        validation_alias="FORWARDER_LEASE_RENEW_DEADLINE",
+        description="Seconds after its last renewal at which a leader that cannot renew (the API does not "
+        "answer it) stops reading. Shorter than FORWARDER_LEASE_DURATION: it stops before anyone takes over.",
+    )
+    lease_retry_period: Seconds = Field(
+        default=2.0,
+        validation_alias="FORWARDER_LEASE_RETRY_PERIOD",
+        description="Seconds between renewals, and between a standby's attempts to acquire.",
+    )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="FORWARDER_SHARDS",
+        description="Number of shards (StatefulSet replicas) the accounts are spread over: shard `n` reads "
+        "the accounts whose position in FORWARDER_ACCOUNT_IDS modulo this is `n`, under its own Lease. "
+        "Needs FORWARDER_LEADER_ELECTION=true.",
+    )
+    shard_ordinal: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="FORWARDER_SHARD_ORDINAL",
+        description="This replica's shard. Empty: the number at the end of the pod name "
+        "(`forwarder-2` is 2).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         validation_alias="FORWARDER_LOG_LEVEL",
-        description="Least severe log level printed (to standard error).",
+        description="Least severe log level printed.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        validation_alias="FORWARDER_LOG_FORMAT",
+        description="`json`: one JSON object per line; `text`: `time level logger: message key=value`; "
+        "`auto`: text when the log stream is a terminal, JSON otherwise. `run` and `once` log to "
+        "standard output, or to standard error when the file sink writes events there "
+        "(FORWARDER_FILE__PATH=-); the other commands log to standard error.",
+    )
+
+    # Observability.
+    health_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        validation_alias="FORWARDER_HEALTH_PORT",
+        description="Port of the HTTP endpoints `/healthz`, `/readyz`, `/status` and `/metrics` "
+        "(Prometheus) of `run` and `once`; 0 turns them off.",
+    )
+    health_address: str = Field(
+        default="0.0.0.0",  # noqa: S104 - the kubelet probes and Prometheus reach the pod's address
+        validation_alias="FORWARDER_HEALTH_ADDRESS",
+        description="Address the HTTP endpoints listen on; `127.0.0.1` keeps them local.",
+    )
+    ready_cloudflare_max_age: Seconds = Field(
+        default=600.0,
+        validation_alias="FORWARDER_READY_CLOUDFLARE_MAX_AGE",
+        description="`/readyz` fails when Cloudflare has not answered a request for this many seconds "
+        "(never less than twice FORWARDER_POLL_INTERVAL plus FORWARDER_REQUEST_TIMEOUT).",
     )
 
     @field_validator(
@@ -261,6 +366,10 @@ class Settings(EnvironmentSettings):
         "shutdown_grace",
         "retry_initial_delay",
         "retry_max_delay",
+        "ready_cloudflare_max_age",
+        "lease_duration",
+        "lease_renew_deadline",
+        "lease_retry_period",
         mode="before",
     )
     @classmethod
@@ -319,6 +428,56 @@ class Settings(EnvironmentSettings):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _coordination(self) -> Settings:
+        from forwarder.kubernetes.leader import LeaseTimings
+
+        problems = []
+        if self.leader_election:
+            if self.checkpoint_store != "kubernetes":
+                problems.append(
+                    "FORWARDER_LEADER_ELECTION: needs FORWARDER_CHECKPOINT_STORE=kubernetes, so that the "
+                    "replica taking over resumes where the last leader committed"
+                )
+            problems += LeaseTimings(
+                self.lease_duration, self.lease_renew_deadline, self.lease_retry_period
+            ).problems()
+        if self.shards > 1:
+            if not self.leader_election:
+                problems.append("FORWARDER_SHARDS: needs FORWARDER_LEADER_ELECTION=true (a Lease per shard)")
+            ordinal = self.ordinal()
+            if ordinal is None:
+                problems.append(
+                    f"FORWARDER_SHARD_ORDINAL: not set, and the pod name {self.resolved_pod_name()!r} does "
+                    "not end in -<number> (run the shards as a StatefulSet, or set it)"
+                )
+            elif ordinal >= self.shards:
+                problems.append(
+                    f"FORWARDER_SHARD_ORDINAL: {ordinal} is not below FORWARDER_SHARDS ({self.shards})"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def resolved_pod_name(self) -> str:
+        return self.pod_name or os.environ.get("HOSTNAME", "")
+
+    def ordinal(self) -> int | None:
+        """This replica's shard, from FORWARDER_SHARD_ORDINAL or the StatefulSet pod name."""
+        if self.shard_ordinal is not None:
+            return self.shard_ordinal
+        from forwarder.kubernetes.shards import ordinal_from_pod_name
+
+        return ordinal_from_pod_name(self.resolved_pod_name())
+
+    def owned_account_ids(self) -> list[str]:
+        """The accounts this replica reads: all of them, or its shard's."""
+        if self.shards <= 1:
+            return list(self.account_ids)
+        from forwarder.kubernetes.shards import shard_accounts
+
+        return shard_accounts(self.account_ids, self.shards, self.ordinal() or 0)
 
     def start_time(self, now: datetime) -> datetime:
         return resolve_start(self.start_at, now)

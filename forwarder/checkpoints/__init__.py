@@ -11,6 +11,16 @@ from forwarder.settings import Settings
 def checkpoint_store(settings: Settings) -> CheckpointStore:
     if settings.checkpoint_store == "memory":
         return MemoryCheckpointStore()
+    if settings.checkpoint_store == "kubernetes":
+        from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
+        from forwarder.kubernetes import kubernetes_api
+        from forwarder.retry import Backoff
+
+        return ConfigMapCheckpointStore(
+            kubernetes_api(settings),
+            settings.kubernetes_configmap,
+            backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
+        )
     return FileCheckpointStore(settings.checkpoint_path)
 
 

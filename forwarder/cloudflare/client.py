@@ -30,6 +30,7 @@ from forwarder.cloudflare.errors import (
 )
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.retry import MAX_RETRY_AFTER, Backoff, cloudflare_retrying
+from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class CloudflareClient:
         timeout: float = 30.0,
         attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -132,6 +134,10 @@ class CloudflareClient:
         self.attempts = attempts
         self.server_remaining: int | None = None
         self.last_success: float | None = None
+        # For /readyz and /status: when a request last started, and why the last one failed.
+        self.last_request: float | None = None
+        self.last_error = ""
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -154,18 +160,23 @@ class CloudflareClient:
     async def _get_once(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
         await self.limiter.acquire()
         url = f"{self.base_url}{path}"
-        try:
-            response = await self._http.get(url, params=list(params), headers=self.credentials.headers())
-        except httpx.TimeoutException as error:
-            raise CloudflareRetryableError(f"Cloudflare API timed out ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise CloudflareRetryableError(
-                f"cannot reach the Cloudflare API at {self.base_url}: {type(error).__name__}: {error}"
-            ) from error
-        budget = remaining_budget(response.headers)
-        if budget is not None:
-            self.server_remaining = budget
-        return self._parse(response, operation=operation, account_id=account_id)
+        self.last_request = time.monotonic()
+        with self.telemetry.cloudflare_request(operation, url) as call:
+            try:
+                response = await self._http.get(url, params=list(params), headers=self.credentials.headers())
+            except httpx.TimeoutException as error:
+                raise CloudflareRetryableError(
+                    f"Cloudflare API timed out ({type(error).__name__})"
+                ) from error
+            except httpx.TransportError as error:
+                raise CloudflareRetryableError(
+                    f"cannot reach the Cloudflare API at {self.base_url}: {type(error).__name__}: {error}"
+                ) from error
+            call.answered(response.status_code)
+            budget = remaining_budget(response.headers)
+            if budget is not None:
+                self.server_remaining = budget
+            return self._parse(response, operation=operation, account_id=account_id)
 
     def _parse(self, response: httpx.Response, *, operation: str, account_id: str) -> Envelope:
         status = response.status_code
@@ -201,6 +212,7 @@ class CloudflareClient:
                 self._blocked(failure.retry_after)
             raise failure
         self.last_success = time.monotonic()
+        self.last_error = ""
         info = body.get("result_info")
         return Envelope(
             result=body.get("result"),
@@ -212,9 +224,10 @@ class CloudflareClient:
         # Every stream of this credential is blocked too: make them all wait, not just this one.
         self.limiter.block(min(retry_after if retry_after is not None else 60.0, MAX_RETRY_AFTER))
 
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
+    def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
+        self.last_error = str(error)
+        self.telemetry.cloudflare_retry(error)
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         log.warning(
             "Cloudflare request failed, retrying",

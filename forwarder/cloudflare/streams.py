@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+
 from forwarder.checkpoints.base import CheckpointStore
 from forwarder.cloudflare.client import CloudflareClient
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
 from forwarder.cloudflare.paging import Window, WindowReader
 from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record, make_record
+from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ class StreamProgress:
     # Read up to here; committed up to there (every sink acknowledged).
     position: datetime | None = None
     committed: datetime | None = None
+    # The time of the newest event every sink has acknowledged: the stream's lag is now minus it.
+    newest_delivered: datetime | None = None
     caught_up: bool = False
     started: float = field(default_factory=time.monotonic)
     started_position: datetime | None = None
@@ -102,6 +107,7 @@ class Stream:
         idps: ScimIdentityProviders | None = None,
         prepare: Prepare | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.client = client
         self.account_id = account_id
@@ -112,6 +118,7 @@ class Stream:
         self.idps = idps
         self.prepare = prepare
         self.clock = clock
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.seen = SeenIds(options.max_remembered)
         self.progress = StreamProgress()
         # After a restart the last window may have been read whole: re-read the overlap.
@@ -132,6 +139,12 @@ class Stream:
 
         Returns the number of SCIM identity providers read (0 for access requests).
         """
+        with self.telemetry.tracer.start_as_current_span(
+            "probe", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ):
+            return await self._probe()
+
+    async def _probe(self) -> int:
         idp_ids = await self._idp_ids()
         if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
             return 0
@@ -178,6 +191,9 @@ class Stream:
             tickets, position = await self._uncommitted.get()
             for ticket in tickets:
                 await ticket.done.wait()
+                newest = self.progress.newest_delivered
+                if ticket.newest is not None and (newest is None or ticket.newest > newest):
+                    self.progress.newest_delivered = ticket.newest
             committed = self.progress.committed
             if committed is None or position > committed:
                 await self.checkpoints.commit(self.key, position)
@@ -190,9 +206,30 @@ class Stream:
 
     async def poll_once(self, position: datetime, end: datetime) -> datetime:
         """Read one window starting at ``position`` and queue its commit; the new read position."""
+        progress = self.progress
+        events, duplicates = progress.events, progress.duplicates
+        with self.telemetry.tracer.start_as_current_span(
+            "poll window", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ) as span:
+            new_position = await self._read_window(position, end)
+            span.set_attributes(
+                {
+                    "events": progress.events - events,
+                    "duplicates": progress.duplicates - duplicates,
+                    "complete": self._last_window_complete,
+                    "position": new_position.isoformat(),
+                }
+            )
+            self.telemetry.window_read(self.key, self.log_type.value, complete=self._last_window_complete)
+            return new_position
+
+    async def _read_window(self, position: datetime, end: datetime) -> datetime:
         overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
         until = min(end, position + timedelta(seconds=self.options.max_window))
         window = Window(since=position - overlap, until=until)
+        trace.get_current_span().set_attributes(
+            {"window.since": window.since.isoformat(), "window.until": window.until.isoformat()}
+        )
         idp_ids = await self._idp_ids()
         if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
             log.warning(
@@ -214,6 +251,9 @@ class Stream:
             records = [self._record(data) for data in page]
             fresh = [record for record in records if record.event_id not in self.seen]
             self.progress.duplicates += len(records) - len(fresh)
+            self.telemetry.events_fetched(
+                self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
+            )
             if fresh:
                 tickets.append(await self.submit(fresh))
             for record in fresh:

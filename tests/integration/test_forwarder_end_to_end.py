@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,9 @@ def expected_ids(
     return found
 
 
-def describe(ids: set[str], records: list[tuple[LogType, Mapping[str, Any]]], config: Settings) -> list[Any]:
+def describe(
+    ids: set[str], records: Sequence[tuple[LogType, Mapping[str, Any]]], config: Settings
+) -> list[Any]:
     """The records behind ``ids``, for a failure message a person can debug."""
     prepare = scim_preparer(config)
     found = []
@@ -217,6 +219,8 @@ def cli_env(base_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
         "FORWARDER_DEAD_LETTER_PATH": str(tmp_path / "dead-letters.ndjson"),
         "FORWARDER_FILE__PATH": str(tmp_path / "events.ndjson"),
         "FORWARDER_FILE__FORMAT": "raw",
+        # Parallel test processes must not fight over the default health port.
+        "FORWARDER_HEALTH_PORT": "0",
         **more,
     }
 
@@ -335,10 +339,12 @@ def test_a_backfill_reports_progress_at_a_steady_cadence(tmp_path: Path) -> None
             FORWARDER_PROGRESS_INTERVAL="0.3",
         )
         process = cli(env, "once")
-        _, errors = process.communicate(timeout=120)
+        output, errors = process.communicate(timeout=120)
     assert process.returncode == 0, errors.decode()
-    lines = [line for line in errors.decode().splitlines() if "backfill progress" in line]
-    assert len(lines) >= 2
-    for line in lines:
-        for key in ("stream=", "events=", "events_per_second=", "position=", "seconds_left="):
+    # `once` logs JSON lines on standard output when it is not a terminal.
+    lines = [orjson.loads(line) for line in output.splitlines()]
+    progress = [line for line in lines if line["message"] == "backfill progress"]
+    assert len(progress) >= 2
+    for line in progress:
+        for key in ("stream", "events", "events_per_second", "position", "seconds_left"):
             assert key in line, line

@@ -43,9 +43,9 @@ def test_sigterm_delivers_in_flight_commits_and_exits_0(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not checkpoints.exists():
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=60)
+        output, errors = process.communicate(timeout=60)
         assert process.returncode == 0, errors.decode()
-        assert "stopping: reading ended" in errors.decode()
+        assert b"stopping: reading ended" in output
         committed = orjson.loads(checkpoints.read_bytes())
         records = [(t, r) for t in LOG_TYPES for r in simulator.records(ACCOUNT, t.value)]
     shipped = output_ids(tmp_path / "events.ndjson")

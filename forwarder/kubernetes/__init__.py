@@ -1,0 +1,59 @@
+"""Kubernetes as the coordination engine: the API client, Lease leader election and account shards."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from typing import TYPE_CHECKING
+
+from forwarder.kubernetes.api import (
+    ClusterAccess,
+    KubernetesApi,
+    KubernetesConfigurationError,
+    KubernetesError,
+)
+from forwarder.kubernetes.leader import LeaderElector, LeadershipLost, LeaseTimings, Term
+from forwarder.kubernetes.shards import shard_lease_name
+
+if TYPE_CHECKING:
+    from forwarder.settings import Settings
+
+
+def kubernetes_api(settings: Settings, identity: str = "") -> KubernetesApi:
+    access = ClusterAccess.discover(
+        api_url=settings.kubernetes_api_url,
+        namespace=settings.kubernetes_namespace,
+        service_account_dir=settings.kubernetes_service_account_dir,
+    )
+    return KubernetesApi(access, timeout=settings.request_timeout, identity=identity)
+
+
+def replica_identity(settings: Settings) -> str:
+    """The pod name plus a random suffix, as client-go does: a pod restarted under the same name
+    (a StatefulSet's) is a new candidate and waits for the old lease to expire or be released."""
+    return f"{settings.resolved_pod_name() or socket.gethostname()}_{secrets.token_hex(4)}"
+
+
+def leader_elector(settings: Settings) -> LeaderElector:
+    identity = replica_identity(settings)
+    return LeaderElector(
+        kubernetes_api(settings, identity),
+        shard_lease_name(settings.lease_name, settings.shards, settings.ordinal() or 0),
+        identity,
+        LeaseTimings(settings.lease_duration, settings.lease_renew_deadline, settings.lease_retry_period),
+    )
+
+
+__all__ = [
+    "ClusterAccess",
+    "KubernetesApi",
+    "KubernetesConfigurationError",
+    "KubernetesError",
+    "LeaderElector",
+    "LeadershipLost",
+    "LeaseTimings",
+    "Term",
+    "kubernetes_api",
+    "leader_elector",
+    "replica_identity",
+]

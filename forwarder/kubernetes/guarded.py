@@ -1,0 +1,27 @@
+"""Checkpoints that only the Lease holder may move.
+
+A replica that has lost its lease may still hold acknowledgements for windows it read while it
+led; committing them could race the new leader. Every commit checks leadership first (on this
+replica's clock, which stops leadership before any other replica can take over), and the runner
+cancels the commit loops the moment a term ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from forwarder.checkpoints.base import CheckpointStore
+from forwarder.kubernetes.leader import LeaderElector
+
+
+class LeaderGuardedCheckpoints(CheckpointStore):
+    def __init__(self, inner: CheckpointStore, leadership: LeaderElector) -> None:
+        self.inner = inner
+        self.leadership = leadership
+
+    async def load(self, stream: str) -> datetime | None:
+        return await self.inner.load(stream)
+
+    async def commit(self, stream: str, position: datetime) -> None:
+        self.leadership.ensure_leading()
+        await self.inner.commit(stream, position)

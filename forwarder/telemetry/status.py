@@ -1,0 +1,147 @@
+"""What the forwarder is doing, read from the status objects it keeps anyway.
+
+:class:`StatusBoard` answers the three questions of the HTTP endpoints: is the process alive
+(``/healthz``), is it doing its job (``/readyz``), and what exactly is each stream and sink doing
+(``/status``). It only reads: the streams' :class:`StreamProgress`, the sinks' :class:`SinkStatus`
+and the Cloudflare client's last answer. It is read from the endpoint thread while the event loop
+writes; every value read is a single attribute, so a reader sees one consistent value of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from forwarder import __version__
+
+if TYPE_CHECKING:
+    from forwarder.cloudflare.streams import Stream, StreamProgress
+    from forwarder.runner import Forwarder
+
+# The event loop runs a heartbeat every second; nothing the forwarder does blocks it for long
+# (file writes go to a thread, every request has a timeout), so this long a silence means stuck.
+STALL_AFTER = 30.0
+HEARTBEAT_INTERVAL = 1.0
+
+
+def seconds_since(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else max(0.0, (now - moment).total_seconds())
+
+
+def lag(progress: StreamProgress, now: datetime) -> float | None:
+    """Now minus the time of the newest event every sink has acknowledged (or dead-lettered)."""
+    return seconds_since(progress.newest_delivered, now)
+
+
+def checkpoint_age(progress: StreamProgress, now: datetime) -> float | None:
+    """Now minus the committed position: how far behind real time the delivered data ends."""
+    return seconds_since(progress.committed, now)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+class StatusBoard:
+    def __init__(
+        self,
+        forwarder: Forwarder,
+        *,
+        stall_after: float = STALL_AFTER,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.forwarder = forwarder
+        self.stall_after = stall_after
+        self.monotonic = monotonic
+        self.now = now
+        self.started = now()
+        self.last_beat = monotonic()
+        settings = forwarder.settings
+        # A caught-up stream asks Cloudflare once per poll interval: never expect answers faster.
+        self.cloudflare_max_age = max(
+            settings.ready_cloudflare_max_age, 2 * settings.poll_interval + settings.request_timeout
+        )
+
+    def beat(self) -> None:
+        self.last_beat = self.monotonic()
+
+    def liveness(self) -> list[str]:
+        """Problems that a restart would fix: the event loop has stopped running."""
+        silent = self.monotonic() - self.last_beat
+        if silent > self.stall_after:
+            return [f"event loop stuck: no heartbeat for {silent:.0f} s (more than {self.stall_after:g} s)"]
+        return []
+
+    def readiness(self) -> list[str]:
+        """Why the forwarder is not doing its job, one sentence per problem; empty when it is."""
+        problems = self.liveness()
+        problems += self._cloudflare_problems()
+        for worker in self.forwarder.pipeline.workers:
+            status = worker.status
+            if status.state == "starting":
+                problems.append(f"sink {status.name}: starting")
+            elif status.state == "config_error":
+                problems.append(f"sink {status.name}: configuration error: {status.last_error}")
+        return problems
+
+    def _cloudflare_problems(self) -> list[str]:
+        client = self.forwarder.client
+        last_error = f" (last error: {client.last_error})" if client.last_error else ""
+        if client.last_success is None:
+            return [f"Cloudflare has not answered yet{last_error}"]
+        silent = self.monotonic() - client.last_success
+        # Streams paused by a full sink ask nothing: only a silence while asking is a problem.
+        asking = client.last_request is not None and client.last_request > client.last_success
+        if asking and silent > self.cloudflare_max_age:
+            return [
+                f"Cloudflare has not answered for {silent:.0f} s "
+                f"(more than {self.cloudflare_max_age:g} s){last_error}"
+            ]
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """``/status``: every stream's checkpoint, position and lag; every sink's state and counters."""
+        now = self.now()
+        client = self.forwarder.client
+        problems = self.readiness()
+        return {
+            "version": __version__,
+            "started": iso(self.started),
+            "ready": not problems,
+            "problems": problems,
+            "cloudflare": {
+                "last_success_seconds_ago": rounded(
+                    None if client.last_success is None else self.monotonic() - client.last_success
+                ),
+                "last_error": client.last_error or None,
+                "rate_limit_remaining": client.server_remaining,
+            },
+            "streams": [self._stream(stream, now) for stream in self.forwarder.streams],
+            "sinks": [dataclasses.asdict(worker.status) for worker in self.forwarder.pipeline.workers],
+        }
+
+    @staticmethod
+    def _stream(stream: Stream, now: datetime) -> dict[str, Any]:
+        progress = stream.progress
+        return {
+            "stream": stream.key,
+            "account_id": stream.account_id,
+            "log_type": stream.log_type.value,
+            "checkpoint": iso(progress.committed),
+            "position": iso(progress.position),
+            "newest_delivered_event": iso(progress.newest_delivered),
+            "lag_seconds": rounded(lag(progress, now)),
+            "checkpoint_age_seconds": rounded(checkpoint_age(progress, now)),
+            "caught_up": progress.caught_up,
+            "events": progress.events,
+            "duplicates": progress.duplicates,
+            "windows": progress.windows,
+        }

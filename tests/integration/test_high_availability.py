@@ -1,0 +1,439 @@
+"""Several real forwarder processes against one Cloudflare simulator and one fake Kubernetes API.
+
+Each replica is the CLI in `run` mode with the `kubernetes` checkpoint store and leader election
+(a 3 s lease, 2 s renew deadline, 0.5 s retry period), its own file sink output, its own Cloudflare
+token (so the simulator's request log says which replica asked) and its own service-account token
+(so the fake API can cut one replica off). Every simulator event before the final checkpoints is
+accounted for across all outputs: shipped by exactly one replica, except events of the window a
+dead leader had read but not committed, which its successor reads again.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from forwarder.records import LogType, event_id, parse_timestamp
+from forwarder.runner import scim_preparer
+from forwarder.simulator.background import SimulatorThread
+from forwarder.simulator.config import Credential
+from forwarder.simulator.faults import Fault
+from tests.fakes.kubernetes_api import FakeKubernetesApi, Write
+from tests.fakes.threaded import ThreadedFake
+from tests.integration.test_forwarder_end_to_end import ACCOUNT, LOG_TYPES, NOW, settings, simulator_config
+
+NAMESPACE = "siem"
+CONFIG_MAP = "forwarder-checkpoints"
+LEASE_DURATION = 3.0
+RENEW_DEADLINE = 2.0
+RETRY_PERIOD = 0.5
+SETTLE = 180
+OVERLAP = 120
+OTHER_ACCOUNTS = ["1b2c3d4e5f60718293a4b5c6d7e8f901", "2c3d4e5f60718293a4b5c6d7e8f90123"]
+# Standbys retry every period stretched by up to 20 %; they see a renewal at most one such period
+# late and try to acquire at most one period after it expires.
+HAND_OVER_BOUND = LEASE_DURATION + 2 * 1.2 * RETRY_PERIOD
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def cloudflare_token(index: int) -> str:
+    return f"cloudflare-token-replica-{index}"
+
+
+def kubernetes_token(index: int) -> str:
+    return f"kubernetes-token-replica-{index}"
+
+
+@dataclass
+class Replica:
+    index: int
+    process: subprocess.Popen[bytes]
+    directory: Path
+
+    @property
+    def output(self) -> Path:
+        return self.directory / "events.ndjson"
+
+    @property
+    def log(self) -> str:
+        return (self.directory / "forwarder.log").read_text(errors="replace")
+
+    @property
+    def label(self) -> str:
+        return f"replica-{self.index}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+
+@dataclass
+class Cluster:
+    simulator: SimulatorThread
+    api: ThreadedFake[FakeKubernetesApi]
+    tmp_path: Path
+    accounts: list[str]
+    hours: float
+    replicas: list[Replica]
+
+    def start(self, index: int, **more: str) -> Replica:
+        directory = self.tmp_path / f"replica-{index}"
+        service_account = directory / "serviceaccount"
+        service_account.mkdir(parents=True)
+        (service_account / "token").write_text(kubernetes_token(index))
+        (service_account / "namespace").write_text(NAMESPACE)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "CLOUDFLARE_API_TOKEN": cloudflare_token(index),
+            "CLOUDFLARE_API_BASE_URL": self.simulator.base_url,
+            "FORWARDER_ACCOUNT_IDS": ",".join(self.accounts),
+            # Absolute: every replica starts a stream without a checkpoint at the same place.
+            "FORWARDER_START_AT": (NOW - timedelta(hours=self.hours)).isoformat(),
+            "FORWARDER_SETTLE_DELAY": str(SETTLE),
+            "FORWARDER_OVERLAP": str(OVERLAP),
+            "FORWARDER_MAX_WINDOW": "10m",
+            "FORWARDER_PAGE_SIZE": "100",
+            "FORWARDER_POLL_INTERVAL": "1",
+            "FORWARDER_RETRY_INITIAL_DELAY": "0.01",
+            "FORWARDER_RETRY_MAX_DELAY": "0.1",
+            "FORWARDER_HEALTH_PORT": "0",
+            "FORWARDER_LOG_FORMAT": "text",
+            "FORWARDER_DEAD_LETTER_PATH": str(directory / "dead-letters.ndjson"),
+            "FORWARDER_FILE__PATH": str(directory / "events.ndjson"),
+            "FORWARDER_FILE__FORMAT": "raw",
+            "FORWARDER_CHECKPOINT_STORE": "kubernetes",
+            "FORWARDER_KUBERNETES_API_URL": self.api.fake.url,
+            "FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR": str(service_account),
+            "FORWARDER_KUBERNETES_CONFIGMAP": CONFIG_MAP,
+            "FORWARDER_POD_NAME": f"replica-{index}",
+            "FORWARDER_LEADER_ELECTION": "true",
+            "FORWARDER_LEASE_NAME": "forwarder",
+            "FORWARDER_LEASE_DURATION": str(LEASE_DURATION),
+            "FORWARDER_LEASE_RENEW_DEADLINE": str(RENEW_DEADLINE),
+            "FORWARDER_LEASE_RETRY_PERIOD": str(RETRY_PERIOD),
+            **more,
+        }
+        log = (directory / "forwarder.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "forwarder", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        replica = Replica(index, process, directory)
+        self.replicas.append(replica)
+        return replica
+
+    # -- the fake API's view -------------------------------------------------------------------------
+
+    def holder(self, lease: str = "forwarder") -> str | None:
+        found = self.api.call(lambda fake: fake.get("leases", NAMESPACE, lease))
+        return found["spec"].get("holderIdentity") if found else None
+
+    def leader(self, lease: str = "forwarder") -> Replica:
+        holder = wait_for(lambda: self.holder(lease), "a replica to acquire the lease")
+        return next(replica for replica in self.replicas if holder.startswith(f"{replica.label}_"))
+
+    def lease_writes(self, lease: str = "forwarder") -> list[Write]:
+        return self.api.call(lambda fake: list(fake.writes_of("leases", lease)))
+
+    def config_map_writes(self) -> list[Write]:
+        return self.api.call(lambda fake: list(fake.writes_of("configmaps", CONFIG_MAP)))
+
+    def positions(self) -> dict[str, datetime]:
+        found = self.api.call(lambda fake: fake.get("configmaps", NAMESPACE, CONFIG_MAP))
+        data = (found or {}).get("data") or {}
+        return {key: datetime.fromisoformat(value) for key, value in data.items()}
+
+    def stream_keys(self) -> set[str]:
+        return {f"{account}.{log_type.value}" for account in self.accounts for log_type in LOG_TYPES}
+
+    def wait_until_caught_up(self) -> dict[str, datetime]:
+        def caught_up() -> dict[str, datetime] | None:
+            positions = self.positions()
+            done = set(positions) == self.stream_keys() and all(
+                position >= NOW - timedelta(seconds=SETTLE) for position in positions.values()
+            )
+            return positions if done else None
+
+        found: dict[str, datetime] = wait_for(
+            caught_up, "every stream to catch up", timeout=150, processes=self.replicas
+        )
+        return found
+
+    # -- the simulator's view ------------------------------------------------------------------------
+
+    def cloudflare_requests(self, replica: Replica) -> list[Any]:
+        return self.simulator.call(
+            lambda simulator: [
+                request for request in simulator.requests if request.credential == replica.label
+            ]
+        )
+
+    def records(self) -> dict[str, tuple[str, datetime | None]]:
+        """Event id -> (ConfigMap key of its stream, its time), for every record the simulator holds."""
+        prepare = scim_preparer(settings("http://unused", self.tmp_path))
+        found = {}
+        for account in self.accounts:
+            for log_type in LOG_TYPES:
+                for data in self.simulator.records(account, log_type.value):
+                    moment = parse_timestamp(data.get(log_type.time_field))
+                    if prepare is not None and log_type is LogType.SCIM_UPDATES:
+                        data = prepare(data)
+                    found[event_id(log_type, account, data)] = (f"{account}.{log_type.value}", moment)
+        return found
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 60, processes: list[Replica] | None = None
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        for replica in processes or []:
+            if replica.process.poll() is not None and replica.process.returncode != -signal.SIGKILL:
+                raise AssertionError(
+                    f"{replica.label} exited {replica.process.returncode}:\n{replica.log[-4000:]}"
+                )
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    options: dict[str, Any] = getattr(request, "param", {})
+    hours = options.get("hours", 8)
+    accounts = options.get("accounts", [ACCOUNT])
+    credentials = [Credential(token=cloudflare_token(index), label=f"replica-{index}") for index in range(3)]
+    config = simulator_config(hours=hours, accounts=accounts, credentials=credentials)
+    api = ThreadedFake(FakeKubernetesApi(), FakeKubernetesApi.start, FakeKubernetesApi.close)
+    with SimulatorThread(config) as simulator, api:
+        # Slow answers stretch the backfill over several lease renewals.
+        simulator.add_fault(Fault.slow(0.03, count=None))
+        found = Cluster(simulator, api, tmp_path, accounts, hours, [])
+        try:
+            yield found
+        finally:
+            for replica in found.replicas:
+                if replica.process.poll() is None:
+                    replica.process.kill()
+                    replica.process.wait()
+
+
+def shipped(cluster: Cluster) -> Counter[str]:
+    ids: Counter[str] = Counter()
+    for replica in cluster.replicas:
+        if replica.output.exists():
+            ids.update(
+                orjson.loads(line)["_forwarder"]["event_id"]
+                for line in replica.output.read_bytes().splitlines()
+            )
+    return ids
+
+
+def assert_nothing_lost(cluster: Cluster, positions: dict[str, datetime]) -> Counter[str]:
+    records = cluster.records()
+    expected = {
+        key for key, (stream, moment) in records.items() if moment is not None and moment < positions[stream]
+    }
+    found = shipped(cluster)
+    missing = expected - set(found)
+    assert not missing, (
+        f"{len(missing)} of {len(expected)} events lost: {sorted(records[key] for key in missing)[:5]}"
+    )
+    assert len(expected) > 1000
+    return found
+
+
+def assert_checkpoints_never_moved_backwards(cluster: Cluster) -> None:
+    history: dict[str, list[datetime]] = {}
+    for write in cluster.config_map_writes():
+        for key, value in (write.object.get("data") or {}).items():
+            history.setdefault(key, []).append(datetime.fromisoformat(value))
+    for key, moments in history.items():
+        assert moments == sorted(moments), f"{key} moved backwards"
+
+
+def stop_all(cluster: Cluster, last: Replica) -> None:
+    """SIGTERM the standbys first, the leader last: no hand-over, so no window is read twice."""
+    for replica in cluster.replicas:
+        if replica is not last and replica.process.poll() is None:
+            assert replica.stop() == 0, replica.log[-4000:]
+    assert last.stop() == 0, last.log[-4000:]
+
+
+def test_two_replicas_one_leader_every_event_shipped_once(cluster: Cluster) -> None:
+    for index in range(2):
+        cluster.start(index)
+    leader = cluster.leader()
+    standby = next(replica for replica in cluster.replicas if replica is not leader)
+    positions = cluster.wait_until_caught_up()
+    stop_all(cluster, leader)
+    found = assert_nothing_lost(cluster, positions)
+    assert max(found.values()) == 1
+    # The standby only probed its credentials at start (one record per stream), and shipped nothing.
+    assert not standby.output.exists() or standby.output.stat().st_size == 0
+    standby_reads = [r for r in cluster.cloudflare_requests(standby) if "identity_providers" not in r.path]
+    assert standby_reads
+    assert all(dict(r.query).get("per_page") == "1" for r in standby_reads)
+    assert_checkpoints_never_moved_backwards(cluster)
+    # A clean shutdown hands the lease back (holder empty) instead of leaving it to expire.
+    assert cluster.holder() is None
+    assert "released the lease" in leader.log
+
+
+def test_killing_the_leader_of_three_hands_over_within_the_lease_and_loses_nothing(cluster: Cluster) -> None:
+    for index in range(3):
+        cluster.start(index)
+    leader = cluster.leader()
+    # Kill it in the middle of the backfill, once it has committed something.
+    wait_for(
+        lambda: set(cluster.positions()) == cluster.stream_keys(),
+        "the first commits",
+        processes=cluster.replicas,
+    )
+    assert min(cluster.positions().values()) < NOW - timedelta(seconds=SETTLE), "the backfill ended too soon"
+    last_renewal = [w for w in cluster.lease_writes() if w.object["spec"]["holderIdentity"]][-1]
+    leader.process.send_signal(signal.SIGKILL)
+    leader.process.wait()
+    killed_at = time.time()
+    successor = wait_for(
+        lambda: (holder := cluster.holder()) and not holder.startswith(f"{leader.label}_") and holder,
+        "another replica to take over",
+    )
+    taken = next(w for w in cluster.lease_writes() if w.object["spec"]["holderIdentity"] == successor)
+    # Not before the dead leader's lease expired, and within the protocol's bound after the kill.
+    last_renewal = [w for w in cluster.lease_writes() if w.time < killed_at][-1]
+    assert taken.time >= last_renewal.time + LEASE_DURATION
+    assert taken.time - killed_at <= HAND_OVER_BOUND + 0.5, (taken.time - killed_at, HAND_OVER_BOUND)
+    assert taken.object["spec"]["leaseTransitions"] == 1
+    new_leader = next(replica for replica in cluster.replicas if successor.startswith(f"{replica.label}_"))
+    # The dead leader's last committed positions: where the successor resumed.
+    at_hand_over: dict[str, datetime] = {}
+    for write in cluster.config_map_writes():
+        if write.time < taken.time:
+            at_hand_over = {k: datetime.fromisoformat(v) for k, v in (write.object.get("data") or {}).items()}
+    positions = cluster.wait_until_caught_up()
+    stop_all(cluster, new_leader)
+    found = assert_nothing_lost(cluster, positions)
+    records = cluster.records()
+    for key, count in found.items():
+        if count > 1:
+            stream, moment = records[key]
+            # Read twice only if it lay in the window that was read but not yet committed (or its overlap).
+            assert count == 2
+            assert moment is not None
+            assert moment >= at_hand_over[stream] - timedelta(seconds=OVERLAP), (
+                key,
+                moment,
+                at_hand_over[stream],
+            )
+    # The successor started from the committed checkpoint, not from FORWARDER_START_AT.
+    assert sum(found.values()) - len(found) < len(found) / 2
+    assert_checkpoints_never_moved_backwards(cluster)
+    # The third replica never led: it shipped nothing.
+    third = next(r for r in cluster.replicas if r is not leader and r is not new_leader)
+    assert not third.output.exists() or third.output.stat().st_size == 0
+
+
+def test_a_leader_cut_off_from_the_api_stops_polling_before_its_lease_expires(cluster: Cluster) -> None:
+    for index in range(2):
+        cluster.start(index)
+    leader = cluster.leader()
+    other = next(replica for replica in cluster.replicas if replica is not leader)
+    wait_for(
+        lambda: set(cluster.positions()) == cluster.stream_keys(),
+        "the first commits",
+        processes=cluster.replicas,
+    )
+    assert min(cluster.positions().values()) < NOW - timedelta(seconds=SETTLE), "the backfill ended too soon"
+    token = kubernetes_token(leader.index)
+    cluster.api.call(lambda fake: fake.partition(token))
+    successor = wait_for(
+        lambda: (holder := cluster.holder()) and holder.startswith(f"{other.label}_") and holder,
+        "the other replica to take over",
+        timeout=30,
+    )
+    taken = next(w for w in cluster.lease_writes() if w.object["spec"]["holderIdentity"] == successor)
+    last_renewal = [w for w in cluster.lease_writes() if w.token == token][-1]
+    expiry = last_renewal.time + last_renewal.object["spec"]["leaseDurationSeconds"]
+    # The partitioned leader is alive (still a candidate) but asked Cloudflare nothing once its
+    # lease could have expired, nor after the other replica took over.
+    assert leader.process.poll() is None
+    wait_for(lambda: "lost the lease" in leader.log, "the cut-off leader to say it lost the lease")
+    requests = cluster.cloudflare_requests(leader)
+    assert requests
+    assert max(request.time for request in requests) < min(expiry, taken.time)
+    assert "stopped reading: this replica no longer holds the lease" in leader.log
+    # Healed, it finds the lease held, and it commits nothing for the windows it read before.
+    healed_at = time.time()
+    cluster.api.call(lambda fake: fake.heal(token))
+    positions = cluster.wait_until_caught_up()
+    # Several poll intervals later: still nothing from the old leader since its lease could expire.
+    wait_for(
+        lambda: len([r for r in cluster.cloudflare_requests(other) if r.time > healed_at + 2]) > 0,
+        "the new leader to poll a few more times",
+    )
+    assert max(request.time for request in cluster.cloudflare_requests(leader)) < min(expiry, taken.time)
+    assert not [w for w in cluster.config_map_writes() if w.token == token and w.time >= expiry]
+    assert cluster.holder() == successor
+    stop_all(cluster, other)
+    assert_nothing_lost(cluster, positions)
+    assert_checkpoints_never_moved_backwards(cluster)
+
+
+@pytest.mark.parametrize("cluster", [{"hours": 3, "accounts": [ACCOUNT, *OTHER_ACCOUNTS]}], indirect=True)
+def test_two_shards_split_the_accounts_each_under_its_own_lease(cluster: Cluster) -> None:
+    shards = [
+        cluster.start(index, FORWARDER_SHARDS="2", FORWARDER_POD_NAME=f"forwarder-{index}")
+        for index in range(2)
+    ]
+    positions = cluster.wait_until_caught_up()
+    holders = [cluster.holder(f"forwarder-{index}") for index in range(2)]
+    assert holders[0] is not None
+    assert holders[0].startswith("forwarder-0_")
+    assert holders[1] is not None
+    assert holders[1].startswith("forwarder-1_")
+    for shard in shards:
+        assert shard.stop() == 0, shard.log[-4000:]
+    found = assert_nothing_lost(cluster, positions)
+    assert max(found.values()) == 1
+    records = cluster.records()
+    owned = {0: {ACCOUNT, OTHER_ACCOUNTS[1]}, 1: {OTHER_ACCOUNTS[0]}}
+    for index, shard in enumerate(shards):
+        accounts = {
+            orjson.loads(line)["_forwarder"]["account_id"] for line in shard.output.read_bytes().splitlines()
+        }
+        assert accounts == owned[index]
+        assert {request.path.split("/")[4] for request in cluster.cloudflare_requests(shard)} == owned[index]
+    assert set(positions) == {stream for stream, _ in records.values()}
+
+
+def test_missing_rbac_permissions_are_named_and_exit_2(cluster: Cluster) -> None:
+    cluster.api.call(lambda fake: fake.forbidden.add(kubernetes_token(0)))
+    replica = cluster.start(0)
+    assert replica.process.wait(timeout=60) == 2
+    text = replica.log
+    assert "FORWARDER_KUBERNETES_CONFIGMAP: cannot read ConfigMap siem/forwarder-checkpoints" in text
+    assert 'cannot get resource "configmaps"' in text
+    assert kubernetes_token(0) not in text
+
+
+def test_outside_a_cluster_the_missing_settings_are_named_and_exit_2(cluster: Cluster) -> None:
+    replica = cluster.start(0, FORWARDER_KUBERNETES_API_URL="")
+    assert replica.process.wait(timeout=60) == 2
+    assert (
+        "FORWARDER_KUBERNETES_API_URL: not set, and KUBERNETES_SERVICE_HOST is not set either" in replica.log
+    )

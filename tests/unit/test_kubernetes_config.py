@@ -1,0 +1,132 @@
+"""Kubernetes settings, in-cluster discovery and account shards: what a person configures and reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from forwarder.kubernetes import replica_identity
+from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError
+from forwarder.kubernetes.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
+from forwarder.settings import ConfigurationError, Settings, load_config
+
+ACCOUNTS = [f"{index:032x}" for index in range(7)]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("FORWARDER_", "CLOUDFLARE_", "KUBERNETES_")) or name == "HOSTNAME":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t0ken")
+    monkeypatch.setenv("FORWARDER_ACCOUNT_IDS", ",".join(ACCOUNTS))
+
+
+def problems() -> list[str]:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config()
+    return raised.value.problems
+
+
+def test_leader_election_is_off_by_default_and_the_file_store_stays() -> None:
+    settings = Settings()
+    assert settings.leader_election is False
+    assert settings.checkpoint_store == "file"
+    assert settings.shards == 1
+    assert settings.owned_account_ids() == ACCOUNTS
+
+
+def test_leader_election_needs_the_kubernetes_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDER_LEADER_ELECTION", "true")
+    found = problems()
+    assert any(
+        line.startswith("FORWARDER_LEADER_ELECTION: needs FORWARDER_CHECKPOINT_STORE=kubernetes")
+        for line in found
+    )
+
+
+def test_lease_timings_that_could_overlap_leaders_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDER_LEADER_ELECTION", "true")
+    monkeypatch.setenv("FORWARDER_CHECKPOINT_STORE", "kubernetes")
+    monkeypatch.setenv("FORWARDER_LEASE_DURATION", "10s")
+    monkeypatch.setenv("FORWARDER_LEASE_RENEW_DEADLINE", "12s")
+    found = problems()
+    assert any(line.startswith("FORWARDER_LEASE_RENEW_DEADLINE: must be shorter") for line in found)
+
+
+def test_shards_need_leader_election_and_an_ordinal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDER_SHARDS", "3")
+    monkeypatch.setenv("FORWARDER_POD_NAME", "forwarder")
+    found = "\n".join(problems())
+    assert "FORWARDER_SHARDS: needs FORWARDER_LEADER_ELECTION=true" in found
+    assert "FORWARDER_SHARD_ORDINAL: not set, and the pod name 'forwarder' does not end in -<number>" in found
+
+
+def test_the_shard_comes_from_the_statefulset_pod_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDER_LEADER_ELECTION", "true")
+    monkeypatch.setenv("FORWARDER_CHECKPOINT_STORE", "kubernetes")
+    monkeypatch.setenv("FORWARDER_SHARDS", "3")
+    monkeypatch.setenv("HOSTNAME", "siem-forwarder-2")
+    settings = Settings()
+    assert settings.ordinal() == 2
+    assert settings.owned_account_ids() == [ACCOUNTS[2], ACCOUNTS[5]]
+    monkeypatch.setenv("FORWARDER_SHARD_ORDINAL", "3")
+    assert "FORWARDER_SHARD_ORDINAL: 3 is not below FORWARDER_SHARDS (3)" in problems()
+
+
+def test_every_account_is_in_exactly_one_shard() -> None:
+    for shards in range(1, 9):
+        owned = [
+            account for ordinal in range(shards) for account in shard_accounts(ACCOUNTS, shards, ordinal)
+        ]
+        assert sorted(owned) == sorted(ACCOUNTS)
+    assert shard_lease_name("forwarder", 1, 0) == "forwarder"
+    assert shard_lease_name("forwarder", 4, 3) == "forwarder-3"
+
+
+@pytest.mark.parametrize(
+    ("pod", "ordinal"),
+    [("forwarder-0", 0), ("a-b-12", 12), ("forwarder", None), ("forwarder-7x", None), ("", None)],
+)
+def test_ordinal_from_pod_name(pod: str, ordinal: int | None) -> None:
+    assert ordinal_from_pod_name(pod) == ordinal
+
+
+def test_identity_is_the_pod_name_and_a_fresh_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTNAME", "forwarder-1")
+    settings = Settings()
+    first, second = replica_identity(settings), replica_identity(settings)
+    assert first.startswith("forwarder-1_")
+    assert first != second
+
+
+def test_in_cluster_discovery_uses_the_service_environment_and_files(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("secret")
+    (tmp_path / "namespace").write_text("siem\n")
+    (tmp_path / "ca.crt").write_text("not read until a request")
+    access = ClusterAccess.discover(
+        service_account_dir=tmp_path,
+        environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+    )
+    assert access.base_url == "https://10.0.0.1:443"
+    assert access.namespace == "siem"
+    assert access.token_path == tmp_path / "token"
+    assert access.ca_path == tmp_path / "ca.crt"
+    ipv6 = ClusterAccess.discover(
+        service_account_dir=tmp_path,
+        environ={"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"},
+    )
+    assert ipv6.base_url == "https://[fd00::1]:6443"
+
+
+def test_outside_a_cluster_every_missing_piece_is_named(tmp_path: Path) -> None:
+    with pytest.raises(KubernetesConfigurationError) as raised:
+        ClusterAccess.discover(service_account_dir=tmp_path, environ={})
+    lines = str(raised.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "FORWARDER_KUBERNETES_API_URL",
+        "FORWARDER_KUBERNETES_NAMESPACE",
+        "FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR",
+    ]
