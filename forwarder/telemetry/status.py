@@ -124,9 +124,20 @@ class StatusBoard:
                 "last_error": client.last_error or None,
                 "rate_limit_remaining": client.server_remaining,
             },
+            "leadership": self._leadership(),
             "streams": [self._stream(stream, now) for stream in self.forwarder.streams],
             "sinks": [dataclasses.asdict(worker.status) for worker in self.forwarder.pipeline.workers],
         }
+
+    def _leadership(self) -> dict[str, Any] | None:
+        """With leader election: which Lease, who this replica is, and whether it reads now.
+
+        A standby is ready (it is doing its job: waiting to take over) but reads nothing.
+        """
+        elector = self.forwarder.leadership
+        if elector is None:
+            return None
+        return {"lease": elector.name, "identity": elector.identity, "leading": elector.is_leader()}
 
     @staticmethod
     def _stream(stream: Stream, now: datetime) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,11 +11,13 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION
 
 from forwarder import __version__
 from forwarder.checkpoints.memory import MemoryCheckpointStore
+from forwarder.kubernetes.leader import LeaderElector, LeaseTimings
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
 from forwarder.telemetry.exporters import otlp_enabled, resource, telemetry_from_environment
 from forwarder.telemetry.status import StatusBoard
 from tests.fakes.memory_sink import MemorySink
+from tests.unit.kubernetes_support import client, fake_api
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -127,6 +130,7 @@ def test_the_status_snapshot_has_every_stream_and_sink() -> None:
     snapshot = board(built, clock).snapshot()
     assert snapshot["ready"] is True
     assert snapshot["version"] == __version__
+    assert snapshot["leadership"] is None
     assert snapshot["cloudflare"] == {
         "last_success_seconds_ago": 2.0,
         "last_error": None,
@@ -189,3 +193,20 @@ def test_without_prometheus_there_is_no_registry_and_spans_still_get_ids() -> No
             assert span.get_span_context().is_valid
     finally:
         telemetry.shutdown()
+
+
+async def test_a_standby_replica_is_ready_and_says_it_is_not_leading(tmp_path: Path) -> None:
+    """A standby waits to take over: that is its job, so it is ready; /status says it reads nothing."""
+    clock = Clock()
+    async with fake_api() as fake:
+        api = client(fake, tmp_path)
+        elector = LeaderElector(api, "forwarder-lease", "pod-0-abc", LeaseTimings(15, 10, 2))
+        built = forwarder()
+        built.leadership = elector
+        built.client.last_request = built.client.last_success = clock.value - 2
+        for worker in built.pipeline.workers:
+            worker.status.state = "ok"
+        snapshot = board(built, clock).snapshot()
+        await api.close()
+    assert snapshot["ready"] is True
+    assert snapshot["leadership"] == {"lease": "forwarder-lease", "identity": "pod-0-abc", "leading": False}
