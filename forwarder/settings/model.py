@@ -1,59 +1,28 @@
-"""Every setting of the forwarder, read from environment variables (and ``<NAME>_FILE``).
-
-The README's variable reference is generated from these models (``make docs``), so the
-``description`` of a field is user documentation. Each sink has its own model next to its code
-(``FORWARDER_<SINK>__*``); :func:`load_config` reads the main model and the chosen sinks' models
-together so that a person sees every problem in one message.
-"""
+"""The forwarder's own settings model (each sink has its own, next to its code)."""
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from forwarder.config_sources import EnvironmentSettings, ValueFileError, env_name
 from forwarder.records import LogType
-from forwarder.sinks.base import Sink, SinkSettings, load_sink_class
-
-ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: str) -> timedelta:
-    """``90s``, ``15m``, ``24h``, ``7d`` (and ``ms``) to a timedelta."""
-    match = DURATION.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a duration such as 30s, 15m, 24h or 7d")
-    return timedelta(seconds=float(match.group(1)) * DURATION_UNITS[match.group(2)])
+from forwarder.settings.kubernetes import KubernetesSettings
+from forwarder.settings.values import (
+    ACCOUNT_ID,
+    Seconds,
+    StringList,
+    resolve_start,
+    seconds,
+    split_list,
+)
 
 
-def seconds(value: Any) -> Any:
-    """Accept a plain number of seconds or a duration string for a float-seconds setting."""
-    if isinstance(value, str) and DURATION.match(value.strip()):
-        return parse_duration(value).total_seconds()
-    return value
-
-
-def split_list(value: Any) -> Any:
-    """Comma- or space-separated lists: ``a,b`` reads better in a manifest than JSON."""
-    if isinstance(value, str):
-        return [item for item in re.split(r"[,\s]+", value.strip()) if item]
-    return value
-
-
-Seconds = Annotated[float, Field(gt=0)]
-StringList = Annotated[list[str], NoDecode]
-
-
-class Settings(EnvironmentSettings):
+class Settings(KubernetesSettings):
     """The forwarder's own settings; each sink reads ``FORWARDER_<SINK>__*`` in its own model."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -245,79 +214,6 @@ class Settings(EnvironmentSettings):
         description="File of the `file` checkpoint store, written atomically.",
     )
 
-    # Kubernetes: the `kubernetes` checkpoint store, leader election and sharding.
-    kubernetes_configmap: str = Field(
-        default="cloudflare-siem-forwarder-checkpoints",
-        validation_alias="FORWARDER_KUBERNETES_CONFIGMAP",
-        description="ConfigMap of the `kubernetes` checkpoint store; the forwarder creates it on its first "
-        "commit. Replicas and shards of one installation share it.",
-    )
-    kubernetes_namespace: str = Field(
-        default="",
-        validation_alias="FORWARDER_KUBERNETES_NAMESPACE",
-        description="Namespace of the ConfigMap and the Lease. Empty: the pod's own namespace.",
-    )
-    kubernetes_api_url: str = Field(
-        default="",
-        validation_alias="FORWARDER_KUBERNETES_API_URL",
-        description="URL of the Kubernetes API. Empty: in-cluster, from KUBERNETES_SERVICE_HOST and "
-        "KUBERNETES_SERVICE_PORT.",
-    )
-    kubernetes_service_account_dir: Path = Field(
-        default=Path("/var/run/secrets/kubernetes.io/serviceaccount"),
-        validation_alias="FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR",
-        description="Directory of the service-account `token`, `ca.crt` and `namespace` files.",
-    )
-    pod_name: str = Field(
-        default="",
-        validation_alias="FORWARDER_POD_NAME",
-        description="This pod's name: the Lease holder identity (with a random suffix) and, with sharding, "
-        "the StatefulSet ordinal at its end. Empty: the HOSTNAME variable, which Kubernetes sets to it.",
-    )
-    leader_election: bool = Field(
-        default=False,
-        validation_alias="FORWARDER_LEADER_ELECTION",
-        description="`true`: replicas campaign for a Lease and only its holder reads streams (the others "
-        "wait to take over). Needs FORWARDER_CHECKPOINT_STORE=kubernetes.",
-    )
-    lease_name: str = Field(
-        default="cloudflare-siem-forwarder",
-        validation_alias="FORWARDER_LEASE_NAME",
-        description="Name of the Lease (`coordination.k8s.io/v1`); with sharding, `<name>-<ordinal>` "
-        "per shard.",
-    )
-    lease_duration: Seconds = Field(
-        default=15.0,
-        validation_alias="FORWARDER_LEASE_DURATION",
-        description="Seconds a Lease that is not renewed stays with its holder; a standby takes over "
-        "after it. Written to the Lease in whole seconds (rounded up).",
-    )
-    lease_renew_deadline: Seconds = Field(
-        default=10.0,
-        validation_alias="FORWARDER_LEASE_RENEW_DEADLINE",
-        description="Seconds after its last renewal at which a leader that cannot renew (the API does not "
-        "answer it) stops reading. Shorter than FORWARDER_LEASE_DURATION: it stops before anyone takes over.",
-    )
-    lease_retry_period: Seconds = Field(
-        default=2.0,
-        validation_alias="FORWARDER_LEASE_RETRY_PERIOD",
-        description="Seconds between renewals, and between a standby's attempts to acquire.",
-    )
-    shards: int = Field(
-        default=1,
-        ge=1,
-        validation_alias="FORWARDER_SHARDS",
-        description="Number of shards (StatefulSet replicas) the accounts are spread over: shard `n` reads "
-        "the accounts whose position in FORWARDER_ACCOUNT_IDS modulo this is `n`, under its own Lease. "
-        "Needs FORWARDER_LEADER_ELECTION=true.",
-    )
-    shard_ordinal: int | None = Field(
-        default=None,
-        ge=0,
-        validation_alias="FORWARDER_SHARD_ORDINAL",
-        description="This replica's shard. Empty: the number at the end of the pod name "
-        "(`forwarder-2` is 2).",
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         validation_alias="FORWARDER_LOG_LEVEL",
@@ -367,9 +263,6 @@ class Settings(EnvironmentSettings):
         "retry_initial_delay",
         "retry_max_delay",
         "ready_cloudflare_max_age",
-        "lease_duration",
-        "lease_renew_deadline",
-        "lease_retry_period",
         mode="before",
     )
     @classmethod
@@ -431,45 +324,12 @@ class Settings(EnvironmentSettings):
 
     @model_validator(mode="after")
     def _coordination(self) -> Settings:
-        from forwarder.kubernetes.leader import LeaseTimings
-
-        problems = []
-        if self.leader_election:
-            if self.checkpoint_store != "kubernetes":
-                problems.append(
-                    "FORWARDER_LEADER_ELECTION: needs FORWARDER_CHECKPOINT_STORE=kubernetes, so that the "
-                    "replica taking over resumes where the last leader committed"
-                )
-            problems += LeaseTimings(
-                self.lease_duration, self.lease_renew_deadline, self.lease_retry_period
-            ).problems()
-        if self.shards > 1:
-            if not self.leader_election:
-                problems.append("FORWARDER_SHARDS: needs FORWARDER_LEADER_ELECTION=true (a Lease per shard)")
-            ordinal = self.ordinal()
-            if ordinal is None:
-                problems.append(
-                    f"FORWARDER_SHARD_ORDINAL: not set, and the pod name {self.resolved_pod_name()!r} does "
-                    "not end in -<number> (run the shards as a StatefulSet, or set it)"
-                )
-            elif ordinal >= self.shards:
-                problems.append(
-                    f"FORWARDER_SHARD_ORDINAL: {ordinal} is not below FORWARDER_SHARDS ({self.shards})"
-                )
-        if problems:
-            raise ValueError("\n".join(problems))
+        if self.leader_election and self.checkpoint_store != "kubernetes":
+            raise ValueError(
+                "FORWARDER_LEADER_ELECTION: needs FORWARDER_CHECKPOINT_STORE=kubernetes, so that the "
+                "replica taking over resumes where the last leader committed"
+            )
         return self
-
-    def resolved_pod_name(self) -> str:
-        return self.pod_name or os.environ.get("HOSTNAME", "")
-
-    def ordinal(self) -> int | None:
-        """This replica's shard, from FORWARDER_SHARD_ORDINAL or the StatefulSet pod name."""
-        if self.shard_ordinal is not None:
-            return self.shard_ordinal
-        from forwarder.kubernetes.shards import ordinal_from_pod_name
-
-        return ordinal_from_pod_name(self.resolved_pod_name())
 
     def owned_account_ids(self) -> list[str]:
         """The accounts this replica reads: all of them, or its shard's."""
@@ -481,97 +341,3 @@ class Settings(EnvironmentSettings):
 
     def start_time(self, now: datetime) -> datetime:
         return resolve_start(self.start_at, now)
-
-
-def resolve_start(value: str, now: datetime) -> datetime:
-    """``now``, a duration back from ``now``, or an RFC 3339 time."""
-    text = value.strip()
-    if text == "now":
-        return now
-    if DURATION.match(text):
-        return now - parse_duration(text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is neither `now`, a duration such as 24h, nor an RFC 3339 time"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-class ConfigurationError(Exception):
-    """Every configuration problem at once, one line each, naming the variable."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid configuration:\n" + "\n".join(f"  - {line}" for line in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class SinkConfig:
-    sink_class: type[Sink]
-    settings: SinkSettings
-
-    def build(self) -> Sink:
-        return self.sink_class(self.settings)
-
-
-@dataclass(frozen=True)
-class Config:
-    settings: Settings
-    sinks: tuple[SinkConfig, ...]
-
-
-def describe_errors(model: type[BaseSettings], error: ValidationError) -> list[str]:
-    """pydantic's errors as ``VARIABLE: what is wrong`` lines (never the value: it may be secret)."""
-    by_alias = {(field.alias or name): name for name, field in model.model_fields.items()}
-    lines = []
-    for item in error.errors(include_input=False, include_url=False):
-        location = item["loc"]
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if not location:
-            lines.extend(message.splitlines())
-            continue
-        key = str(location[0])
-        name = by_alias.get(key, key)
-        field = model.model_fields.get(name)
-        variable = env_name(model, name, field) if field is not None else key.upper()
-        lines.append(f"{variable}: {message}")
-    return lines
-
-
-def read_settings(model: type[BaseSettings]) -> tuple[Any, list[str]]:
-    """Instantiate ``model`` from the environment; the problems instead of an exception."""
-    try:
-        return model(), []
-    except ValidationError as error:
-        return None, describe_errors(model, error)
-    except ExceptionGroup as group:
-        return None, [str(item) for item in group.exceptions if isinstance(item, ValueFileError)]
-
-
-def load_config() -> Config:
-    """Read and check all settings; raise ConfigurationError listing every problem."""
-    settings, problems = read_settings(Settings)
-    names = settings.sinks if settings is not None else split_list_env_sinks()
-    sinks: list[SinkConfig] = []
-    for name in names:
-        try:
-            sink_class = load_sink_class(name)
-        except (ValueError, ImportError) as error:
-            problems.append(f"FORWARDER_SINKS: sink {name!r} cannot be loaded: {error}")
-            continue
-        sink_settings, sink_problems = read_settings(sink_class.settings_model)
-        problems.extend(sink_problems)
-        if sink_settings is not None:
-            sinks.append(SinkConfig(sink_class, sink_settings))
-    if problems:
-        raise ConfigurationError(problems)
-    assert settings is not None
-    return Config(settings=settings, sinks=tuple(sinks))
-
-
-def split_list_env_sinks() -> list[str]:
-    """The sink names from the environment when the main settings did not validate."""
-    value = split_list(os.environ.get("FORWARDER_SINKS", "file"))
-    return [str(item) for item in value] if isinstance(value, list) else ["file"]
