@@ -10,13 +10,13 @@ last record read, so nothing after it is skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from forwarder.cloudflare.client import CloudflareClient, QueryParams
-from forwarder.records import LogType, event_id, parse_timestamp
+from forwarder.records import LogType, Record, make_record
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class WindowReader:
     idp_ids: Sequence[str] = ()
     # A probe reads one record on purpose: an incomplete window is not news then.
     warn_incomplete: bool = True
+    # API record -> Record (the stream prepares SCIM bodies first); the id is computed once, here.
+    to_record: Callable[[Mapping[str, Any]], Record] | None = None
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -73,13 +75,14 @@ class WindowReader:
             return f"/accounts/{self.account_id}/access/logs/access_requests"
         return f"/accounts/{self.account_id}/access/logs/scim/updates"
 
-    async def pages(self) -> AsyncIterator[list[Mapping[str, Any]]]:
+    async def pages(self) -> AsyncIterator[list[Record]]:
+        """Each page's records not seen before in this window, as Records."""
         page = 1
         while True:
             envelope = await self.client.get(
                 self.path, self._params(page), operation=self.log_type.value, account_id=self.account_id
             )
-            records: list[Mapping[str, Any]] = [i for i in envelope.result or [] if isinstance(i, dict)]
+            records = [self._make(item) for item in envelope.result or [] if isinstance(item, dict)]
             self.pages_read += 1
             fresh = self._fresh(records)
             if records and not fresh:
@@ -100,18 +103,22 @@ class WindowReader:
                 return
             page += 1
 
-    def _fresh(self, records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    def _make(self, data: Mapping[str, Any]) -> Record:
+        if self.to_record is not None:
+            return self.to_record(data)
+        return make_record(self.log_type, self.account_id, data)
+
+    def _fresh(self, records: list[Record]) -> list[Record]:
         fresh = []
         for record in records:
-            key = event_id(self.log_type, self.account_id, record)
-            if key not in self._seen:
-                self._seen.add(key)
+            if record.event_id not in self._seen:
+                self._seen.add(record.event_id)
                 fresh.append(record)
         return fresh
 
-    def _note_times(self, records: list[Mapping[str, Any]]) -> None:
+    def _note_times(self, records: list[Record]) -> None:
         for record in records:
-            moment = parse_timestamp(record.get(self.log_type.time_field))
+            moment = record.timestamp
             if moment is not None and (self.last_time is None or moment > self.last_time):
                 self.last_time = moment
 

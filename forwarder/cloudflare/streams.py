@@ -245,10 +245,10 @@ class Stream:
             page_size=self.options.page_size,
             max_pages=self.options.max_pages,
             idp_ids=idp_ids,
+            to_record=self._record,
         )
         tickets: list[Ticket] = []
-        async for page in reader.pages():
-            records = [self._record(data) for data in page]
+        async for records in reader.pages():
             fresh = [record for record in records if record.event_id not in self.seen]
             self.progress.duplicates += len(records) - len(fresh)
             self.telemetry.events_fetched(

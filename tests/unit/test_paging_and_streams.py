@@ -83,7 +83,7 @@ async def read(
     reader = WindowReader(
         client(api), ACCOUNT, log_type, Window(T0, T0 + timedelta(hours=1)), page_size, max_pages, idp_ids
     )
-    rows = [dict(row) async for page in reader.pages() for row in page]
+    rows = [dict(record.data) async for page in reader.pages() for record in page]
     return reader, rows
 
 
