@@ -36,7 +36,16 @@ CONTAINER = "cloudflare-siem-forwarder"
 # reference; once it is there this adds nothing.
 PENDING_SETTINGS = {"FORWARDER_HEALTH_PORT"}
 # Settings the chart owns through a value, because other parts of the manifest follow them.
-SET_BY_VALUES = {"FORWARDER_HEALTH_PORT": "forwarder.healthPort"}
+SET_BY_VALUES = {
+    "FORWARDER_HEALTH_PORT": "forwarder.healthPort",
+    "FORWARDER_CHECKPOINT_STORE": "checkpoints.store",
+    "FORWARDER_KUBERNETES_CONFIGMAP": "checkpoints.configMapName",
+    "FORWARDER_LEADER_ELECTION": "leaderElection.enabled",
+    "FORWARDER_LEASE_NAME": "leaderElection.leaseName",
+    "FORWARDER_SHARDS": "sharding.shards",
+}
+# With the kubernetes store the chart takes these from the pod itself (the downward API).
+FROM_THE_POD = {"FORWARDER_POD_NAME": "metadata.name", "FORWARDER_KUBERNETES_NAMESPACE": "metadata.namespace"}
 
 SIDECAR_DEPENDENCIES = "helm dependency update helm/examples/syslog-relay-sidecar"
 LINT = {
@@ -44,6 +53,9 @@ LINT = {
     "full": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-full.yaml",
     "existing-secret": "helm lint --strict helm/cloudflare-siem-forwarder "
     "-f helm/examples/values-existing-secret.yaml",
+    "leader-election": "helm lint --strict helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-leader-election.yaml",
+    "sharded": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-sharded.yaml",
     "sidecar": "helm lint --strict helm/examples/syslog-relay-sidecar",
 }
 TEMPLATE = {
@@ -52,6 +64,10 @@ TEMPLATE = {
     "-f helm/examples/values-full.yaml",
     "existing-secret": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
     "-f helm/examples/values-existing-secret.yaml",
+    "leader-election": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-leader-election.yaml",
+    "sharded": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-sharded.yaml",
     "sidecar": "helm template relay helm/examples/syslog-relay-sidecar",
     "native-sidecar": "helm template relay helm/examples/syslog-relay-sidecar --set nativeSidecar=true",
 }
@@ -69,6 +85,24 @@ KINDS = {
         "ServiceMonitor",
     ],
     "existing-secret": ["Deployment", "ServiceAccount"],
+    "leader-election": [
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ],
+    # One Service for /metrics, one headless that governs the StatefulSet.
+    "sharded": [
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "StatefulSet",
+    ],
     "sidecar": ["ConfigMap", "Deployment"],
     "native-sidecar": ["ConfigMap", "Deployment"],
 }
@@ -143,11 +177,16 @@ def the(manifests: list[Manifest], kind: str) -> Manifest:
     return found
 
 
+def workloads(manifests: list[Manifest]) -> list[Manifest]:
+    """The Deployments and StatefulSets: what has a pod template."""
+    return by_kind(manifests, "Deployment") + by_kind(manifests, "StatefulSet")
+
+
 def forwarder_containers(manifests: list[Manifest]) -> list[Manifest]:
     """The forwarder's container in every pod template, whether a container or a native sidecar."""
     found = []
-    for deployment in by_kind(manifests, "Deployment"):
-        spec = deployment["spec"]["template"]["spec"]
+    for workload in workloads(manifests):
+        spec = workload["spec"]["template"]["spec"]
         found += [
             container
             for container in spec.get("containers", []) + spec.get("initContainers", [])
@@ -235,10 +274,14 @@ def test_the_forwarder_container_is_locked_down_and_probed(helm_tree: Path, case
     assert mounts[STATE_DIR] == "cloudflare-siem-forwarder-state"
     assert env["FORWARDER_CHECKPOINT_PATH"].startswith(STATE_DIR + "/")
     assert env["FORWARDER_DEAD_LETTER_PATH"].startswith(STATE_DIR + "/")
-    (pod,) = [deployment["spec"]["template"]["spec"] for deployment in by_kind(manifests, "Deployment")]
+    (workload,) = workloads(manifests)
+    pod = workload["spec"]["template"]["spec"]
+    claims = {claim["metadata"]["name"] for claim in workload["spec"].get("volumeClaimTemplates", [])}
     volumes = {volume["name"] for volume in pod["volumes"]}
-    assert set(mounts.values()) <= volumes
-    assert pod["automountServiceAccountToken"] is False
+    assert set(mounts.values()) <= volumes | claims
+    assert not volumes & claims
+    # Only the kubernetes checkpoint store calls the API: no token in the pod otherwise.
+    assert pod["automountServiceAccountToken"] is (env["FORWARDER_CHECKPOINT_STORE"] == "kubernetes")
 
 
 def test_defaults_run_one_pod_with_persistent_state(helm_tree: Path) -> None:
@@ -359,8 +402,73 @@ def test_every_setting_is_reachable_and_every_secret_refused_in_plain_env(
         assert f"env.{name}: set {value} instead" in result.stderr
 
 
+KUBERNETES_STORE: dict[str, Any] = {"checkpoints": {"store": "kubernetes"}}
+LEADER_ELECTION: dict[str, Any] = KUBERNETES_STORE | {"leaderElection": {"enabled": True}}
+
 BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
-    ("two replicas", {"replicaCount": 2}, "at '/replicaCount': maximum: got 2, want 1"),
+    (
+        "two replicas without leader election",
+        {"replicaCount": 2},
+        "replicaCount 2 needs leaderElection.enabled: true (and checkpoints.store: kubernetes): "
+        "without it every replica reads every stream",
+    ),
+    ("negative replicas", {"replicaCount": -1}, "at '/replicaCount': minimum: got -1, want 0"),
+    (
+        "an unknown checkpoint store",
+        {"checkpoints": {"store": "redis"}},
+        "at '/checkpoints/store': value must be one of 'file', 'kubernetes'",
+    ),
+    (
+        "leader election without the kubernetes store",
+        {"leaderElection": {"enabled": True}},
+        "leaderElection.enabled needs checkpoints.store: kubernetes",
+    ),
+    (
+        "shards without leader election",
+        KUBERNETES_STORE | {"sharding": {"shards": 3}},
+        "sharding.shards 3 needs leaderElection.enabled: true",
+    ),
+    ("zero shards", {"sharding": {"shards": 0}}, "at '/sharding/shards': minimum: got 0, want 1"),
+    (
+        "replicas per shard",
+        LEADER_ELECTION | {"sharding": {"shards": 3}, "replicaCount": 2},
+        "replicaCount 2 with sharding.shards 3: the StatefulSet runs one pod per shard",
+    ),
+    (
+        "replicas sharing a ReadWriteOnce claim",
+        LEADER_ELECTION | {"replicaCount": 2},
+        "replicaCount 2 with a ReadWriteOnce state claim: the replicas cannot all mount it",
+    ),
+    (
+        "a renew deadline past the lease",
+        LEADER_ELECTION | {"leaderElection": {"enabled": True, "renewDeadline": 20}},
+        "leaderElection.renewDeadline (20) must be shorter than leaderElection.leaseDuration (15)",
+    ),
+    (
+        "a lease name that is not a name",
+        LEADER_ELECTION | {"leaderElection": {"enabled": True, "leaseName": "My_Lease"}},
+        "at '/leaderElection/leaseName'",
+    ),
+    (
+        "the pod name in env with the kubernetes store",
+        KUBERNETES_STORE | {"env": {"FORWARDER_POD_NAME": "forwarder-0"}},
+        "env.FORWARDER_POD_NAME: the chart sets it from the pod (metadata.name)",
+    ),
+    (
+        "a shard ordinal in env for every shard",
+        LEADER_ELECTION | {"sharding": {"shards": 2}, "env": {"FORWARDER_SHARD_ORDINAL": "0"}},
+        "env.FORWARDER_SHARD_ORDINAL: each pod of the StatefulSet takes its shard from the ordinal",
+    ),
+    (
+        "a StatefulSet name too long for its pods' labels",
+        LEADER_ELECTION | {"sharding": {"shards": 2}, "fullnameOverride": "f" * 53},
+        "is longer than 52 characters",
+    ),
+    (
+        "the kubernetes store in a sidecar without the pod's service account",
+        KUBERNETES_STORE | {"mode": "sidecar"},
+        "checkpoints.store: kubernetes in mode: sidecar: set serviceAccount.name",
+    ),
     (
         "an account id that is not one",
         {"forwarder": {"accountIds": ["my-account"]}},
@@ -444,6 +552,208 @@ def test_network_policy_and_disruption_budget_select_the_pod(helm_tree: Path) ->
     assert ingress["ports"] == [{"port": "fwd-health", "protocol": "TCP"}]
 
 
+def role_rules(manifests: list[Manifest]) -> dict[tuple[str, str], dict[str, list[str] | None]]:
+    """The Role's rules, (apiGroup, resource) -> {verb: resourceNames, None for any name}."""
+    found: dict[tuple[str, str], dict[str, list[str] | None]] = {}
+    for rule in the(manifests, "Role")["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    verbs = found.setdefault((group, resource), {})
+                    assert verb not in verbs, f"{verb} on {resource} granted twice"
+                    verbs[verb] = rule.get("resourceNames")
+    return found
+
+
+def test_the_file_store_needs_no_api_access(helm_tree: Path) -> None:
+    for case in ("defaults", "full", "existing-secret"):
+        manifests = render(helm_tree, case)
+        assert not by_kind(manifests, "Role")
+        assert not by_kind(manifests, "RoleBinding")
+        (container,) = forwarder_containers(manifests)
+        env = environment(container)
+        assert env["FORWARDER_CHECKPOINT_STORE"] == "file"
+        assert not {"FORWARDER_LEADER_ELECTION", "FORWARDER_KUBERNETES_CONFIGMAP", *FROM_THE_POD} & set(env)
+
+
+def test_leader_election_gets_a_role_limited_to_its_configmap_and_lease(helm_tree: Path) -> None:
+    manifests = render(helm_tree, "leader-election")
+    # No verb beyond what the forwarder calls; get and update only on its own ConfigMap and Lease.
+    # resourceNames cannot limit create (the name is not known when it is authorized).
+    assert role_rules(manifests) == {
+        ("", "configmaps"): {
+            "create": None,
+            "get": ["cloudflare-siem-forwarder-checkpoints"],
+            "update": ["cloudflare-siem-forwarder-checkpoints"],
+        },
+        ("coordination.k8s.io", "leases"): {
+            "create": None,
+            "get": ["cloudflare-siem-forwarder"],
+            "update": ["cloudflare-siem-forwarder"],
+        },
+    }
+    role, binding = the(manifests, "Role"), the(manifests, "RoleBinding")
+    account = the(manifests, "ServiceAccount")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    (subject,) = binding["subjects"]
+    assert (subject["kind"], subject["name"]) == ("ServiceAccount", account["metadata"]["name"])
+    assert subject["namespace"] == "default"
+
+    deployment = the(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["automountServiceAccountToken"] is True
+    # Checkpoints are in the ConfigMap: no claim that two replicas could not share.
+    assert not by_kind(manifests, "PersistentVolumeClaim")
+    (state,) = [volume for volume in pod["volumes"] if volume["name"] == "cloudflare-siem-forwarder-state"]
+    assert "emptyDir" in state
+
+    (container,) = forwarder_containers(manifests)
+    env = environment(container)
+    assert env["FORWARDER_CHECKPOINT_STORE"] == "kubernetes"
+    assert env["FORWARDER_KUBERNETES_CONFIGMAP"] == "cloudflare-siem-forwarder-checkpoints"
+    assert env["FORWARDER_LEADER_ELECTION"] == "true"
+    assert env["FORWARDER_LEASE_NAME"] == "cloudflare-siem-forwarder"
+    assert (
+        env["FORWARDER_LEASE_DURATION"],
+        env["FORWARDER_LEASE_RENEW_DEADLINE"],
+        env["FORWARDER_LEASE_RETRY_PERIOD"],
+    ) == ("15", "10", "2")
+    assert env["FORWARDER_SHARDS"] == "1"
+    from_pod = {
+        item["name"]: item["valueFrom"]["fieldRef"]["fieldPath"]
+        for item in container["env"]
+        if "valueFrom" in item
+    }
+    assert from_pod == FROM_THE_POD
+    known = set(settings_reference()) | PENDING_SETTINGS
+    assert (
+        set(env) - {f"{key}_FILE" for key in ("CLOUDFLARE_API_TOKEN", "FORWARDER_SPLUNK_HEC__TOKEN")} <= known
+    )
+
+    # The NetworkPolicy lets the pod reach the API server.
+    policy = the(manifests, "NetworkPolicy")
+    api = [
+        rule
+        for rule in policy["spec"]["egress"]
+        if {"cidr": "10.0.0.1/32"} in [p.get("ipBlock") for p in rule["to"]]
+    ]
+    assert [port["port"] for port in api[0]["ports"]] == [443, 6443]
+    budget = the(manifests, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_kubernetes_store_alone_keeps_one_pod_and_names_follow_the_release(
+    helm_tree: Path, tmp_path: Path
+) -> None:
+    values = tmp_path / "store.yaml"
+    values.write_text(yaml.safe_dump(KUBERNETES_STORE | {"fullnameOverride": "siem"}))
+    manifests = render(helm_tree, "defaults", "-f", str(values))
+    # The ConfigMap only: no Lease without leader election.
+    assert role_rules(manifests) == {
+        ("", "configmaps"): {"create": None, "get": ["siem-checkpoints"], "update": ["siem-checkpoints"]},
+    }
+    (container,) = forwarder_containers(manifests)
+    env = environment(container)
+    assert env["FORWARDER_KUBERNETES_CONFIGMAP"] == "siem-checkpoints"
+    assert "FORWARDER_LEADER_ELECTION" not in env
+    pod = the(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    (subject,) = the(manifests, "RoleBinding")["subjects"]
+    assert subject["name"] == pod["serviceAccountName"] == "siem"
+
+
+def test_shards_run_as_a_statefulset_with_a_lease_each(helm_tree: Path) -> None:
+    manifests = render(helm_tree, "sharded")
+    assert not by_kind(manifests, "Deployment")
+    assert not by_kind(manifests, "PersistentVolumeClaim")
+    statefulset = the(manifests, "StatefulSet")
+    spec = statefulset["spec"]
+    assert spec["replicas"] == 3
+    assert spec["podManagementPolicy"] == "Parallel"
+    # The ordinal at the end of each pod's name is its shard.
+    assert statefulset["metadata"]["name"] == "cloudflare-siem-forwarder"
+    (headless,) = [s for s in by_kind(manifests, "Service") if s["spec"].get("clusterIP") == "None"]
+    assert spec["serviceName"] == headless["metadata"]["name"]
+    assert "ports" not in headless["spec"], "the headless Service must not be scraped as well"
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert headless["spec"]["selector"].items() <= pod_labels.items()
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "cloudflare-siem-forwarder-state"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+    leases = ["cloudflare-siem-forwarder-0", "cloudflare-siem-forwarder-1", "cloudflare-siem-forwarder-2"]
+    assert role_rules(manifests)[("coordination.k8s.io", "leases")] == {
+        "create": None,
+        "get": leases,
+        "update": leases,
+    }
+    assert role_rules(manifests)[("", "configmaps")]["update"] == ["cloudflare-siem-forwarder-checkpoints"]
+    (container,) = forwarder_containers(manifests)
+    env = environment(container)
+    assert (env["FORWARDER_SHARDS"], env["FORWARDER_LEADER_ELECTION"]) == ("3", "true")
+    assert env["FORWARDER_LEASE_NAME"] == "cloudflare-siem-forwarder"
+    assert "FORWARDER_SHARD_ORDINAL" not in env
+    (pod_name,) = [item for item in container["env"] if item["name"] == "FORWARDER_POD_NAME"]
+    assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert spec["template"]["spec"]["automountServiceAccountToken"] is True
+    budget = the(manifests, "PodDisruptionBudget")
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_statefulset_and_the_deployment_share_one_pod_template(helm_tree: Path) -> None:
+    sharded = the(render(helm_tree, "sharded"), "StatefulSet")["spec"]["template"]
+    one = the(render(helm_tree, "sharded", "--set", "sharding.shards=1"), "Deployment")["spec"]["template"]
+    for template in (sharded, one):
+        (container,) = template["spec"]["containers"]
+        container["env"] = [item for item in container["env"] if item["name"] != "FORWARDER_SHARDS"]
+    # The only difference: each shard's state claim comes from the volumeClaimTemplates.
+    one["spec"]["volumes"] = [
+        v for v in one["spec"]["volumes"] if v["name"] != "cloudflare-siem-forwarder-state"
+    ]
+    assert sharded == one
+
+
+def test_a_sidecar_with_the_kubernetes_store_binds_the_role_to_the_pods_account(helm_tree: Path) -> None:
+    manifests = render(
+        helm_tree,
+        "sidecar",
+        "--set",
+        "cloudflare-siem-forwarder.checkpoints.store=kubernetes",
+        "--set",
+        "cloudflare-siem-forwarder.serviceAccount.name=relay",
+    )
+    (subject,) = the(manifests, "RoleBinding")["subjects"]
+    assert (subject["kind"], subject["name"]) == ("ServiceAccount", "relay")
+    assert not by_kind(manifests, "ServiceAccount"), "the parent chart's pod brings its own"
+    assert set(role_rules(manifests)) == {("", "configmaps")}
+    (container,) = forwarder_containers(manifests)
+    assert environment(container)["FORWARDER_CHECKPOINT_STORE"] == "kubernetes"
+    assert {item["name"] for item in container["env"] if "valueFrom" in item} == set(FROM_THE_POD)
+
+
+def test_sharded_notes_point_at_the_statefulset(helm_tree: Path) -> None:
+    result = run(
+        helm_tree,
+        "helm install --dry-run=client demo helm/cloudflare-siem-forwarder",
+        "-f",
+        "helm/examples/values-sharded.yaml",
+    )
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "rollout status statefulset/demo-cloudflare-siem-forwarder" in notes
+    assert "under Lease demo-cloudflare-siem-forwarder-n" in notes
+    assert "exec pod/demo-cloudflare-siem-forwarder-0 -- cloudflare-siem-forwarder check" in notes
+
+
 def test_sidecar_beside_a_syslog_relay_ships_to_localhost(helm_tree: Path) -> None:
     manifests = render(helm_tree, "sidecar")
     pod = the(manifests, "Deployment")["spec"]["template"]["spec"]
@@ -487,5 +797,6 @@ def test_chart_runs_the_version_of_the_package() -> None:
 
 def test_the_documented_commands_are_the_ones_tested() -> None:
     text = DOCS.read_text(encoding="utf-8")
+    section = text.split("\n## Deploy on Kubernetes\n", 1)[1].split("\n## ", 1)[0]
     for command in [SIDECAR_DEPENDENCIES, *LINT.values(), *TEMPLATE.values()]:
-        assert command in text, f"README.md (Deploy on Kubernetes) does not show: {command}"
+        assert command in section, f"README.md (Deploy on Kubernetes) does not show: {command}"

@@ -28,23 +28,34 @@ A full example: helm/examples/syslog-relay-sidecar.
 {{- end }}
 
 {{- define "cloudflare-siem-forwarder.sidecar.volumes" -}}
-{{- $values := .Values -}}
+{{- include "cloudflare-siem-forwarder.volumes" (dict "root" . "state" true) | trim }}
+{{- end }}
+
+{{/*
+The pod's volumes; takes (dict "root" <scope> "state" <bool>). state false leaves out the state
+volume, for the StatefulSet whose volumeClaimTemplates give each shard its own.
+*/}}
+{{- define "cloudflare-siem-forwarder.volumes" -}}
+{{- $root := .root -}}
+{{- $values := $root.Values -}}
+{{- if .state }}
 - name: cloudflare-siem-forwarder-state
   {{- if $values.persistence.enabled }}
   persistentVolumeClaim:
-    claimName: {{ include "cloudflare-siem-forwarder.stateClaimName" . }}
+    claimName: {{ include "cloudflare-siem-forwarder.stateClaimName" $root }}
   {{- else }}
   emptyDir:
     {{- toYaml $values.persistence.emptyDir | nindent 4 }}
   {{- end }}
+{{- end }}
 - name: cloudflare-siem-forwarder-tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- $keys := include "cloudflare-siem-forwarder.credentialKeys" . | fromJsonArray }}
+{{- $keys := include "cloudflare-siem-forwarder.credentialKeys" $root | fromJsonArray }}
 {{- if $keys }}
 - name: cloudflare-siem-forwarder-credentials
   secret:
-    secretName: {{ include "cloudflare-siem-forwarder.credentialsSecretName" . }}
+    secretName: {{ include "cloudflare-siem-forwarder.credentialsSecretName" $root }}
     defaultMode: 0444
     items:
       {{- range $key := $keys }}
