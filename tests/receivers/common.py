@@ -126,11 +126,15 @@ class Receiver:
     certificates: Certificates
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    # How it was started, so that a test can stop it and start it again on the same ports.
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.log = self.folder / f"{self.name}.log"
 
     def start(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.command, self.env = command, env
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder
@@ -140,6 +144,10 @@ class Receiver:
         except BaseException:
             self.stop()
             raise
+
+    def restart(self) -> None:
+        """Start again as before (same configuration, same ports) after :meth:`stop`."""
+        self.start(self.command, self.env)
 
     def stop(self) -> None:
         process = self.process
