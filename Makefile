@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck docs lock clean
+.PHONY: demo test lint typecheck docs lock clean bench
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap_venv.py
 	$(PYTHON) scripts/bootstrap_venv.py $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## End-to-end benchmark against peers (needs, as root, scripts/install-syslog-receivers.sh and
+## scripts/install-bench-tools.sh). BENCH_ARGS=--quick for a short run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.e2e $(BENCH_ARGS)
 
 ## Regenerate the environment variable reference in README.md from the settings models.
 docs: $(STAMP)

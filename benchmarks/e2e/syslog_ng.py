@@ -1,0 +1,138 @@
+"""syslog-ng (the Debian binary) as a forwarder: reads the same NDJSON, sends to the same receivers.
+
+It runs as a daemon, so it is measured while running: CPU from /proc/<pid>/stat at the moment the
+receiver holds every event, wall time from its start to then. The log path has flow control, so
+syslog-ng waits for a slow destination instead of dropping (its default when a queue is full).
+
+What it does, per destination:
+
+* HEC: ``http()`` posting ``{"host","source","sourcetype","event": <the line>}`` objects, 500 per
+  request, 4 workers. It does not parse the line (no event time: HEC stamps the arrival time).
+* `_bulk`: ``json-parser`` on every line (for the event id), ``http()`` posting ``create`` action
+  lines with ``_id`` and the line as the source, 500 per request, 4 workers. It does not read the
+  per-item results inside the HTTP 200, as the forwarder does.
+* syslog: ``syslog()`` over TCP (RFC 5424, octet counting) with the line as MSG, no structured data.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
+from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, cpu_seconds, peak_rss_mb
+from benchmarks.e2e.receivers import Receiver
+
+BATCH = 500
+
+
+def destination(receiver: Receiver, fmt: str) -> tuple[str, str]:
+    """(parser statements, destination body) for one receiver."""
+    if receiver.kind == "splunk_hec":
+        body = (
+            '{\\"host\\":\\"bench\\",\\"source\\":\\"cloudflare\\",'
+            f'\\"sourcetype\\":\\"{SOURCETYPE}\\",\\"event\\":${{MSG}}}}'
+        )
+        return "", (
+            f'http(url("{receiver.url}/services/collector/event") method("POST")\n'
+            f'  headers("Authorization: Splunk {HEC_TOKEN}", "Content-Type: application/json")\n'
+            f'  body("{body}") delimiter("\\n") batch-lines({BATCH}) batch-bytes(10MB)\n'
+            '  batch-timeout(200) workers(4) timeout(60) persist-name("hec"))'
+        )
+    if receiver.kind == "elasticsearch":
+        key = "${.json.event.id}" if fmt == "ecs" else "${.json.metadata.uid}"
+        source = "${MSG}"
+        parser = 'parser { json-parser(prefix(".json.")); };'
+        if fmt == "ocsf":
+            # Data streams need @timestamp; OCSF has `time` in epoch milliseconds.
+            parser += ' parser { date-parser(format("%s") template("$(substr ${.json.time} 0 10)")); };'
+            source = '{\\"@timestamp\\":\\"${S_ISODATE}\\",$(substr \\"${MSG}\\" 1)'
+        body = f'{{\\"create\\":{{\\"_index\\":\\"{BULK_TARGET}\\",\\"_id\\":\\"{key}\\"}}}}\\n{source}'
+        return parser, (
+            f'http(url("{receiver.url}/_bulk") method("POST")\n'
+            '  headers("Content-Type: application/x-ndjson")\n'
+            f'  body("{body}") delimiter("\\n") body-suffix("\\n") batch-lines({BATCH})\n'
+            '  batch-bytes(10MB) batch-timeout(200) workers(4) timeout(60) persist-name("bulk"))'
+        )
+    if receiver.kind == "syslog":
+        return "", f'syslog("127.0.0.1" port({receiver.port}) transport("tcp") persist-name("syslog"))'
+    raise ValueError(f"no syslog-ng destination for {receiver.kind}")
+
+
+def config(source: Path, receiver: Receiver, fmt: str) -> str:
+    parser, target = destination(receiver, fmt)
+    return f"""@version: 3.38
+options {{
+    use-dns(no); dns-cache(no); stats-freq(0); log-msg-size(1048576);
+    log-fifo-size(20000); keep-hostname(yes); chain-hostnames(no);
+}};
+source s_file {{
+    file("{source}" flags(no-parse) follow-freq(0.05) log-fetch-limit({BATCH}) log-iw-size(20000));
+}};
+destination d_out {{
+    {target};
+}};
+log {{ source(s_file); {parser} destination(d_out); flags(flow-control); }};
+"""
+
+
+def command(folder: Path, configuration: Path) -> tuple[list[str], dict[str, str]]:
+    from tests.receivers.syslog_ng import find_syslog_ng
+
+    found = find_syslog_ng()
+    if found is None:
+        raise ToolFailed("syslog-ng is not installed: run scripts/install-syslog-receivers.sh")
+    binary, env, module_path = found
+    if not list(Path(module_path).glob("libhttp.so")):
+        raise ToolFailed("syslog-ng has no HTTP destination: run scripts/install-bench-tools.sh")
+    arguments = [
+        binary,
+        "--foreground",
+        "--stderr",
+        f"--cfgfile={configuration}",
+        f"--pidfile={folder / 'syslog-ng.pid'}",
+        f"--persist-file={folder / 'syslog-ng.persist'}",
+        f"--control={folder / 'syslog-ng.ctl'}",
+        f"--module-path={module_path}",
+    ]
+    return arguments, env
+
+
+def run_syslog_ng(
+    source: Path, receiver: Receiver, fmt: str, expected: int, folder: Path, *, timeout: float = 900.0
+) -> Usage:
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("syslog-ng.*"):
+        leftover.unlink()
+    configuration = folder / "syslog-ng.conf"
+    configuration.write_text(config(source, receiver, fmt))
+    arguments, env = command(folder, configuration)
+    log = folder / "syslog-ng.log"
+    started = time.perf_counter()
+    with log.open("ab") as output:
+        process = subprocess.Popen(arguments, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = started + timeout
+        # On empty input there is nothing to wait for: what it spent starting is the cost measured.
+        minimum = started + (0.5 if expected == 0 else 0.0)
+        while receiver.count() < expected or time.perf_counter() < minimum:
+            if process.poll() is not None:
+                raise ToolFailed(f"syslog-ng exited with {process.returncode}: {log.read_text()[-2000:]}")
+            if time.perf_counter() > deadline:
+                raise ToolFailed(f"syslog-ng: {receiver.count()} of {expected} events within {timeout:.0f} s")
+            time.sleep(0.01)
+        # On empty input the wait above is a fixed pause, not start-up time: syslog-ng starts in milliseconds.
+        wall = time.perf_counter() - started if expected else 0.0
+        usage = Usage(cpu_seconds(process.pid), wall, peak_rss_mb(process.pid))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    got = receiver.count()
+    if got != expected:
+        raise ToolFailed(f"syslog-ng -> {receiver.kind}: {got} of {expected} events arrived")
+    return usage
