@@ -158,7 +158,7 @@ class CloudflareClient:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _get_once(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
-        await self.limiter.acquire()
+        slot = await self.limiter.acquire()
         url = f"{self.base_url}{path}"
         self.last_request = time.monotonic()
         with self.telemetry.cloudflare_request(operation, url) as call:
@@ -172,6 +172,9 @@ class CloudflareClient:
                 raise CloudflareRetryableError(
                     f"cannot reach the Cloudflare API at {self.base_url}: {type(error).__name__}: {error}"
                 ) from error
+            finally:
+                # The server counted it on arrival: its rate-limit period runs from the answer.
+                self.limiter.done(slot)
             call.answered(response.status_code)
             budget = remaining_budget(response.headers)
             if budget is not None:

@@ -51,7 +51,10 @@ class WindowReader:
     stop_reason: str = ""
     pages_read: int = 0
     last_time: datetime | None = None
-    _seen: set[str] = field(default_factory=set)
+    # Ids of the previous page only: a page that shifted (a late record appeared before it)
+    # repeats the end of the one before, and a server that ignores `page` repeats all of it.
+    # Remembering the whole window would cost memory in proportion to the window.
+    _previous: set[str] = field(default_factory=set)
 
     def _params(self, page: int) -> QueryParams:
         params: list[tuple[str, str | int]] = [
@@ -109,11 +112,8 @@ class WindowReader:
         return make_record(self.log_type, self.account_id, data)
 
     def _fresh(self, records: list[Record]) -> list[Record]:
-        fresh = []
-        for record in records:
-            if record.event_id not in self._seen:
-                self._seen.add(record.event_id)
-                fresh.append(record)
+        fresh = [record for record in records if record.event_id not in self._previous]
+        self._previous = {record.event_id for record in records}
         return fresh
 
     def _note_times(self, records: list[Record]) -> None:

@@ -248,6 +248,10 @@ class Stream:
             to_record=self._record,
         )
         tickets: list[Ticket] = []
+        # Only records the next window can read again are remembered: memory follows the
+        # overlap, not the window (a backfill window can hold hundreds of thousands).
+        reread_from = until - timedelta(seconds=self.options.overlap)
+        last_page: list[Record] = []
         async for records in reader.pages():
             fresh = [record for record in records if record.event_id not in self.seen]
             self.progress.duplicates += len(records) - len(fresh)
@@ -257,8 +261,14 @@ class Stream:
             if fresh:
                 tickets.append(await self.submit(fresh))
             for record in fresh:
-                self.seen.add(record.event_id, record.time)
+                if record.time >= reread_from:
+                    self.seen.add(record.event_id, record.time)
+            last_page = fresh
             self.progress.events += len(fresh)
+        if not reader.complete:
+            # The next window starts at the last record read, without overlap: its page repeats.
+            for record in last_page:
+                self.seen.add(record.event_id, record.time)
         self._last_window_complete = reader.complete
         if reader.complete:
             new_position = until

@@ -38,6 +38,19 @@ async def test_never_more_than_the_budget_in_any_period() -> None:
     assert starts[-1] < 2 * 300.0 + 30
 
 
+async def test_a_request_counts_until_a_period_after_its_answer() -> None:
+    """The server counts a request when it arrives: the next may start a period after the answer."""
+    clock = FakeClock()
+    limiter = RateLimiter(2, 300.0, clock=clock, sleep=clock.sleep)
+    first = await limiter.acquire()
+    second = await limiter.acquire()
+    clock.now = 5.0  # both answers took five seconds
+    limiter.done(first)
+    limiter.done(second)
+    await limiter.acquire()
+    assert clock.now == 305.0
+
+
 async def test_a_block_holds_every_request() -> None:
     clock = FakeClock()
     limiter = RateLimiter(1200, 300.0, clock=clock, sleep=clock.sleep)
