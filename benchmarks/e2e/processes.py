@@ -41,7 +41,11 @@ def run_measured(
     timeout: float,
     done: Callable[[], bool] | None = None,
 ) -> Usage:
-    """Run a command to its end; CPU and peak RSS are the kernel's (`wait4`), of that process alone.
+    """Run a command to its end; CPU is the kernel's (`wait4`), of that process alone.
+
+    Peak RSS is the kernel's high-water mark of the process's own address space (VmHWM), read every
+    10 ms while it runs. Not wait4's ``ru_maxrss``: that counts the pages the child shared with this
+    process between fork and exec, so it reported this harness's size (it holds the records).
 
     ``done`` (when given) is polled after the exit until it holds: wall time runs until the receiver
     has every event, not just until the sender has handed the last byte to the kernel.
@@ -50,7 +54,15 @@ def run_measured(
     with log.open("ab") as output:
         process = subprocess.Popen(list(command), env=dict(env), stdout=output, stderr=subprocess.STDOUT)
     deadline = started + timeout
+    peak = 0.0
+    own_command_line = Path("/proc/self/cmdline").read_bytes()
     while True:
+        try:
+            # Only after exec: before it, the child is a copy of this process (same command line).
+            if Path(f"/proc/{process.pid}/cmdline").read_bytes() != own_command_line:
+                peak = max(peak, peak_rss_mb(process.pid))
+        except OSError:
+            pass
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
@@ -64,7 +76,7 @@ def run_measured(
         raise ToolFailed(f"{command[:4]} exited with {process.returncode}; see {log}")
     wait_until(done, deadline, f"{command[:4]}: the receiver never got every event; see {log}")
     wall = time.perf_counter() - started
-    return Usage(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024)
+    return Usage(usage.ru_utime + usage.ru_stime, wall, peak or usage.ru_maxrss / 1024)
 
 
 def wait_until(condition: Callable[[], bool] | None, deadline: float, message: str) -> None:
