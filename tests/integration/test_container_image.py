@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import pytest
 
 from forwarder import __version__
+from tests.missing_tool import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "README.md"
@@ -58,11 +59,7 @@ BUILD_TIMEOUT = 900
 
 
 def missing(what: str) -> NoReturn:
-    """Fail in CI (a missing tool there is a broken pipeline), skip on a developer's machine."""
-    message = f"{what}; {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    missing_tool(f"{what}; {INSTALL_HINT}")
 
 
 def hadolint_path() -> str | None:

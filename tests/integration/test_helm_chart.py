@@ -25,6 +25,7 @@ import yaml
 
 from forwarder import __version__
 from forwarder.env_reference import reference
+from tests.missing_tool import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "README.md"
@@ -113,11 +114,7 @@ Manifest = dict[str, Any]
 
 
 def missing(what: str) -> NoReturn:
-    """Fail in CI (a missing tool there is a broken pipeline), skip on a developer's machine."""
-    message = f"{what} is not installed; {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    missing_tool(f"{what} is not installed; {INSTALL_HINT}")
 
 
 @cache

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
-import pytest
+
+from tests.missing_tool import missing_tool
 
 INSTALL_HINT = "run `sudo scripts/install-syslog-receivers.sh` to install rsyslog and syslog-ng"
 # Where scripts/install-syslog-receivers.sh unpacks syslog-ng (it reads the same variable).
@@ -35,12 +36,8 @@ def receivers_dir() -> Path:
     return Path(os.environ.get("SYSLOG_RECEIVERS_DIR", DEFAULT_RECEIVERS_DIR))
 
 
-def missing(what: str) -> None:
-    """Fail in CI (a missing receiver there is a broken pipeline), skip on a developer's machine."""
-    message = f"{what} is not installed; {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+def missing(what: str) -> NoReturn:
+    missing_tool(f"{what} is not installed; {INSTALL_HINT}")
 
 
 def which(*candidates: str) -> str | None:
