@@ -13,6 +13,7 @@ the window. It never moves backwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -252,19 +253,22 @@ class Stream:
         # overlap, not the window (a backfill window can hold hundreds of thousands).
         reread_from = until - timedelta(seconds=self.options.overlap)
         last_page: list[Record] = []
-        async for records in reader.pages():
-            fresh = [record for record in records if record.event_id not in self.seen]
-            self.progress.duplicates += len(records) - len(fresh)
-            self.telemetry.events_fetched(
-                self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
-            )
-            if fresh:
-                tickets.append(await self.submit(fresh))
-            for record in fresh:
-                if record.time >= reread_from:
-                    self.seen.add(record.event_id, record.time)
-            last_page = fresh
-            self.progress.events += len(fresh)
+        # Closed at once when reading stops (a lost lease, SIGTERM): no prefetched page request
+        # may outlive it.
+        async with contextlib.aclosing(reader.pages()) as pages:
+            async for records in pages:
+                fresh = [record for record in records if record.event_id not in self.seen]
+                self.progress.duplicates += len(records) - len(fresh)
+                self.telemetry.events_fetched(
+                    self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
+                )
+                if fresh:
+                    tickets.append(await self.submit(fresh))
+                for record in fresh:
+                    if record.time >= reread_from:
+                        self.seen.add(record.event_id, record.time)
+                last_page = fresh
+                self.progress.events += len(fresh)
         if not reader.complete:
             # The next window starts at the last record read, without overlap: its page repeats.
             for record in last_page:
