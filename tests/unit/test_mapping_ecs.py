@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,24 +11,11 @@ from forwarder.mapping import mapper_for
 from forwarder.mapping.ecs import to_ecs
 from forwarder.mapping.ecs_profile import load_profile, violations
 from forwarder.records import LogType, make_record
-
-OBSERVED = datetime(2026, 8, 20, 12, 0, tzinfo=UTC)
-ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
-DOCUMENTED_ACCESS_REQUEST = {
-    "user_email": "michelle@example.com",
-    "ip_address": "198.41.129.166",
-    "app_uid": "df7e2w5f-02b7-4d9d-af26-8d1988fca630",
-    "app_domain": "test.example.com/admin",
-    "action": "login",
-    "connection": "saml",
-    "allowed": False,
-    "created_at": "2014-01-01T05:20:00.12345Z",
-    "ray_id": "187d944c61940c77",
-}
+from tests.unit.mapping_support import ACCOUNT, DOCUMENTED_ACCESS_REQUEST, OBSERVED, with_fields
 
 
 def _access(**fields: Any) -> dict[str, Any]:
-    data = {key: value for key, value in {**DOCUMENTED_ACCESS_REQUEST, **fields}.items() if value != "<drop>"}
+    data = with_fields(DOCUMENTED_ACCESS_REQUEST, fields)
     return to_ecs(make_record(LogType.ACCESS_REQUESTS, ACCOUNT, data, observed=OBSERVED))
 
 

@@ -3,50 +3,27 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator
 
 from forwarder.mapping import mapper_for
 from forwarder.mapping.ocsf import to_ocsf
 from forwarder.records import LogType, make_record
+from tests.unit.mapping_support import ACCOUNT, OBSERVED, OCSF_VALIDATORS, with_fields
+from tests.unit.mapping_support import DOCUMENTED_ACCESS_REQUEST as DOCUMENTED
 
-SCHEMAS = files("forwarder").joinpath("schemas")
-VALIDATORS = {
-    class_uid: Draft202012Validator(orjson.loads(SCHEMAS.joinpath(name).read_bytes()))
-    for class_uid, name in (
-        (3001, "ocsf_1.8.0_3001_account_change.schema.json"),
-        (3002, "ocsf_1.8.0_3002_authentication.schema.json"),
-        (3006, "ocsf_1.8.0_3006_group_management.schema.json"),
-    )
-}
 GOLDEN_OCSF = Path(__file__).resolve().parent.parent / "golden" / "ocsf"
-OBSERVED = datetime(2026, 8, 20, 12, 0, tzinfo=UTC)
-ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
-DOCUMENTED = {
-    "user_email": "michelle@example.com",
-    "ip_address": "198.41.129.166",
-    "app_uid": "df7e2w5f-02b7-4d9d-af26-8d1988fca630",
-    "app_domain": "test.example.com/admin",
-    "action": "login",
-    "connection": "saml",
-    "allowed": False,
-    "created_at": "2014-01-01T05:20:00.12345Z",
-    "ray_id": "187d944c61940c77",
-}
 
 
 def _errors(event: dict[str, Any]) -> list[str]:
-    return [error.message for error in VALIDATORS[event["class_uid"]].iter_errors(event)]
+    return [error.message for error in OCSF_VALIDATORS[event["class_uid"]].iter_errors(event)]
 
 
 def _access(**fields: Any) -> dict[str, Any]:
-    data = {key: value for key, value in {**DOCUMENTED, **fields}.items() if value != "<drop>"}
+    data = with_fields(DOCUMENTED, fields)
     event = to_ocsf(make_record(LogType.ACCESS_REQUESTS, ACCOUNT, data, observed=OBSERVED))
     assert _errors(event) == []
     return event

@@ -8,14 +8,12 @@ documents, arbitrary JSON, broken JSON or not strings at all; unknown fields are
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from importlib.resources import files
+from datetime import datetime
 from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 
 from forwarder.mapping.ecs import to_ecs
 from forwarder.mapping.ecs_profile import violations
@@ -24,17 +22,8 @@ from forwarder.mapping.ocsf import to_ocsf
 from forwarder.mapping.values import epoch_milliseconds
 from forwarder.records import LogType, Record, make_record
 from forwarder.scim_bodies import prepare_scim_record
+from tests.unit.mapping_support import OBSERVED, OCSF_VALIDATORS
 
-SCHEMAS = files("forwarder").joinpath("schemas")
-VALIDATORS = {
-    class_uid: Draft202012Validator(orjson.loads(SCHEMAS.joinpath(name).read_bytes()))
-    for class_uid, name in (
-        (3001, "ocsf_1.8.0_3001_account_change.schema.json"),
-        (3002, "ocsf_1.8.0_3002_authentication.schema.json"),
-        (3006, "ocsf_1.8.0_3006_group_management.schema.json"),
-    )
-}
-OBSERVED = datetime(2026, 8, 20, 12, 0, tzinfo=UTC)
 MISSING = object()
 SECRET = "planted-secret-4f8a"
 
@@ -186,7 +175,7 @@ def _records(draw: st.DrawFn, log_type: LogType) -> tuple[Record, dict[str, Any]
 
 def _check(record: Record, extra: dict[str, Any]) -> None:
     ocsf = to_ocsf(record)
-    errors = [error.message for error in VALIDATORS[ocsf["class_uid"]].iter_errors(ocsf)]
+    errors = [error.message for error in OCSF_VALIDATORS[ocsf["class_uid"]].iter_errors(ocsf)]
     assert errors == [], (errors, ocsf)
     assert ocsf["type_uid"] == ocsf["class_uid"] * 100 + ocsf["activity_id"]
     assert ocsf["metadata"]["version"] == "1.8.0"
