@@ -23,6 +23,7 @@ from pathlib import Path
 from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
 from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, cpu_seconds, peak_rss_mb
 from benchmarks.e2e.receivers import Receiver
+from tests.receivers.common import stop_process
 
 BATCH = 500
 
@@ -78,7 +79,7 @@ log {{ source(s_file); {parser} destination(d_out); flags(flow-control); }};
 
 
 def command(folder: Path, configuration: Path) -> tuple[list[str], dict[str, str]]:
-    from tests.receivers.syslog_ng import find_syslog_ng
+    from tests.receivers.syslog_ng import find_syslog_ng, syslog_ng_command
 
     found = find_syslog_ng()
     if found is None:
@@ -86,17 +87,7 @@ def command(folder: Path, configuration: Path) -> tuple[list[str], dict[str, str
     binary, env, module_path = found
     if not list(Path(module_path).glob("libhttp.so")):
         raise ToolFailed("syslog-ng has no HTTP destination: run scripts/install-bench-tools.sh")
-    arguments = [
-        binary,
-        "--foreground",
-        "--stderr",
-        f"--cfgfile={configuration}",
-        f"--pidfile={folder / 'syslog-ng.pid'}",
-        f"--persist-file={folder / 'syslog-ng.persist'}",
-        f"--control={folder / 'syslog-ng.ctl'}",
-        f"--module-path={module_path}",
-    ]
-    return arguments, env
+    return syslog_ng_command(binary, folder, configuration, module_path), env
 
 
 def run_syslog_ng(
@@ -126,12 +117,7 @@ def run_syslog_ng(
         wall = time.perf_counter() - started if expected else 0.0
         usage = Usage(cpu_seconds(process.pid), wall, peak_rss_mb(process.pid))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
     got = receiver.count()
     if got != expected:
         raise ToolFailed(f"syslog-ng -> {receiver.kind}: {got} of {expected} events arrived")

@@ -111,6 +111,16 @@ class Certificates:
         )
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Receiver:
     """A running receiver; ``ports`` maps each of INPUTS to its port."""
@@ -151,12 +161,7 @@ class Receiver:
         if process is None:
             return
         self.process = None
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     def messages(self) -> list[Received]:
         if not self.output.exists():

@@ -93,6 +93,22 @@ def find_syslog_ng() -> tuple[str, dict[str, str], str] | None:
     return None
 
 
+def syslog_ng_command(binary: str, folder: Path, configuration: Path, module_path: str) -> list[str]:
+    """syslog-ng in the foreground, its state files in ``folder`` (several can run side by side)."""
+    command = [
+        binary,
+        "--foreground",
+        "--stderr",
+        f"--cfgfile={configuration}",
+        f"--pidfile={folder / 'syslog-ng.pid'}",
+        f"--persist-file={folder / 'syslog-ng.persist'}",
+        f"--control={folder / 'syslog-ng.ctl'}",
+    ]
+    if module_path:
+        command.append(f"--module-path={module_path}")
+    return command
+
+
 def start_syslog_ng(folder: Path) -> Receiver:
     found = find_syslog_ng()
     if found is None:
@@ -108,16 +124,5 @@ def start_syslog_ng(folder: Path) -> Receiver:
     configuration = folder / "syslog-ng.conf"
     configuration.write_text(config(ports, certificates, output))
     receiver = Receiver("syslog-ng", folder, ports, output, parse, certificates)
-    command = [
-        binary,
-        "--foreground",
-        "--stderr",
-        f"--cfgfile={configuration}",
-        f"--pidfile={folder / 'syslog-ng.pid'}",
-        f"--persist-file={folder / 'syslog-ng.persist'}",
-        f"--control={folder / 'syslog-ng.ctl'}",
-    ]
-    if module_path:
-        command.append(f"--module-path={module_path}")
-    receiver.start(command, env=env)
+    receiver.start(syslog_ng_command(binary, folder, configuration, module_path), env=env)
     return receiver
