@@ -32,6 +32,7 @@ from tests.integration.test_forwarder_end_to_end import (
     ACCOUNT,
     LOG_TYPES,
     NOW,
+    backfill_env,
     cli,
     cli_env,
     dead_lettered,
@@ -120,12 +121,17 @@ def run_once(env: dict[str, str], timeout: float = 180) -> str:
 
 
 def base_env(simulator: SimulatorThread, tmp_path: Path, **more: str) -> dict[str, str]:
-    defaults = {
-        "FORWARDER_START_AT": (NOW - timedelta(hours=HOURS)).isoformat(),
-        "FORWARDER_MAX_WINDOW": "30m",
-        "FORWARDER_PAGE_SIZE": "200",
-    }
-    return cli_env(simulator.base_url, tmp_path, **(defaults | more))
+    return backfill_env(simulator.base_url, tmp_path, HOURS, **({"FORWARDER_PAGE_SIZE": "200"} | more))
+
+
+def run_watched(
+    env: dict[str, str], simulator: SimulatorThread, tmp_path: Path
+) -> tuple[CheckpointWatch, set[str]]:
+    """`once` with its checkpoints watched; the watch (never backwards) and the ids that are due."""
+    with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
+        run_once(env)
+    watch.assert_never_backwards()
+    return watch, expected(simulator, watch.final(), tmp_path)
 
 
 def es_ids(fake: ThreadedFake[FakeElasticsearch]) -> Counter[str]:
@@ -178,10 +184,7 @@ def test_partial_bulk_failures_and_poison_events_are_all_accounted_for(tmp_path:
             )
         )
         env = base_env(simulator, tmp_path, **es_env(es))
-        with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
-            run_once(env)
-        watch.assert_never_backwards()
-        want = expected(simulator, watch.final(), tmp_path)
+        _, want = run_watched(env, simulator, tmp_path)
         in_es = es_ids(es)
     letters = dead_lettered(tmp_path / "dead-letters.ndjson")
     assert letters, "the 400 items were not dead-lettered"
@@ -199,10 +202,7 @@ def test_a_cloudflare_block_and_5xx_bursts_lose_nothing(tmp_path: Path) -> None:
         simulator.add_fault(Fault.connection_reset(count=3))
         simulator.add_fault(Fault.non_json(count=3, status=503))
         env = base_env(simulator, tmp_path, **es_env(es))
-        with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
-            run_once(env)
-        watch.assert_never_backwards()
-        want = expected(simulator, watch.final(), tmp_path)
+        _, want = run_watched(env, simulator, tmp_path)
         in_es = es_ids(es)
         answered_429 = simulator.stats().too_many_requests
     assert answered_429 >= 1
@@ -249,10 +249,7 @@ def test_a_slow_sink_pauses_the_source_without_losing_anything(tmp_path: Path) -
             **es_env(es) | {"FORWARDER_ELASTICSEARCH__MAX_INFLIGHT_EVENTS": "300"},
             FORWARDER_START_AT=(NOW - timedelta(hours=2)).isoformat(),
         )
-        with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
-            run_once(env)
-        watch.assert_never_backwards()
-        want = expected(simulator, watch.final(), tmp_path)
+        _, want = run_watched(env, simulator, tmp_path)
         in_es = es_ids(es)
     assert want <= set(in_es)
     assert max(in_es.values()) == 1
@@ -341,10 +338,7 @@ def test_splunk_hec_busy_lost_acks_and_poison_events_are_all_accounted_for(tmp_p
             FORWARDER_SPLUNK_HEC__ACK_POLL_INTERVAL="0.1",
             FORWARDER_SPLUNK_HEC__BATCH_MAX_AGE="0.2",
         )
-        with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
-            run_once(env)
-        watch.assert_never_backwards()
-        want = expected(simulator, watch.final(), tmp_path)
+        _, want = run_watched(env, simulator, tmp_path)
         indexed = hec.call(
             lambda fake: Counter(str(item.event["_forwarder"]["event_id"]) for item in fake.indexed)
         )

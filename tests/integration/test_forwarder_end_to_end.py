@@ -225,6 +225,19 @@ def cli_env(base_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
     }
 
 
+def backfill_env(base_url: str, tmp_path: Path, hours: float, **more: str) -> dict[str, str]:
+    """A backfill of the last ``hours`` of simulated data, in half-hour windows.
+
+    The start is absolute: the subprocess's own "N hours ago" would begin after the first records.
+    """
+    defaults = {
+        "FORWARDER_START_AT": (NOW - timedelta(hours=hours)).isoformat(),
+        "FORWARDER_MAX_WINDOW": "30m",
+        "FORWARDER_PAGE_SIZE": "100",
+    }
+    return cli_env(base_url, tmp_path, **(defaults | more))
+
+
 def test_a_restart_in_the_middle_of_a_backfill_loses_nothing(tmp_path: Path) -> None:
     """SIGKILL once the first windows are committed; the restart repeats only the uncommitted one."""
     with SimulatorThread(simulator_config(hours=24, access_per_minute=4, scim_per_minute=1)) as simulator:
@@ -330,14 +343,7 @@ def test_version(command: str) -> None:
 def test_a_backfill_reports_progress_at_a_steady_cadence(tmp_path: Path) -> None:
     with SimulatorThread(simulator_config(hours=12)) as simulator:
         simulator.add_fault(Fault.slow(0.05, count=None))
-        env = cli_env(
-            simulator.base_url,
-            tmp_path,
-            FORWARDER_START_AT=(NOW - timedelta(hours=12)).isoformat(),
-            FORWARDER_MAX_WINDOW="30m",
-            FORWARDER_PAGE_SIZE="100",
-            FORWARDER_PROGRESS_INTERVAL="0.3",
-        )
+        env = backfill_env(simulator.base_url, tmp_path, 12, FORWARDER_PROGRESS_INTERVAL="0.3")
         process = cli(env, "once")
         output, errors = process.communicate(timeout=120)
     assert process.returncode == 0, errors.decode()

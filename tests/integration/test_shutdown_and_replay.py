@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -18,6 +18,7 @@ from tests.integration.test_forwarder_end_to_end import (
     ACCOUNT,
     LOG_TYPES,
     NOW,
+    backfill_env,
     cli,
     cli_env,
     expected_ids,
@@ -30,13 +31,7 @@ from tests.integration.test_forwarder_end_to_end import (
 def test_sigterm_delivers_in_flight_commits_and_exits_0(tmp_path: Path) -> None:
     with SimulatorThread(simulator_config(hours=12)) as simulator:
         simulator.add_fault(Fault.slow(0.03, count=None))
-        env = cli_env(
-            simulator.base_url,
-            tmp_path,
-            FORWARDER_START_AT=(NOW - timedelta(hours=12)).isoformat(),
-            FORWARDER_MAX_WINDOW="30m",
-            FORWARDER_PAGE_SIZE="100",
-        )
+        env = backfill_env(simulator.base_url, tmp_path, 12)
         process = cli(env, "run")
         checkpoints = tmp_path / "checkpoints.json"
         deadline = time.monotonic() + 60
