@@ -195,7 +195,7 @@ class SinkWorker:
             try:
                 await self._deliver(batch)
             except SinkConfigError as error:
-                self._stop(str(error))
+                self.stop(str(error))
             finally:
                 self._sending.release()
 
@@ -300,7 +300,8 @@ class SinkWorker:
             },
         )
 
-    def _stop(self, reason: str) -> None:
+    def stop(self, reason: str) -> None:
+        """Stop this sink for a configuration error: its events stay uncommitted until it is fixed."""
         if self.stopped:
             return
         self.status.state = "config_error"

@@ -75,7 +75,7 @@ class Pipeline:
             try:
                 await worker.sink.open()
             except SinkConfigError as error:
-                worker._stop(str(error))
+                worker.stop(str(error))
                 continue
             worker.status.state = "ok"
         self._runs = [
