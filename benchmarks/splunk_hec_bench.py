@@ -139,6 +139,11 @@ async def run_sink(
     return elapsed
 
 
+# The naive client's input: documents as dicts (events keep only the encoded bytes); decoded once,
+# outside any timing, by main().
+DOCUMENTS: dict[str, Any] = {}
+
+
 def naive_body(batch: Sequence[Event]) -> bytes:
     lines = []
     for event in batch:
@@ -147,7 +152,7 @@ def naive_body(batch: Sequence[Event]) -> bytes:
             "host": "bench",
             "source": f"cloudflare:{event.record.account_id}:{event.log_type.value}",
             "sourcetype": "cloudflare:access",
-            "event": event.document,
+            "event": DOCUMENTS[event.event_id],
         }
         lines.append(json.dumps(envelope))
     return "\n".join(lines).encode()
@@ -267,6 +272,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     events = make_events(arguments.events)
+    DOCUMENTS.update((event.event_id, event.document) for event in events)
     batches = [events[start : start + arguments.batch] for start in range(0, len(events), arguments.batch)]
     encoder = HecEncoder(settings_for("http://127.0.0.1:1", True, None, 1, acks=False))
     body = join(encoder.encode_all(batches[0]))

@@ -55,7 +55,7 @@ def make_events(count: int) -> list[Event]:
             LogType.ACCESS_REQUESTS, "0123456789abcdef0123456789abcdef", data, datetime.now(UTC)
         )
         document = to_raw(record)
-        events.append(Event(record=record, document=document, body=orjson.dumps(document)))
+        events.append(Event(record=record, body=orjson.dumps(document)))
     return events
 
 

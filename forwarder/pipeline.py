@@ -134,8 +134,7 @@ class Pipeline:
         events = []
         for record in records:
             try:
-                document = mapper(record)
-                events.append(Event(record, document, orjson.dumps(document)))
+                events.append(Event(record, orjson.dumps(mapper(record))))
             except Exception as error:
                 # The mappings are meant to be total; if one is not, keep the record, loudly.
                 users = [sink.name for sink in self.sinks if sink.format == fmt]

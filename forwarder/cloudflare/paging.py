@@ -48,8 +48,9 @@ class WindowReader:
     idp_ids: Sequence[str] = ()
     # A probe reads one record on purpose: an incomplete window is not news then.
     warn_incomplete: bool = True
-    # API record -> Record (the stream prepares SCIM bodies first); the id is computed once, here.
-    to_record: Callable[[Mapping[str, Any]], Record] | None = None
+    # (API record, when its page arrived) -> Record (the stream prepares SCIM bodies first); the
+    # id is computed once, here.
+    to_record: Callable[[Mapping[str, Any], datetime], Record] | None = None
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -94,7 +95,11 @@ class WindowReader:
             while pending is not None:
                 envelope = await pending
                 pending = None
-                records = [self._make(item) for item in envelope.result or [] if isinstance(item, dict)]
+                # One observation time per page: the records of a page arrived together.
+                observed = datetime.now(UTC)
+                records = [
+                    self._make(item, observed) for item in envelope.result or [] if isinstance(item, dict)
+                ]
                 self.pages_read += 1
                 fresh = self._fresh(records)
                 if records and not fresh:
@@ -132,10 +137,10 @@ class WindowReader:
             return False, f"page cap FORWARDER_MAX_PAGES={self.max_pages} reached"
         return None
 
-    def _make(self, data: Mapping[str, Any]) -> Record:
+    def _make(self, data: Mapping[str, Any], observed: datetime) -> Record:
         if self.to_record is not None:
-            return self.to_record(data)
-        return make_record(self.log_type, self.account_id, data)
+            return self.to_record(data, observed)
+        return make_record(self.log_type, self.account_id, data, observed)
 
     def _fresh(self, records: list[Record]) -> list[Record]:
         fresh = [record for record in records if record.event_id not in self._previous]

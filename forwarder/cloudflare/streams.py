@@ -289,7 +289,7 @@ class Stream:
         self.seen.forget_before(position - timedelta(seconds=self.options.overlap))
         return position
 
-    def _record(self, data: Mapping[str, Any]) -> Record:
+    def _record(self, data: Mapping[str, Any], observed: datetime) -> Record:
         if self.prepare is not None and self.log_type is LogType.SCIM_UPDATES:
             data = self.prepare(data)
-        return make_record(self.log_type, self.account_id, data)
+        return make_record(self.log_type, self.account_id, data, observed)

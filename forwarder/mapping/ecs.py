@@ -15,6 +15,7 @@ from forwarder.mapping.scim_changes import Activity, ScimChange, classify
 from forwarder.mapping.values import (
     ip_address,
     iso_timestamp,
+    observed_iso_timestamp,
     split_app_domain,
     text,
     unique,
@@ -70,7 +71,7 @@ def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
             "id": record.event_id,
             # When this forwarder first read the event (ECS event.created); event.ingested is left
             # to the data store, whose ingest pipeline sets it.
-            "created": iso_timestamp(record.observed),
+            "created": observed_iso_timestamp(record.observed),
             "module": "cloudflare",
             "dataset": dataset,
             "provider": "cloudflare_access",
@@ -109,19 +110,20 @@ def _access_request(record: Record) -> dict[str, Any]:
         if allowed is not None:
             vendor["allowed"] = allowed
 
-    related_users: list[str | None] = []
+    related_users: list[str] = []
     user: dict[str, Any] = {}
     email = data.get("user_email")
-    if text(email):
+    if isinstance(email, str) and email:
         # Access knows a person by their email only, and detections key on user.name.
         user["email"] = user["name"] = email
         related_users.append(email)
     elif email is not None:
         vendor["user_email"] = email
     user_id = data.get("user_id")
-    if text(user_id):
+    if isinstance(user_id, str) and user_id:
         user["id"] = user_id
-        related_users.append(user_id)
+        if user_id != email:
+            related_users.append(user_id)
     elif user_id is not None:
         vendor["user_id"] = user_id
     if user:
@@ -171,7 +173,7 @@ def _access_request(record: Record) -> dict[str, Any]:
             vendor[key] = data[key]
 
     if related_users:
-        related["user"] = unique(related_users)
+        related["user"] = related_users
     if related:
         document["related"] = related
     if vendor:

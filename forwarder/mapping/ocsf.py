@@ -17,6 +17,7 @@ from forwarder.mapping.values import (
     epoch_milliseconds,
     ip_address,
     is_ocsf_email,
+    observed_epoch_milliseconds,
     text,
     unknown_fields,
 )
@@ -104,7 +105,7 @@ def _event(
         "product": {"name": PRODUCT, "vendor_name": VENDOR, "feature": {"name": feature}},
         "log_name": record.log_type.value,
         # When this forwarder fetched the event; `time` is when Cloudflare says it happened.
-        "logged_time": epoch_milliseconds(record.observed),
+        "logged_time": observed_epoch_milliseconds(record.observed),
     }
     if record.account_id:
         metadata["tenant_uid"] = record.account_id

@@ -21,13 +21,14 @@ in a package of its own::
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -38,14 +39,24 @@ from forwarder.records import LogType, Record
 ENTRY_POINT_GROUP = "forwarder.sinks"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """A record mapped to one format: what a sink encodes for the wire."""
+    """A record mapped to one format: what a sink encodes for the wire. Treat it as immutable.
+
+    Only the encoded document is kept, not the dict it was encoded from: thousands of events wait
+    in the in-flight windows, and keeping their dicts (a dozen containers each) alive made every
+    garbage collection walk them; that cost more than the mapping itself (benchmarks/RESULTS.md).
+    Not a frozen dataclass, whose ``__init__`` costs four times as much, for the same reason.
+    """
 
     record: Record
-    document: Mapping[str, Any]
     # The document as JSON, encoded once per format and shared by every sink that uses it.
     body: bytes
+
+    @property
+    def document(self) -> Any:
+        """The document, decoded again: for the rare paths (dead letters, checks), never per event."""
+        return orjson.loads(self.body)
 
     @property
     def event_id(self) -> str:

@@ -46,7 +46,7 @@ def make_event(
     document.update(overrides)
     for name in drop:
         del document[name]
-    return Event(record=record, document=document, body=orjson.dumps(document))
+    return Event(record=record, body=orjson.dumps(document))
 
 
 def make_events(count: int, start: int = 0) -> list[Event]:

@@ -35,7 +35,7 @@ def make_event(number: int, log_type: LogType = LogType.ACCESS_REQUESTS, account
         data = {"logged_at": moment, "resource_type": "USER", "request_method": "PATCH", "n": number}
     record = make_record(log_type, account, data, observed=START)
     document = to_raw(record)
-    return Event(record=record, document=document, body=orjson.dumps(document))
+    return Event(record=record, body=orjson.dumps(document))
 
 
 def make_events(count: int, start: int = 0, log_type: LogType = LogType.ACCESS_REQUESTS) -> list[Event]:
@@ -44,7 +44,7 @@ def make_events(count: int, start: int = 0, log_type: LogType = LogType.ACCESS_R
 
 def with_body(event: Event, body: bytes) -> Event:
     """The same event with other document bytes: how a poison event is made."""
-    return Event(record=event.record, document=event.document, body=body)
+    return Event(record=event.record, body=body)
 
 
 def event_id_of(indexed: IndexedEvent) -> str:

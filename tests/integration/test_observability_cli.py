@@ -135,7 +135,11 @@ def test_run_serves_the_endpoints_on_the_health_port(tmp_path: Path) -> None:
                 ready = fetch(base + "/readyz")
             health = fetch(base + "/healthz")
             status = fetch(base + "/status")
+            # Ready means Cloudflare answered; the first page's events may be counted a moment later.
             metrics = fetch(base + "/metrics")
+            while "forwarder_events_fetched_total{" not in metrics[1] and time.monotonic() < deadline:
+                time.sleep(0.1)
+                metrics = fetch(base + "/metrics")
         finally:
             process.send_signal(signal.SIGTERM)
             output, errors = process.communicate(timeout=60)

@@ -77,7 +77,7 @@ def scim_event(**overrides: Any) -> Event:
 def make_event(log_type: LogType, data: dict[str, Any]) -> Event:
     record = make_record(log_type, "0123456789abcdef0123456789abcdef", data, observed=datetime.now(UTC))
     document = to_raw(record)
-    return Event(record=record, document=document, body=orjson.dumps(document))
+    return Event(record=record, body=orjson.dumps(document))
 
 
 def sink_for(receiver: Receiver, input_name: str, **settings: Any) -> SyslogSink:

@@ -28,7 +28,7 @@ def event(index: int) -> Event:
     data = {"ray_id": f"{index:016x}", "allowed": True, "created_at": "2024-01-01T00:00:00Z"}
     record = make_record(LogType.ACCESS_REQUESTS, "acc", data, observed=datetime.now(UTC))
     document = to_raw(record)
-    return Event(record=record, document=document, body=orjson.dumps(document))
+    return Event(record=record, body=orjson.dumps(document))
 
 
 class OctetCountingServer:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event
 from forwarder.sinks.elasticsearch import ElasticsearchSettings
-from forwarder.sinks.elasticsearch.encoding import BulkEncoder, compress
+from forwarder.sinks.elasticsearch.encoding import BulkEncoder, compress, has_timestamp
 from forwarder.sinks.elasticsearch.template import template_body, vendor_mapping
 from tests.fakes.elasticsearch_helpers import make_event
 
@@ -42,7 +42,7 @@ def test_exact_bytes_of_a_batch() -> None:
 def test_the_body_is_copied_not_re_encoded() -> None:
     # Key order and spacing that orjson would not produce survive untouched.
     event = make_event(1)
-    odd = Event(record=event.record, document=event.document, body=b'{"z": 1,  "@timestamp": "x"}')
+    odd = Event(record=event.record, body=b'{"z": 1,  "@timestamp": "x"}')
     encoded = BulkEncoder(TARGETS, "index", add_timestamp=False).encode([odd])
     assert encoded.body().endswith(b'"}}\n{"z": 1,  "@timestamp": "x"}\n')
     assert encoded.body().startswith(b'{"index":{')
@@ -53,7 +53,6 @@ def test_id_over_512_bytes_is_rejected_before_sending() -> None:
     record = make_record(LogType.ACCESS_REQUESTS, "a", {})
     long_id = Event(
         record=type(record)(**{**{s: getattr(record, s) for s in record.__slots__}, "event_id": "é" * 257}),
-        document=event.document,
         body=event.body,
     )
     encoded = BulkEncoder(TARGETS, "create", add_timestamp=True).encode([long_id, event])
@@ -63,7 +62,7 @@ def test_id_over_512_bytes_is_rejected_before_sending() -> None:
 
 def test_raw_line_break_is_rejected_not_sent() -> None:
     event = make_event(1)
-    broken = Event(record=event.record, document=event.document, body=b'{"a":\n1}')
+    broken = Event(record=event.record, body=b'{"a":\n1}')
     encoded = BulkEncoder(TARGETS, "create", add_timestamp=True).encode([broken, event])
     assert len(encoded.items) == 1
     assert "line break" in encoded.rejected[0].reason
@@ -80,9 +79,19 @@ def test_timestamp_is_spliced_in_for_data_streams_only() -> None:
     assert "@timestamp" not in orjson.loads(index.split(b"\n")[1])
 
 
+def test_only_a_top_level_timestamp_counts() -> None:
+    assert has_timestamp(b'{"@timestamp":"2025-03-01T12:00:01Z","a":1}')
+    assert has_timestamp(b'{"a": 1, "@timestamp": "x"}')
+    # Nested, or only inside a string: the document still needs one at the top.
+    assert not has_timestamp(b'{"unmapped":{"@timestamp":"x"}}')
+    assert not has_timestamp(b'{"note":"\\"@timestamp\\""}')
+    assert not has_timestamp(b'{"a":1}')
+    assert not has_timestamp(b'["@timestamp"]')
+
+
 def test_timestamp_into_an_empty_document() -> None:
     event = make_event(1)
-    empty = Event(record=event.record, document={}, body=b"{}")
+    empty = Event(record=event.record, body=b"{}")
     source = BulkEncoder(TARGETS, "create", add_timestamp=True).encode([empty]).body().split(b"\n")[1]
     assert orjson.loads(source) == {"@timestamp": "2025-03-01T12:00:01Z"}
 
@@ -123,7 +132,7 @@ def test_ndjson_round_trip(documents: list[dict[str, Any]], ids: list[str]) -> N
         record = type(base.record)(
             **{**{s: getattr(base.record, s) for s in base.record.__slots__}, "event_id": event_id}
         )
-        events.append(Event(record=record, document=document, body=orjson.dumps(document)))
+        events.append(Event(record=record, body=orjson.dumps(document)))
     encoded = BulkEncoder(TARGETS, "create", add_timestamp=False).encode(events)
     assert encoded.rejected == []
     body = encoded.body()

@@ -20,7 +20,7 @@ from forwarder.sinks.syslog.settings import Facility, Severity
 def event(log_type: LogType = LogType.ACCESS_REQUESTS, **data: Any) -> Event:
     record = make_record(log_type, "acc", data, observed=datetime(2024, 1, 1, tzinfo=UTC))
     document = to_raw(record)
-    return Event(record=record, document=document, body=orjson.dumps(document))
+    return Event(record=record, body=orjson.dumps(document))
 
 
 def test_entry_point_loads_the_sink() -> None:

@@ -52,6 +52,19 @@ class EncodedBatch:
         return EncodedBatch(self.items[:middle]), EncodedBatch(self.items[middle:])
 
 
+def has_timestamp(body: bytes) -> bool:
+    """Whether the encoded document has a top-level ``@timestamp``, decoding it only when unsure.
+
+    ECS documents start with it; OCSF and most raw documents do not mention it at all.
+    """
+    if body.startswith(b'{"@timestamp":'):
+        return True
+    if b'"@timestamp"' not in body:
+        return False
+    document = orjson.loads(body)
+    return isinstance(document, dict) and "@timestamp" in document
+
+
 class BulkEncoder:
     """Encodes events for one sink configuration: its action, targets and timestamp rule."""
 
@@ -82,7 +95,7 @@ class BulkEncoder:
         # early and break every action after it: refuse this one event, not the batch.
         if b"\n" in body or b"\r" in body:
             return "encoded document contains a raw line break, which NDJSON cannot carry"
-        if self._add_timestamp and "@timestamp" not in event.document:
+        if self._add_timestamp and not has_timestamp(body):
             body = self._with_timestamp(event, body)
             if not body:
                 return "document is not a JSON object, so a data stream cannot take it"
