@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def forward(config: Config, *, until_caught_up: bool) -> int:
     """``run`` and ``once``: the exit code says why it stopped."""
+    from forwarder.garbage_collection import tune_for_throughput
     from forwarder.runner import Forwarder, install_signal_handlers
     from forwarder.telemetry.exporters import telemetry_from_environment
 
@@ -120,6 +121,7 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         },
     )
     log.info("configuration", extra={"settings": config_summary(config)})
+    tune_for_throughput()
 
     async def main_task() -> bool:
         task = asyncio.current_task()

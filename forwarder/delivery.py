@@ -47,14 +47,16 @@ class PartialRetry(RetryableError):
     """Some events of a batch are to be sent again; the sink took or rejected the others."""
 
 
-@dataclass(slots=True)
 class Item:
-    event: Event
-    ticket: Ticket
+    """One event queued for one sink, with the ticket it settles."""
 
-    @property
-    def size(self) -> int:
-        return len(self.event.body) + 1
+    __slots__ = ("event", "size", "ticket")
+
+    def __init__(self, event: Event, ticket: Ticket) -> None:
+        self.event = event
+        self.ticket = ticket
+        # Read several times per delivery (window, batch cut, settling): computed once.
+        self.size = len(event.body) + 1
 
 
 @dataclass

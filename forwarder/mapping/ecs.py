@@ -14,7 +14,7 @@ from forwarder.mapping.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, 
 from forwarder.mapping.scim_changes import Activity, ScimChange, classify
 from forwarder.mapping.values import (
     ip_address,
-    iso_timestamp,
+    iso_timestamp_from,
     observed_iso_timestamp,
     split_app_domain,
     text,
@@ -61,9 +61,14 @@ def to_ecs(record: Record) -> dict[str, Any]:
     return _scim_update(record)
 
 
-def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
+def _base(record: Record, category: str, dataset: str, time_field: str) -> dict[str, Any]:
+    timestamp = record.timestamp
     document: dict[str, Any] = {
-        "@timestamp": iso_timestamp(record.time),
+        "@timestamp": (
+            observed_iso_timestamp(record.observed)
+            if timestamp is None
+            else iso_timestamp_from(record.data.get(time_field), timestamp)
+        ),
         "ecs": {"version": ECS_VERSION},
         "event": {
             "kind": "event",
@@ -86,7 +91,7 @@ def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
 def _access_request(record: Record) -> dict[str, Any]:
     data = record.data
     vendor = unknown_fields(data, ACCESS_FIELDS)
-    document = _base(record, "authentication", "cloudflare.access_requests")
+    document = _base(record, "authentication", "cloudflare.access_requests", "created_at")
     event = document["event"]
     if record.timestamp is None and data.get("created_at") is not None:
         vendor["created_at"] = data["created_at"]
@@ -187,7 +192,7 @@ def _scim_update(record: Record) -> dict[str, Any]:
     data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
     change = classify(data)
     vendor = unknown_fields(data, SCIM_FIELDS)
-    document = _base(record, "iam", "cloudflare.scim_updates")
+    document = _base(record, "iam", "cloudflare.scim_updates", "logged_at")
     event = document["event"]
     if record.timestamp is None and data.get("logged_at") is not None:
         vendor["logged_at"] = data["logged_at"]

@@ -9,6 +9,7 @@ hold, and every field this forwarder does not know yet, is kept as is under ``un
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from forwarder.mapping.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
@@ -36,6 +37,7 @@ _ISO_COUNTRY = re.compile(r"[A-Za-z]{2}")
 AUTHENTICATION = 3002
 _LOGON, _LOGOFF = 1, 2
 _AUTHENTICATION_ACTIVITIES = {0: "Unknown", 1: "Logon", 2: "Logoff", 99: "Other"}
+_AUTHENTICATION_ACTIONS = {"login": _LOGON, "logout": _LOGOFF}
 # Cloudflare's `connection` is the IdP integration used; each speaks one protocol (Cloudflare's
 # IdP docs: the named integrations are OIDC or OAuth 2.0 apps, `saml` is generic SAML).
 _AUTH_PROTOCOLS = {
@@ -175,7 +177,7 @@ def _authentication(record: Record) -> dict[str, Any]:
         if action is not None:
             unmapped["action"] = action
     else:
-        activity_id = {"login": _LOGON, "logout": _LOGOFF}.get(label.lower(), _OTHER)
+        activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
         activity_name = label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
     event = _event(record, AUTHENTICATION, activity_id, activity_name, "Access authentication logs")
 
@@ -239,14 +241,19 @@ def _source(event: dict[str, Any], data: Any, unmapped: dict[str, Any]) -> None:
         unmapped["country_code"] = country
 
 
+@lru_cache(maxsize=256)
+def _protocol_id(connection: str) -> int:
+    key = connection.lower().replace("-", "").replace("_", "").replace(" ", "").replace(".", "")
+    return _AUTH_PROTOCOLS.get(key, _OTHER)
+
+
 def _auth_protocol(event: dict[str, Any], connection: Any, unmapped: dict[str, Any]) -> None:
     label = text(connection)
     if label is None:
         if connection is not None:
             unmapped["connection"] = connection
         return
-    key = label.lower().replace("-", "").replace("_", "").replace(" ", "").replace(".", "")
-    protocol_id = _AUTH_PROTOCOLS.get(key, _OTHER)
+    protocol_id = _protocol_id(label)
     event["auth_protocol_id"] = protocol_id
     if protocol_id == _OTHER:
         event["auth_protocol"] = label

@@ -50,6 +50,7 @@ def ip_address(value: Any) -> str | None:
     return _canonical_ip(value)
 
 
+@lru_cache(maxsize=8192)
 def is_ocsf_email(value: str) -> bool:
     return _OCSF_EMAIL.fullmatch(value) is not None
 
@@ -67,6 +68,24 @@ def iso_timestamp(moment: datetime) -> str:
     # Records carry datetime.UTC itself, whose isoformat ends in "+00:00": slicing that off is
     # several times cheaper than building a naive copy.
     return utc(moment).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+# The shape Cloudflare sends: already iso_timestamp's form, but for the fraction's length.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII)
+
+
+def iso_timestamp_from(raw: Any, moment: datetime) -> str:
+    """``iso_timestamp(moment)``, where ``moment`` was parsed from ``raw``.
+
+    When ``raw`` has the canonical shape (which parsing it successfully proves valid), the result is
+    ``raw`` with its fraction padded to six digits: three times cheaper than formatting ``moment``.
+    Anything else (offsets, nanoseconds, ISO week dates) is formatted from ``moment``.
+    """
+    if isinstance(raw, str) and _CANONICAL_TIME.fullmatch(raw) is not None:
+        if len(raw) == 20:
+            return raw[:19] + ".000000Z"
+        return raw[:-1].ljust(26, "0") + "Z"
+    return iso_timestamp(moment)
 
 
 def epoch_milliseconds(moment: datetime) -> int:

@@ -43,8 +43,13 @@ def stream_key(record: Record) -> str:
     return f"{record.account_id}/{record.log_type.value}"
 
 
-def by_stream(events: Iterable[Event]) -> Counter[tuple[str, str]]:
-    return Counter((stream_key(event.record), event.log_type.value) for event in events)
+def by_stream(events: Iterable[Event]) -> dict[tuple[str, str], int]:
+    """Events per (stream, log type); counted by record fields, named once per stream."""
+    counts = Counter((event.record.account_id, event.record.log_type) for event in events)
+    return {
+        (f"{account_id}/{log_type.value}", log_type.value): count
+        for (account_id, log_type), count in counts.items()
+    }
 
 
 def cloudflare_retry_reason(error: BaseException | None) -> str:

@@ -19,8 +19,8 @@ from forwarder.mapping.ecs import to_ecs
 from forwarder.mapping.ecs_profile import violations
 from forwarder.mapping.known_fields import ACCESS_FIELDS, SCIM_FIELDS
 from forwarder.mapping.ocsf import to_ocsf
-from forwarder.mapping.values import epoch_milliseconds
-from forwarder.records import LogType, Record, make_record
+from forwarder.mapping.values import epoch_milliseconds, iso_timestamp, iso_timestamp_from
+from forwarder.records import LogType, Record, make_record, parse_timestamp
 from forwarder.scim_bodies import prepare_scim_record
 from tests.unit.mapping_support import OBSERVED, OCSF_VALIDATORS
 
@@ -45,7 +45,7 @@ _json = st.recursive(
 @st.composite
 def _timestamps(draw: st.DrawFn) -> str:
     moment = draw(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 30)))
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = moment.isoformat(timespec="seconds")
     digits = draw(st.sampled_from([0, 1, 2, 3, 5, 6, 9]))
     if digits:
         text += "." + f"{moment.microsecond:06d}{draw(st.integers(0, 999)):03d}"[:digits]
@@ -210,3 +210,39 @@ def test_any_access_request_maps_to_valid_ecs_and_ocsf(case: tuple[Record, dict[
 @given(_records(LogType.SCIM_UPDATES))
 def test_any_scim_update_maps_to_valid_ecs_and_ocsf(case: tuple[Record, dict[str, Any]]) -> None:
     _check(*case)
+
+
+_fraction = st.integers(0, 6).flatmap(
+    lambda digits: st.just("") if digits == 0 else st.text("0123456789", min_size=digits, max_size=digits)
+)
+_time_text = st.one_of(
+    # Cloudflare's shape, which is copied rather than formatted ...
+    st.builds(
+        lambda moment, fraction: (
+            moment.isoformat(timespec="seconds") + (f".{fraction}" if fraction else "") + "Z"
+        ),
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+        _fraction,
+    ),
+    # ... and the other forms the parser accepts, which are formatted.
+    st.sampled_from(
+        [
+            "2026-W48-4T01:45:39.2Z",
+            "2026-11-26T01:45:39.123456789Z",
+            "2026-11-26T01:45:39,5Z",
+            "2026-11-26t01:45:39.5Z",
+            "20261126T014539.5Z",
+            "2026-11-26T01:45:39.5-00:00",
+            "2026-11-26T03:45:39.5+02:00",
+            "2026-11-26T01:45:39",
+            "2026-11-26",
+        ]
+    ),
+)
+
+
+@given(_time_text)
+def test_a_timestamp_copied_from_the_record_equals_the_formatted_one(raw: str) -> None:
+    moment = parse_timestamp(raw)
+    assert moment is not None
+    assert iso_timestamp_from(raw, moment) == iso_timestamp(moment)
