@@ -134,9 +134,9 @@ def targets(rows: Sequence[Row], rss: Sequence[tuple[int, Usage]], rates: Sequen
     found: dict[str, list[str]] = defaultdict(list)
     for (sink, tool, fmt), row in index.items():
         ours = index.get((sink, "forwarder", fmt))
-        if ours is None or tool not in ("elasticsearch-py streaming_bulk", "syslog-ng"):
+        if ours is None or not (tool == "elasticsearch-py streaming_bulk" or tool.startswith("syslog-ng")):
             continue
-        if tool == "syslog-ng" and sink not in ("splunk_hec", "elasticsearch"):
+        if tool.startswith("syslog-ng") and sink not in ("splunk_hec", "elasticsearch"):
             continue
         need = 2.0 if tool.startswith("elasticsearch-py") else 1.0
         ratio = ours.per_core / row.per_core

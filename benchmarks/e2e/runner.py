@@ -26,6 +26,7 @@ from benchmarks.e2e.syslog_ng import run_syslog_ng
 from forwarder.simulator.background import SimulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
+SYSLOG_NG_EVENT_TIME = "syslog-ng, with the event time (json-parser)"
 # (receiver, or None for the ceiling; events expected) -> usage
 Runner = Callable[[Receiver | None, int], Usage]
 
@@ -127,16 +128,18 @@ class Harness:
             lambda receiver, _: run_with(self.scratch / "empty.ndjson", receiver, 0),
         )
 
-    def syslog_ng(self, fmt: str) -> tuple[Runner, Runner]:
+    def syslog_ng(self, fmt: str, *, event_time: bool = False) -> tuple[Runner, Runner]:
         folder = self.scratch / "syslog-ng"
 
         def run(receiver: Receiver | None, expected: int) -> Usage:
             assert receiver is not None
-            return run_syslog_ng(self.scratch / f"{fmt}.ndjson", receiver, fmt, expected, folder)
+            source = self.scratch / f"{fmt}.ndjson"
+            return run_syslog_ng(source, receiver, fmt, expected, folder, event_time=event_time)
 
         def empty(receiver: Receiver | None, _: int) -> Usage:
             assert receiver is not None
-            return run_syslog_ng(self.scratch / "empty.ndjson", receiver, fmt, 0, folder)
+            source = self.scratch / "empty.ndjson"
+            return run_syslog_ng(source, receiver, fmt, 0, folder, event_time=event_time)
 
         return run, empty
 
@@ -164,6 +167,9 @@ class Harness:
                     add(sink, "plain Python (json + httpx)", fmt, runners, "plain-hec")
                 if sink != "file":
                     add(sink, "syslog-ng", fmt, self.syslog_ng(fmt), f"syslog-ng-{sink}")
+                if sink == "splunk_hec":
+                    runners = self.syslog_ng(fmt, event_time=True)
+                    add(sink, SYSLOG_NG_EVENT_TIME, fmt, runners, f"syslog-ng-{sink}-time")
         ceiling = report.Row("none", "ceiling: orjson.loads + orjson.dumps", "raw", counts["raw"])
         run, empty = self.python_peer("ceiling", "ecs")
         jobs.append(Job(ceiling, None, run, "ceiling", empty))

@@ -7,7 +7,10 @@ syslog-ng waits for a slow destination instead of dropping (its default when a q
 What it does, per destination:
 
 * HEC: ``http()`` posting ``{"host","source","sourcetype","event": <the line>}`` objects, 500 per
-  request, 4 workers. It does not parse the line (no event time: HEC stamps the arrival time).
+  request, 4 workers. Bare, it does not parse the line (no event time: HEC stamps the arrival
+  time, so a backfill lands at the wrong time in Splunk). With ``event_time``, it does what the
+  forwarder does for HEC's ``time``: ``json-parser`` on every line, then the event time from it
+  (ECS: ``date-parser`` on ``@timestamp``; OCSF: ``time``'s epoch milliseconds cut as seconds).
 * `_bulk`: ``json-parser`` on every line (for the event id), ``http()`` posting ``create`` action
   lines with ``_id`` and the line as the source, 500 per request, 4 workers. It does not read the
   per-item results inside the HTTP 200, as the forwarder does.
@@ -28,14 +31,27 @@ from tests.receivers.common import stop_process
 BATCH = 500
 
 
-def destination(receiver: Receiver, fmt: str) -> tuple[str, str]:
+def hec_time(fmt: str) -> tuple[str, str]:
+    """(parser statements, `"time":...,` member) that give HEC the event's own time."""
+    parser = 'parser { json-parser(prefix(".json.")); };'
+    if fmt == "ecs":
+        parser += (
+            ' parser { date-parser(format("%Y-%m-%dT%H:%M:%S.%f%z") template("${.json.@timestamp}")); };'
+        )
+        return parser, '\\"time\\":${S_UNIXTIME},'
+    # OCSF `time` is epoch milliseconds: seconds, a point, the milliseconds.
+    return parser, '\\"time\\":$(substr ${.json.time} 0 10).$(substr ${.json.time} 10 3),'
+
+
+def destination(receiver: Receiver, fmt: str, *, event_time: bool = False) -> tuple[str, str]:
     """(parser statements, destination body) for one receiver."""
     if receiver.kind == "splunk_hec":
+        parser, time_member = hec_time(fmt) if event_time else ("", "")
         body = (
-            '{\\"host\\":\\"bench\\",\\"source\\":\\"cloudflare\\",'
+            f'{{{time_member}\\"host\\":\\"bench\\",\\"source\\":\\"cloudflare\\",'
             f'\\"sourcetype\\":\\"{SOURCETYPE}\\",\\"event\\":${{MSG}}}}'
         )
-        return "", (
+        return parser, (
             f'http(url("{receiver.url}/services/collector/event") method("POST")\n'
             f'  headers("Authorization: Splunk {HEC_TOKEN}", "Content-Type: application/json")\n'
             f'  body("{body}") delimiter("\\n") batch-lines({BATCH}) batch-bytes(10MB)\n'
@@ -61,11 +77,11 @@ def destination(receiver: Receiver, fmt: str) -> tuple[str, str]:
     raise ValueError(f"no syslog-ng destination for {receiver.kind}")
 
 
-def config(source: Path, receiver: Receiver, fmt: str) -> str:
-    parser, target = destination(receiver, fmt)
+def config(source: Path, receiver: Receiver, fmt: str, *, event_time: bool = False) -> str:
+    parser, target = destination(receiver, fmt, event_time=event_time)
     return f"""@version: 3.38
 options {{
-    use-dns(no); dns-cache(no); stats-freq(0); log-msg-size(1048576);
+    use-dns(no); dns-cache(no); stats-freq(0); log-msg-size(1048576); frac-digits(6);
     log-fifo-size(20000); keep-hostname(yes); chain-hostnames(no);
 }};
 source s_file {{
@@ -91,13 +107,20 @@ def command(folder: Path, configuration: Path) -> tuple[list[str], dict[str, str
 
 
 def run_syslog_ng(
-    source: Path, receiver: Receiver, fmt: str, expected: int, folder: Path, *, timeout: float = 900.0
+    source: Path,
+    receiver: Receiver,
+    fmt: str,
+    expected: int,
+    folder: Path,
+    *,
+    event_time: bool = False,
+    timeout: float = 900.0,
 ) -> Usage:
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob("syslog-ng.*"):
         leftover.unlink()
     configuration = folder / "syslog-ng.conf"
-    configuration.write_text(config(source, receiver, fmt))
+    configuration.write_text(config(source, receiver, fmt, event_time=event_time))
     arguments, env = command(folder, configuration)
     log = folder / "syslog-ng.log"
     started = time.perf_counter()

@@ -87,8 +87,9 @@ class BulkEncoder:
         return encoded
 
     def _encode_event(self, event: Event) -> bytes | str:
-        event_id = event.event_id
-        if len(event_id.encode("utf-8")) > MAX_ID_BYTES:
+        event_id = event.record.event_id
+        # A character is at most 4 UTF-8 bytes: only a long id needs encoding to be measured.
+        if len(event_id) * 4 > MAX_ID_BYTES and len(event_id.encode("utf-8")) > MAX_ID_BYTES:
             return f"event id is longer than Elasticsearch's {MAX_ID_BYTES}-byte `_id` limit"
         body = event.body
         # JSON encoders escape newlines inside strings, so a raw one would end the NDJSON line
@@ -99,7 +100,7 @@ class BulkEncoder:
             body = self._with_timestamp(event, body)
             if not body:
                 return "document is not a JSON object, so a data stream cannot take it"
-        return b"".join((self._prefixes[event.log_type], orjson.dumps(event_id), b"}}\n", body, b"\n"))
+        return b"".join((self._prefixes[event.record.log_type], orjson.dumps(event_id), b"}}\n", body, b"\n"))
 
     @staticmethod
     def _with_timestamp(event: Event, body: bytes) -> bytes:
