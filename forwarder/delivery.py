@@ -237,9 +237,11 @@ class SinkWorker:
                     for rejection in result.rejected
                 )
                 await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
-                retry_ids = {id(event) for event in result.retry}
-                rejected_ids = {id(rejection.event) for rejection in result.rejected}
-                delivered = [item for item in pending if id(item.event) not in retry_ids | rejected_ids]
+                undelivered = {id(event) for event in result.retry}
+                undelivered.update(id(rejection.event) for rejection in result.rejected)
+                delivered = pending
+                if undelivered:
+                    delivered = [item for item in pending if id(item.event) not in undelivered]
                 status.delivered += len(delivered)
                 self.telemetry.events_delivered(self.sink.name, (item.event for item in delivered))
                 await self._settle(delivered)
