@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forwarder.sinks.syslog.framing import TRUNCATION_MARKER, cut_utf8, fit_datagram, frame
 from forwarder.sinks.syslog.message import (
@@ -143,6 +145,23 @@ def test_bom_rule(text: str, bom: str, expected: bytes) -> None:
 
 def test_sd_values_escape_quote_backslash_and_bracket_only() -> None:
     assert escape_sd_value('a"b\\c]d[e=f é') == 'a\\"b\\\\c\\]d[e=f é'
+
+
+@given(st.text())
+def test_sd_value_escaping_is_reversible(value: str) -> None:
+    # Reading an escaped value back (a backslash takes the next character literally) gives the
+    # original, and no unescaped quote, backslash or bracket is left to end the value early.
+    escaped = escape_sd_value(value)
+    decoded, index = [], 0
+    while index < len(escaped):
+        if escaped[index] == "\\":
+            assert escaped[index + 1] in '"\\]'
+            index += 1
+        else:
+            assert escaped[index] not in '"]'
+        decoded.append(escaped[index])
+        index += 1
+    assert "".join(decoded) == value
 
 
 def test_structured_data_element() -> None:

