@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
@@ -50,11 +50,13 @@ class PartialRetry(RetryableError):
 class Item:
     """One event queued for one sink, with the ticket it settles."""
 
-    __slots__ = ("event", "size", "ticket")
+    __slots__ = ("event", "queued", "size", "ticket")
 
-    def __init__(self, event: Event, ticket: Ticket) -> None:
+    def __init__(self, event: Event, ticket: Ticket, queued: float) -> None:
         self.event = event
         self.ticket = ticket
+        # time.monotonic() when it was queued for the sink: FORWARDER_MAX_EVENT_AGE counts from here.
+        self.queued = queued
         # Read several times per delivery (window, batch cut, settling): computed once.
         self.size = len(event.body) + 1
 
@@ -91,7 +93,7 @@ class SinkWorker:
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.dead_letters = dead_letters
         self.backoff = backoff
-        self.max_event_age = timedelta(seconds=max_event_age)
+        self.max_event_age = max_event_age
         self.on_stopped = on_stopped
         self.status = SinkStatus(sink.name, sink.describe())
         settings = sink.settings
@@ -255,15 +257,20 @@ class SinkWorker:
                     )
 
     async def _expire(self, items: list[Item]) -> list[Item]:
-        """Dead-letter events past FORWARDER_MAX_EVENT_AGE: retrying them forever helps no one."""
-        oldest = datetime.now(UTC) - self.max_event_age
-        kept = [item for item in items if item.event.time >= oldest]
+        """Dead-letter events queued longer than FORWARDER_MAX_EVENT_AGE: retrying them forever
+        helps no one.
+
+        The age counts from when the event was queued for this sink, not from the event's own time:
+        a backfill of records older than the limit is delivered like any other.
+        """
+        oldest = time.monotonic() - self.max_event_age
+        kept = [item for item in items if item.queued >= oldest]
         if len(kept) == len(items):
             return kept
-        expired = [item for item in items if item.event.time < oldest]
+        expired = [item for item in items if item.queued < oldest]
         reason = (
             "expired: undelivered after FORWARDER_MAX_EVENT_AGE "
-            f"({self.max_event_age.total_seconds():.0f} s); "
+            f"({self.max_event_age:.0f} s); "
             f"last error: {self.status.last_error or 'none'}"
         )
         self.status.expired += len(expired)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import orjson
@@ -98,8 +99,9 @@ class Pipeline:
             # Records without a time of their own say nothing about how far behind the stream is.
             newest=max((record.timestamp for record in records if record.timestamp), default=None),
         )
+        queued = time.monotonic()
         for worker in self.workers:
-            await worker.put([Item(event, ticket) for event in events[worker.sink.format]])
+            await worker.put([Item(event, ticket, queued) for event in events[worker.sink.format]])
         return ticket
 
     async def deliver(self, records: Sequence[Record]) -> None:

@@ -162,8 +162,9 @@ class Settings(KubernetesSettings):
     max_event_age: Seconds = Field(
         default=86400.0,
         validation_alias="FORWARDER_MAX_EVENT_AGE",
-        description="Seconds an event keeps being retried after a retryable failure before it is "
-        "dead-lettered as expired.",
+        description="Seconds an event may wait for a sink (queued, sent and retried) before it is "
+        "dead-lettered as expired. Counted from when the event was queued, not from its own time: "
+        "a backfill of older records is delivered like any other.",
     )
     retry_initial_delay: Seconds = Field(
         default=0.5,

@@ -273,9 +273,10 @@ def test_a_restart_in_the_middle_of_a_backfill_loses_nothing(tmp_path: Path) -> 
     shipped = output_ids(tmp_path / "events.ndjson")
     assert len(killed_at) > 0
     assert sum(shipped.values()) > sum(killed_at.values())
-    # The oldest records passed FORWARDER_MAX_EVENT_AGE (24 h) while waiting: dead letters, not losses.
+    # The oldest records are older than FORWARDER_MAX_EVENT_AGE (24 h) by now: they are delivered all
+    # the same, since the limit counts from when an event was queued, not from its own time.
     letters = dead_lettered(tmp_path / "dead-letters.ndjson")
-    assert all(reason.startswith("expired") for reason in letters.values())
+    assert not letters, letters
     missing = expected_ids(iter(records), min(positions), config) - set(shipped) - set(letters)
     assert not missing, (
         f"{len(missing)} events lost across the restart: {describe(missing, records, config)}; "

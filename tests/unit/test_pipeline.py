@@ -126,17 +126,32 @@ async def test_a_configuration_error_stops_the_sink_and_holds_its_tickets(harnes
     await flow.close()
 
 
-async def test_events_past_the_age_limit_are_dead_lettered_as_expired(harness: Harness) -> None:
+async def test_events_still_failing_past_the_age_limit_are_dead_lettered_as_expired(
+    harness: Harness,
+) -> None:
     sink = memory()
-    sink.script = [fail_once(RetryableError("down"))]
-    flow = await opened(harness.pipeline(sink, max_age=3600))
-    batch = records(2, age=timedelta(hours=2))
+    sink.script = [fail_once(RetryableError("down"))] * 1000
+    flow = await opened(harness.pipeline(sink, max_age=0.05))
+    batch = records(2)
     await flow.deliver(batch)
     await flow.close()
     assert sink.delivered == []
+    assert len(sink.calls) > 1  # retried until the limit, not given up on at once
     letters = harness.dead_letters()
     assert [letter["event_id"] for letter in letters] == [record.event_id for record in batch]
     assert all(str(letter["reason"]).startswith("expired") for letter in letters)
+
+
+async def test_records_older_than_the_age_limit_are_delivered(harness: Harness) -> None:
+    # The limit counts from when an event was queued: a backfill of old records is no failure.
+    sink = memory()
+    sink.script = [fail_once(RetryableError("down"))]
+    flow = await opened(harness.pipeline(sink, max_age=3600))
+    batch = records(2, age=timedelta(days=7))
+    await flow.deliver(batch)
+    await flow.close()
+    assert [event.event_id for event in sink.delivered] == [record.event_id for record in batch]
+    assert harness.dead_letters() == []
 
 
 async def test_batches_respect_count_and_bytes(harness: Harness) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +151,10 @@ async def test_rejections_retries_and_their_reasons_are_counted(tmp_path: Path, 
 
 
 async def test_expired_events_are_counted_as_dead_letters(tmp_path: Path, recorded: Recorded) -> None:
-    sink = memory([fail_once(RetryableError("down"))])
-    flow = pipeline(tmp_path, recorded, sink, max_age=60)
+    sink = memory([fail_once(RetryableError("down"))] * 1000)
+    flow = pipeline(tmp_path, recorded, sink, max_age=0.05)
     await flow.open()
-    await flow.deliver(records(3, age=timedelta(minutes=5)))
+    await flow.deliver(records(3))
     await flow.close()
     assert recorded.total("forwarder.events.dead_lettered", sink="memory", reason="expired") == 3
     assert recorded.total("forwarder.events.sent") == 0
