@@ -174,6 +174,17 @@ def test_filtered_answer_is_enough() -> None:
     assert [o.verdict for o in result.items] == [Verdict.DELIVERED, Verdict.REJECT]
 
 
+def test_an_answer_without_errors_delivers_every_item_without_reading_them() -> None:
+    body = answer(item("create", 201), item("create", 201), errors=False)
+    result = classify_bulk_response(200, body, expected_items=2)
+    assert result.whole is None
+    assert [o.verdict for o in result.items] == [Verdict.DELIVERED, Verdict.DELIVERED]
+    # The count is still checked: items cannot be matched to events otherwise.
+    short = classify_bulk_response(200, answer(item("create", 201), errors=False), expected_items=2)
+    assert short.whole is not None
+    assert short.whole.verdict is Verdict.RETRY
+
+
 def test_item_count_mismatch_retries_the_whole_batch() -> None:
     result = classify_bulk_response(200, answer(item("create", 201)), expected_items=2)
     assert result.whole is not None
