@@ -86,7 +86,8 @@ def event_id(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str
     return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
-_TIME_FIELDS = {log_type: log_type.time_field for log_type in LogType}
+# The time field of each log type, looked up once per record: cheaper than the property.
+TIME_FIELDS = {log_type: log_type.time_field for log_type in LogType}
 
 
 def make_record(
@@ -98,6 +99,6 @@ def make_record(
         account_id,
         data,
         event_id(log_type, account_id, data),
-        parse_timestamp(data.get(_TIME_FIELDS[log_type])),
+        parse_timestamp(data.get(TIME_FIELDS[log_type])),
         observed if observed is not None else datetime.now(UTC),
     )

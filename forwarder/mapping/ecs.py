@@ -21,7 +21,7 @@ from forwarder.mapping.values import (
     unique,
     unknown_fields,
 )
-from forwarder.records import LogType, Record
+from forwarder.records import TIME_FIELDS, LogType, Record
 from forwarder.scim_bodies import INFO_KEY, prepare_scim_record
 
 ECS_VERSION = "9.4.0"
@@ -61,13 +61,13 @@ def to_ecs(record: Record) -> dict[str, Any]:
     return _scim_update(record)
 
 
-def _base(record: Record, category: str, dataset: str, time_field: str) -> dict[str, Any]:
+def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
     timestamp = record.timestamp
     document: dict[str, Any] = {
         "@timestamp": (
             observed_iso_timestamp(record.observed)
             if timestamp is None
-            else iso_timestamp_from(record.data.get(time_field), timestamp)
+            else iso_timestamp_from(record.data.get(TIME_FIELDS[record.log_type]), timestamp)
         ),
         "ecs": {"version": ECS_VERSION},
         "event": {
@@ -91,7 +91,7 @@ def _base(record: Record, category: str, dataset: str, time_field: str) -> dict[
 def _access_request(record: Record) -> dict[str, Any]:
     data = record.data
     vendor = unknown_fields(data, ACCESS_FIELDS)
-    document = _base(record, "authentication", "cloudflare.access_requests", "created_at")
+    document = _base(record, "authentication", "cloudflare.access_requests")
     event = document["event"]
     if record.timestamp is None and data.get("created_at") is not None:
         vendor["created_at"] = data["created_at"]
@@ -192,7 +192,7 @@ def _scim_update(record: Record) -> dict[str, Any]:
     data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
     change = classify(data)
     vendor = unknown_fields(data, SCIM_FIELDS)
-    document = _base(record, "iam", "cloudflare.scim_updates", "logged_at")
+    document = _base(record, "iam", "cloudflare.scim_updates")
     event = document["event"]
     if record.timestamp is None and data.get("logged_at") is not None:
         vendor["logged_at"] = data["logged_at"]

@@ -191,7 +191,7 @@ async def test_cef_payload_parses_back(receiver: Receiver, input_name: str) -> N
     await deliver(sink, [event])
     message = by_event_id(receiver, [event])[event.event_id]
     text = without_bom(message.msg)
-    assert text == sink.payload(event, sink.severity(event.record))
+    assert text == sink.payload(event, sink.severity(event.record)).decode("utf-8")
     cef = parse_cef(text)
     assert cef.header[3:] == ["access_request.failure", "Access request denied", "6"]
     assert cef.extension["suser"] == f"{TRICKY}@example.com"

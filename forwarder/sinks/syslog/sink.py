@@ -84,13 +84,15 @@ class SyslogSink(Sink):
             return self.syslog_settings.severity_failure
         return self.syslog_settings.severity_success
 
-    def payload(self, event: Event, severity: Severity) -> str:
+    def payload(self, event: Event, severity: Severity) -> bytes:
+        """The message's content as UTF-8. A JSON payload is the document's bytes as they are: no
+        decoding to encode them again."""
         kind = self.syslog_settings.payload
         if kind == "cef":
-            return encode_cef(event.record, severity)
+            return encode_cef(event.record, severity).encode("utf-8")
         if kind == "leef":
-            return encode_leef(event.record, severity, self.leef_delimiter)
-        return event.body.decode("utf-8")
+            return encode_leef(event.record, severity, self.leef_delimiter).encode("utf-8")
+        return event.body
 
     def structured_data(self, record: Record) -> str:
         settings = self.syslog_settings
@@ -109,8 +111,7 @@ class SyslogSink(Sink):
         settings = self.syslog_settings
         severity = self.severity(event.record)
         pri = prival(settings.facility, severity)
-        # A JSON payload is the document's bytes as they are: no decoding to encode them again.
-        payload = event.body if settings.payload == "json" else self.payload(event, severity).encode("utf-8")
+        payload = self.payload(event, severity)
         if settings.rfc == "3164":
             return format_3164(
                 pri=pri,
