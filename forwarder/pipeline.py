@@ -15,11 +15,9 @@ import logging
 import time
 from collections.abc import Sequence
 
-import orjson
-
 from forwarder.dead_letters import DeadLetters
 from forwarder.delivery import Item, SinkStatus, SinkWorker, Ticket
-from forwarder.mapping import Format, mapper_for
+from forwarder.mapping import Format, encoder_for
 from forwarder.records import Record
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, Sink, SinkConfigError
@@ -132,11 +130,11 @@ class Pipeline:
         await asyncio.gather(*(worker.wait_idle() for worker in self.workers))
 
     async def _encode(self, records: Sequence[Record], fmt: Format) -> list[Event]:
-        mapper = mapper_for(fmt)
+        encode = encoder_for(fmt)
         events = []
         for record in records:
             try:
-                events.append(Event(record, orjson.dumps(mapper(record))))
+                events.append(Event(record, encode(record)))
             except Exception as error:
                 # The mappings are meant to be total; if one is not, keep the record, loudly.
                 users = [sink.name for sink in self.sinks if sink.format == fmt]

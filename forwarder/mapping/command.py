@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, TextIO
 
 import orjson
 
-from forwarder.mapping import Format, mapper_for
+from forwarder.mapping import Format, encoder_for
 from forwarder.records import LogType, make_record
 from forwarder.scim_bodies import DEFAULT_MAX_BODY_BYTES, DEFAULT_REDACT_KEYS, prepare_scim_record
 
@@ -96,7 +96,8 @@ def run_map(
     SCIM records are redacted and bounded exactly as the stream does it. `observed` fixes the
     fetch time (event.created, metadata.logged_time) for reproducible output; it defaults to now.
     """
-    mapper = mapper_for(fmt)
+    # The pipeline's own encoder: the output is the bytes a sink would ship.
+    encode = encoder_for(fmt)
     bad = 0
     for item in _items(source.read()):
         if item.error is None and not isinstance(item.value, dict):
@@ -116,7 +117,7 @@ def run_map(
             print(f"{item.where}: cannot be read: {error}", file=err)
             continue
         try:
-            encoded = orjson.dumps(mapper(record))
+            encoded = encode(record)
         except orjson.JSONEncodeError as error:
             # orjson refuses integers past 64 bits, which a stdlib-decoded input can hold.
             bad += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,14 +164,14 @@ async def test_a_failed_mapping_is_counted_for_every_sink_of_that_format(
     tmp_path: Path, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(fmt: str) -> Any:
-        def mapper(record: Any) -> Mapping[str, Any]:
+        def encode(record: Any) -> bytes:
             if record.data.get("user_email") == "u1@example.com":
                 raise ValueError("unmappable")
-            return {"ok": True}
+            return b'{"ok":true}'
 
-        return mapper
+        return encode
 
-    monkeypatch.setattr("forwarder.pipeline.mapper_for", broken)
+    monkeypatch.setattr("forwarder.pipeline.encoder_for", broken)
     flow = pipeline(tmp_path, recorded, memory())
     await flow.open()
     await flow.deliver(records(3))
