@@ -2,8 +2,8 @@
 
 Each mapping is a pure function from a :class:`~forwarder.records.Record` to a JSON-ready dict.
 The pipeline maps a record once per format, however many sinks use that format, and encodes it
-with :func:`encoder_for`, which is the mapping followed by ``orjson.dumps`` (for ECS, a faster
-path to the same bytes).
+with :func:`encoder_for`, which is the mapping followed by ``orjson.dumps`` (for ECS and OCSF, a
+faster path to the same bytes).
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ def encoder_for(fmt: Format) -> Callable[[Record], bytes]:
         from forwarder.mapping.ecs_json import encode_ecs
 
         return encode_ecs
+    if fmt == "ocsf":
+        from forwarder.mapping.ocsf_json import encode_ocsf
+
+        return encode_ocsf
     mapper = mapper_for(fmt)
     dumps = orjson.dumps
 

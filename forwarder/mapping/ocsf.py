@@ -35,6 +35,7 @@ _STATUS_NAMES = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
 _ISO_COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 AUTHENTICATION = 3002
+ACCESS_FEATURE = "Access authentication logs"
 _LOGON, _LOGOFF = 1, 2
 _AUTHENTICATION_ACTIVITIES = {0: "Unknown", 1: "Logon", 2: "Logoff", 99: "Other"}
 _AUTHENTICATION_ACTIONS = {"login": _LOGON, "logout": _LOGOFF}
@@ -179,7 +180,7 @@ def _authentication(record: Record) -> dict[str, Any]:
     else:
         activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
         activity_name = label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
-    event = _event(record, AUTHENTICATION, activity_id, activity_name, "Access authentication logs")
+    event = _event(record, AUTHENTICATION, activity_id, activity_name, ACCESS_FEATURE)
 
     allowed = data.get("allowed")
     if isinstance(allowed, bool):

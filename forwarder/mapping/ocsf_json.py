@@ -1,0 +1,226 @@
+"""OCSF events as JSON bytes: ``encode_ocsf(record) == orjson.dumps(to_ocsf(record))``, always.
+
+The OCSF twin of :mod:`forwarder.mapping.ecs_json`, for the same reason and under the same rules:
+an access request whose known fields all hold values the class can take, and which has no field
+this forwarder does not know, is written directly from cached pieces; every other record goes
+through :func:`~forwarder.mapping.ocsf.to_ocsf`, which decides every rule. Property tests hold
+the two to byte equality, and ``FAST_FIELDS`` to the known access fields.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import orjson
+
+from forwarder.mapping.known_fields import PRODUCT, VENDOR
+from forwarder.mapping.ocsf import (
+    _AUTH_PROTOCOL_NAMES,
+    _AUTHENTICATION_ACTIONS,
+    _AUTHENTICATION_ACTIVITIES,
+    _CATEGORY_NAME,
+    _CATEGORY_UID,
+    _CLASS_NAMES,
+    _INFORMATIONAL,
+    _ISO_COUNTRY,
+    _OTHER,
+    _UNKNOWN,
+    ACCESS_FEATURE,
+    AUTHENTICATION,
+    OCSF_VERSION,
+    _protocol_id,
+    to_ocsf,
+)
+from forwarder.mapping.values import (
+    epoch_milliseconds,
+    ip_address,
+    is_ocsf_email,
+    observed_epoch_milliseconds,
+)
+from forwarder.records import LogType, Record
+
+# The access fields written below; a test holds this equal to known_fields.ACCESS_FIELDS.
+FAST_FIELDS = frozenset(
+    {
+        "action",
+        "allowed",
+        "app_domain",
+        "app_uid",
+        "connection",
+        "country_code",
+        "created_at",
+        "ip_address",
+        "ray_id",
+        "user_email",
+        "user_id",
+    }
+)
+
+_dumps = orjson.dumps
+_STATUSES = {
+    True: b',"status_id":1,"status":"Success"',
+    False: b',"status_id":2,"status":"Failure"',
+    None: b',"status_id":0,"status":"Unknown"',
+}
+_ACCESS_SERVICE = b',"service":' + _dumps({"name": PRODUCT})
+_IP_OBSERVABLE = b'{"name":"src_endpoint.ip","type_id":2,"type":"IP Address","value":'
+_EMAIL_OBSERVABLE = b'{"name":"user.email_addr","type_id":5,"type":"Email Address","value":'
+
+
+@lru_cache(maxsize=256)
+def _head(label: str | None) -> bytes:
+    """From the opening brace to ``"time":``: it depends on the action only."""
+    if label is None:
+        activity_id, activity_name = _UNKNOWN, "Unknown"
+    else:
+        activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
+        activity_name = label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
+    class_name = _CLASS_NAMES[AUTHENTICATION]
+    caption = "Other" if activity_id == _OTHER else activity_name
+    head = {
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "category_uid": _CATEGORY_UID,
+        "category_name": _CATEGORY_NAME,
+        "class_uid": AUTHENTICATION,
+        "class_name": class_name,
+        "type_uid": AUTHENTICATION * 100 + activity_id,
+        "type_name": f"{class_name}: {caption}",
+        "severity_id": _INFORMATIONAL,
+        "severity": "Informational",
+    }
+    return _dumps(head)[:-1] + b',"time":'
+
+
+@lru_cache(maxsize=64)
+def _metadata_tail(account_id: str, logged_time: int) -> bytes:
+    """metadata after its uid, closed: one per account and page (one observation time)."""
+    tail: dict[str, object] = {
+        "product": {"name": PRODUCT, "vendor_name": VENDOR, "feature": {"name": ACCESS_FEATURE}},
+        "log_name": LogType.ACCESS_REQUESTS.value,
+        "logged_time": logged_time,
+    }
+    if account_id:
+        tail["tenant_uid"] = account_id
+    return b"," + _dumps(tail)[1:]
+
+
+@lru_cache(maxsize=256)
+def _auth_protocol(label: str) -> tuple[bytes, bytes]:
+    """(the auth_protocol members, the unmapped object or b""): both depend on the label only."""
+    protocol_id = _protocol_id(label)
+    if protocol_id == _OTHER:
+        return b',"auth_protocol_id":%d,"auth_protocol":%b' % (protocol_id, _dumps(label)), b""
+    members = b',"auth_protocol_id":%d,"auth_protocol":%b' % (
+        protocol_id,
+        _dumps(_AUTH_PROTOCOL_NAMES[protocol_id]),
+    )
+    # The protocol is derived; which IdP integration it was is kept in unmapped.
+    return members, b',"unmapped":' + _dumps({"connection": label})
+
+
+def encode_ocsf(record: Record) -> bytes:
+    """The OCSF event of ``record``, encoded: the same bytes as ``orjson.dumps(to_ocsf(record))``."""
+    if record.log_type is LogType.ACCESS_REQUESTS:
+        encoded = _authentication(record)
+        if encoded is not None:
+            return encoded
+    return _dumps(to_ocsf(record))
+
+
+def _authentication(record: Record) -> bytes | None:
+    """The bytes of a well-formed access request, or None: then the reference mapping decides."""
+    data = record.data
+    timestamp = record.timestamp
+    if timestamp is None or not data.keys() <= FAST_FIELDS:
+        return None
+    get = data.get
+    action = get("action")
+    allowed = get("allowed")
+    email = get("user_email")
+    user_id = get("user_id")
+    app_domain = get("app_domain")
+    app_uid = get("app_uid")
+    raw_ip = get("ip_address")
+    country = get("country_code")
+    connection = get("connection")
+    ray_id = get("ray_id")
+    # Absent, or of the documented type and not empty; the reference handles everything else.
+    if not (
+        (action is None or (action.__class__ is str and action))
+        and (email is None or (email.__class__ is str and email))
+        and (user_id is None or (user_id.__class__ is str and user_id))
+        and (app_domain is None or (app_domain.__class__ is str and app_domain))
+        and (app_uid is None or (app_uid.__class__ is str and app_uid))
+        and (connection is None or (connection.__class__ is str and connection))
+        and (ray_id is None or (ray_id.__class__ is str and ray_id))
+        and (allowed is None or allowed.__class__ is bool)
+    ):
+        return None
+    ip = None
+    if raw_ip is not None:
+        ip = ip_address(raw_ip)
+        if ip is None:
+            return None
+    # A country is written only beside an address; otherwise the reference keeps it in unmapped.
+    if country is not None and (
+        ip is None or country.__class__ is not str or _ISO_COUNTRY.fullmatch(country) is None
+    ):
+        return None
+    # Key order is the reference's; the event id is ASCII hex.
+    parts = [
+        _head(action),
+        b"%d" % epoch_milliseconds(timestamp),
+        b',"metadata":{"version":"' + OCSF_VERSION.encode() + b'","uid":"',
+        record.event_id.encode(),
+        b'"',
+        _metadata_tail(record.account_id, observed_epoch_milliseconds(record.observed)),
+        _STATUSES[allowed],
+    ]
+    # user: name and (when OCSF's pattern takes it) email_addr from the email, uid from user_id;
+    # OCSF needs one of name or uid, and an empty uid says "not known".
+    email_addr = None
+    if email is not None:
+        quoted_email = _dumps(email)
+        parts += (b',"user":{"name":', quoted_email)
+        if is_ocsf_email(email):
+            email_addr = quoted_email
+            parts += (b',"email_addr":', quoted_email)
+        if user_id is not None:
+            parts += (b',"uid":', _dumps(user_id))
+        parts.append(b"}")
+    elif user_id is not None:
+        parts += (b',"user":{"uid":', _dumps(user_id), b"}")
+    else:
+        parts.append(b',"user":{"uid":""}')
+    if app_domain is not None:
+        parts += (b',"service":{"name":', _dumps(app_domain))
+        if app_uid is not None:
+            parts += (b',"uid":', _dumps(app_uid))
+        parts.append(b"}")
+    elif app_uid is not None:
+        parts += (b',"service":{"uid":', _dumps(app_uid), b"}")
+    else:
+        parts.append(_ACCESS_SERVICE)
+    quoted_ip = None
+    if ip is not None:
+        quoted_ip = _dumps(ip)
+        parts += (b',"src_endpoint":{"ip":', quoted_ip)
+        if country is not None:
+            parts += (b',"location":{"country":', _dumps(country.upper()), b"}")
+        parts.append(b"}")
+    unmapped = b""
+    if connection is not None:
+        protocol, unmapped = _auth_protocol(connection)
+        parts.append(protocol)
+    if ray_id is not None:
+        parts += (b',"http_request":{"uid":', _dumps(ray_id), b"}")
+    if quoted_ip is not None or email_addr is not None:
+        observables: list[bytes] = []
+        if quoted_ip is not None:
+            observables.append(_IP_OBSERVABLE + quoted_ip + b"}")
+        if email_addr is not None:
+            observables.append(_EMAIL_OBSERVABLE + email_addr + b"}")
+        parts += (b',"observables":[', b",".join(observables), b"]")
+    parts += (unmapped, b"}")
+    return b"".join(parts)
