@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trees", nargs="+", type=Path, help="source checkouts to compare")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument(
+        "--gzip", action="store_true", help="compress (HEC, _bulk) at each tree's default level"
+    )
     arguments = parser.parse_args(argv)
     trees = [str(tree.resolve()) for tree in arguments.trees]
     events = arguments.events
@@ -47,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
                         receiver = Receiver(arguments.sink, scratch)
                         try:
                             env = forwarder_env(
-                                running.base_url, dataset, receiver, arguments.format, scratch
+                                running.base_url,
+                                dataset,
+                                receiver,
+                                arguments.format,
+                                scratch,
+                                gzip=arguments.gzip,
                             ) | {"PYTHONPATH": tree}
                             usage = run_forwarder(env, receiver, expected, scratch / "forwarder.log")
                             into[tree].append(usage.cpu)
