@@ -1,16 +1,12 @@
 """ECS documents as JSON bytes: ``encode_ecs(record) == orjson.dumps(to_ecs(record))``, always.
 
-Mapping and encoding were the largest cost per event (benchmarks/RESULTS.md, round 3). For the
-common access request, one whose known fields all have the types the API documents and which has
-no field this forwarder does not know, the bytes are written directly, from pieces cached per
-account, observation time and action, without building the dozen dicts of the document first:
-40 % less CPU than mapping and then encoding. Every other record, and every SCIM update, goes
-through :func:`~forwarder.mapping.ecs.to_ecs`, the reference mapping, which stays the one place
-where the rules are decided.
-
-A property test holds the two to byte equality over every record shape the API allows, and
-``FAST_FIELDS`` must equal the known access fields: a field added to the mapping but not here
-makes this fall back to the reference instead of leaving the field out.
+Mapping and encoding were the largest cost per event (benchmarks/RESULTS.md, round 3). A
+well-formed access request (`forwarder.mapping.well_formed`: a time, only known fields, each of
+its documented type) is written directly, from pieces cached per account, observation time and
+action, without building the dozen dicts of the document first. Every other record, and every
+SCIM update, goes through :func:`~forwarder.mapping.ecs.to_ecs`, the reference mapping, which
+stays the one place where the rules are decided. Property tests hold the two to byte equality
+over every record shape the API allows.
 """
 
 from __future__ import annotations
@@ -22,24 +18,8 @@ import orjson
 from forwarder.mapping.ecs import _ACCESS_EVENT_TYPES, ECS_VERSION, to_ecs
 from forwarder.mapping.known_fields import PRODUCT, VENDOR
 from forwarder.mapping.values import ip_address, iso_timestamp_from, observed_iso_timestamp, split_app_domain
+from forwarder.mapping.well_formed import well_formed_access
 from forwarder.records import LogType, Record
-
-# The access fields written below; a test holds this equal to known_fields.ACCESS_FIELDS.
-FAST_FIELDS = frozenset(
-    {
-        "action",
-        "allowed",
-        "app_domain",
-        "app_uid",
-        "connection",
-        "country_code",
-        "created_at",
-        "ip_address",
-        "ray_id",
-        "user_email",
-        "user_id",
-    }
-)
 
 _dumps = orjson.dumps
 # Between "@timestamp"'s value and event.id's: the constant start of every access document.
@@ -93,37 +73,17 @@ def encode_ecs(record: Record) -> bytes:
 
 def _access_request(record: Record) -> bytes | None:
     """The bytes of a well-formed access request, or None: then the reference mapping decides."""
-    data = record.data
-    timestamp = record.timestamp
-    if timestamp is None or not data.keys() <= FAST_FIELDS:
+    fields = well_formed_access(record)
+    if fields is None:
         return None
-    get = data.get
-    action = get("action")
-    allowed = get("allowed")
-    email = get("user_email")
-    user_id = get("user_id")
-    raw_ip = get("ip_address")
-    country = get("country_code")
-    app_domain = get("app_domain")
-    ray_id = get("ray_id")
-    # Absent, or of the documented type and not empty; the reference handles everything else.
-    # (`__class__ is str` also leaves str subclasses to the reference; records come from orjson.)
-    if not (
-        (action is None or (action.__class__ is str and action))
-        and (email is None or (email.__class__ is str and email))
-        and (user_id is None or (user_id.__class__ is str and user_id))
-        and (raw_ip is None or (raw_ip.__class__ is str and raw_ip))
-        and (app_domain is None or (app_domain.__class__ is str and app_domain))
-        and (ray_id is None or (ray_id.__class__ is str and ray_id))
-        and (allowed is None or allowed.__class__ is bool)
-        and (country is None or (country.__class__ is str and len(country) == 2))
-    ):
-        return None
+    action, allowed, email, user_id, raw_ip, country, app_domain, app_uid, connection, ray_id = fields
+    # A well-formed record has a time of its own: this is it.
+    timestamp = record.time
     # Key order is the reference's: @timestamp, ecs, event, observer, cloud, user, source, url,
     # http, related, cloudflare. Timestamps and event ids are ASCII without quotes or escapes.
     parts = [
         b'{"@timestamp":"',
-        iso_timestamp_from(get("created_at"), timestamp).encode(),
+        iso_timestamp_from(record.data.get("created_at"), timestamp).encode(),
         _HEAD,
         record.event_id.encode(),
         _created(observed_iso_timestamp(record.observed)),
@@ -178,9 +138,7 @@ def _access_request(record: Record) -> bytes | None:
         parts.append(b',"related":{')
         parts += related
         parts.append(b"}")
-    # ECS has no place for these two: kept, as any JSON value, under cloudflare.access.
-    app_uid = get("app_uid")
-    connection = get("connection")
+    # ECS has no place for these two: kept under cloudflare.access.
     if app_uid is not None or connection is not None:
         vendor = []
         if app_uid is not None:

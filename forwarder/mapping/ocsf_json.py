@@ -1,10 +1,10 @@
 """OCSF events as JSON bytes: ``encode_ocsf(record) == orjson.dumps(to_ocsf(record))``, always.
 
 The OCSF twin of :mod:`forwarder.mapping.ecs_json`, for the same reason and under the same rules:
-an access request whose known fields all hold values the class can take, and which has no field
-this forwarder does not know, is written directly from cached pieces; every other record goes
+a well-formed access request (`forwarder.mapping.well_formed`) whose address parses, and whose
+country (if any) the class takes, is written directly from cached pieces; every other record goes
 through :func:`~forwarder.mapping.ocsf.to_ocsf`, which decides every rule. Property tests hold
-the two to byte equality, and ``FAST_FIELDS`` to the known access fields.
+the two to byte equality.
 """
 
 from __future__ import annotations
@@ -37,24 +37,8 @@ from forwarder.mapping.values import (
     is_ocsf_email,
     observed_epoch_milliseconds,
 )
+from forwarder.mapping.well_formed import well_formed_access
 from forwarder.records import LogType, Record
-
-# The access fields written below; a test holds this equal to known_fields.ACCESS_FIELDS.
-FAST_FIELDS = frozenset(
-    {
-        "action",
-        "allowed",
-        "app_domain",
-        "app_uid",
-        "connection",
-        "country_code",
-        "created_at",
-        "ip_address",
-        "ray_id",
-        "user_email",
-        "user_id",
-    }
-)
 
 _dumps = orjson.dumps
 _STATUSES = {
@@ -130,42 +114,19 @@ def encode_ocsf(record: Record) -> bytes:
 
 def _authentication(record: Record) -> bytes | None:
     """The bytes of a well-formed access request, or None: then the reference mapping decides."""
-    data = record.data
-    timestamp = record.timestamp
-    if timestamp is None or not data.keys() <= FAST_FIELDS:
+    fields = well_formed_access(record)
+    if fields is None:
         return None
-    get = data.get
-    action = get("action")
-    allowed = get("allowed")
-    email = get("user_email")
-    user_id = get("user_id")
-    app_domain = get("app_domain")
-    app_uid = get("app_uid")
-    raw_ip = get("ip_address")
-    country = get("country_code")
-    connection = get("connection")
-    ray_id = get("ray_id")
-    # Absent, or of the documented type and not empty; the reference handles everything else.
-    if not (
-        (action is None or (action.__class__ is str and action))
-        and (email is None or (email.__class__ is str and email))
-        and (user_id is None or (user_id.__class__ is str and user_id))
-        and (app_domain is None or (app_domain.__class__ is str and app_domain))
-        and (app_uid is None or (app_uid.__class__ is str and app_uid))
-        and (connection is None or (connection.__class__ is str and connection))
-        and (ray_id is None or (ray_id.__class__ is str and ray_id))
-        and (allowed is None or allowed.__class__ is bool)
-    ):
-        return None
+    action, allowed, email, user_id, raw_ip, country, app_domain, app_uid, connection, ray_id = fields
+    # A well-formed record has a time of its own: this is it.
+    timestamp = record.time
     ip = None
     if raw_ip is not None:
         ip = ip_address(raw_ip)
         if ip is None:
             return None
     # A country is written only beside an address; otherwise the reference keeps it in unmapped.
-    if country is not None and (
-        ip is None or country.__class__ is not str or _ISO_COUNTRY.fullmatch(country) is None
-    ):
+    if country is not None and (ip is None or _ISO_COUNTRY.fullmatch(country) is None):
         return None
     # Key order is the reference's; the event id is ASCII hex.
     parts = [
