@@ -27,7 +27,7 @@ from forwarder.scim_bodies import INFO_KEY, prepare_scim_record
 ECS_VERSION = "9.4.0"
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
-_OUTCOMES = {True: "success", False: "failure"}
+OUTCOMES = {True: "success", False: "failure"}
 _SCIM_OUTCOMES = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure"}
 _RESOURCE_TYPES = frozenset({"USER", "GROUP"})
 _SCIM_EVENT_TYPES = {
@@ -61,6 +61,27 @@ def to_ecs(record: Record) -> dict[str, Any]:
     return _scim_update(record)
 
 
+ACCESS_DATASET = "cloudflare.access_requests"
+
+
+def event_origin(dataset: str) -> dict[str, Any]:
+    """event.module, event.dataset and event.provider (they follow event.created)."""
+    return {"module": "cloudflare", "dataset": dataset, "provider": "cloudflare_access"}
+
+
+def observer() -> dict[str, Any]:
+    return {"vendor": VENDOR, "product": PRODUCT}
+
+
+def cloud(account_id: str) -> dict[str, Any]:
+    return {"provider": "cloudflare", "account": {"id": account_id}}
+
+
+def access_event_type(label: str) -> str:
+    """event.type of an access request from its action: start, end or info."""
+    return _ACCESS_EVENT_TYPES.get(label.lower(), "info")
+
+
 def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
     timestamp = record.timestamp
     document: dict[str, Any] = {
@@ -77,21 +98,19 @@ def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
             # When this forwarder first read the event (ECS event.created); event.ingested is left
             # to the data store, whose ingest pipeline sets it.
             "created": observed_iso_timestamp(record.observed),
-            "module": "cloudflare",
-            "dataset": dataset,
-            "provider": "cloudflare_access",
+            **event_origin(dataset),
         },
-        "observer": {"vendor": VENDOR, "product": PRODUCT},
+        "observer": observer(),
     }
     if record.account_id:
-        document["cloud"] = {"provider": "cloudflare", "account": {"id": record.account_id}}
+        document["cloud"] = cloud(record.account_id)
     return document
 
 
 def _access_request(record: Record) -> dict[str, Any]:
     data = record.data
     vendor = unknown_fields(data, ACCESS_FIELDS)
-    document = _base(record, "authentication", "cloudflare.access_requests")
+    document = _base(record, "authentication", ACCESS_DATASET)
     event = document["event"]
     if record.timestamp is None and data.get("created_at") is not None:
         vendor["created_at"] = data["created_at"]
@@ -100,7 +119,7 @@ def _access_request(record: Record) -> dict[str, Any]:
     label = text(action)
     if label is not None:
         event["action"] = label
-        event["type"] = [_ACCESS_EVENT_TYPES.get(label.lower(), "info")]
+        event["type"] = [access_event_type(label)]
     else:
         event["type"] = ["info"]
         if action is not None:
@@ -108,7 +127,7 @@ def _access_request(record: Record) -> dict[str, Any]:
 
     allowed = data.get("allowed")
     if isinstance(allowed, bool):
-        event["outcome"] = _OUTCOMES[allowed]
+        event["outcome"] = OUTCOMES[allowed]
     else:
         # Absent is not "denied": the schema's default of false describes a request filter.
         event["outcome"] = "unknown"

@@ -15,8 +15,16 @@ from functools import lru_cache
 
 import orjson
 
-from forwarder.mapping.ecs import _ACCESS_EVENT_TYPES, ECS_VERSION, to_ecs
-from forwarder.mapping.known_fields import PRODUCT, VENDOR
+from forwarder.mapping.ecs import (
+    ACCESS_DATASET,
+    ECS_VERSION,
+    OUTCOMES,
+    access_event_type,
+    cloud,
+    event_origin,
+    observer,
+    to_ecs,
+)
 from forwarder.mapping.values import ip_address, iso_timestamp_from, observed_iso_timestamp, split_app_domain
 from forwarder.mapping.well_formed import well_formed_access
 from forwarder.records import LogType, Record
@@ -30,36 +38,30 @@ _HEAD = (
 )
 # event.outcome closes the event object.
 _OUTCOMES = {
-    True: b',"outcome":"success"}',
-    False: b',"outcome":"failure"}',
-    None: b',"outcome":"unknown"}',
+    allowed: b',"outcome":' + _dumps(outcome) + b"}"
+    for allowed, outcome in ((True, OUTCOMES[True]), (False, OUTCOMES[False]), (None, "unknown"))
 }
-_OBSERVER = b',"observer":' + _dumps({"vendor": VENDOR, "product": PRODUCT})
+_OBSERVER = b',"observer":' + _dumps(observer())
 
 
 @lru_cache(maxsize=16)
 def _created(observed: str) -> bytes:
     """From the end of event.id to the end of event.provider: one per page (one observation time)."""
-    return (
-        b'","created":'
-        + _dumps(observed)
-        + b',"module":"cloudflare","dataset":"cloudflare.access_requests","provider":"cloudflare_access"'
-    )
+    return b'","created":' + _dumps(observed) + b"," + _dumps(event_origin(ACCESS_DATASET))[1:-1]
 
 
 @lru_cache(maxsize=64)
 def _cloud(account_id: str) -> bytes:
     if not account_id:
         return b""
-    return b',"cloud":' + _dumps({"provider": "cloudflare", "account": {"id": account_id}})
+    return b',"cloud":' + _dumps(cloud(account_id))
 
 
 @lru_cache(maxsize=256)
 def _action(label: str | None) -> bytes:
     if label is None:
         return b',"type":["info"]'
-    kind = _ACCESS_EVENT_TYPES.get(label.lower(), "info")
-    return b',"action":' + _dumps(label) + b',"type":[' + _dumps(kind) + b"]"
+    return b',"action":' + _dumps(label) + b',"type":[' + _dumps(access_event_type(label)) + b"]"
 
 
 def encode_ecs(record: Record) -> bytes:

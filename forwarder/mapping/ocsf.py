@@ -97,21 +97,10 @@ def to_ocsf(record: Record) -> dict[str, Any]:
     return _scim_update(record)
 
 
-def _event(
-    record: Record, class_uid: int, activity_id: int, activity_name: str, feature: str
-) -> dict[str, Any]:
+def classification(class_uid: int, activity_id: int, activity_name: str) -> dict[str, Any]:
+    """The members an event opens with, up to ``time``: what it is, by class and activity."""
     class_name = _CLASS_NAMES[class_uid]
     caption = "Other" if activity_id == _OTHER else activity_name
-    metadata: dict[str, Any] = {
-        "version": OCSF_VERSION,
-        "uid": record.event_id,
-        "product": {"name": PRODUCT, "vendor_name": VENDOR, "feature": {"name": feature}},
-        "log_name": record.log_type.value,
-        # When this forwarder fetched the event; `time` is when Cloudflare says it happened.
-        "logged_time": observed_epoch_milliseconds(record.observed),
-    }
-    if record.account_id:
-        metadata["tenant_uid"] = record.account_id
     return {
         "activity_id": activity_id,
         "activity_name": activity_name,
@@ -123,9 +112,42 @@ def _event(
         "type_name": f"{class_name}: {caption}",
         "severity_id": _INFORMATIONAL,
         "severity": "Informational",
-        "time": epoch_milliseconds(record.time),
-        "metadata": metadata,
     }
+
+
+def metadata_after_uid(log_type: LogType, account_id: str, logged_time: int, feature: str) -> dict[str, Any]:
+    """``metadata`` but its version and uid: the same for every event of a stream's page."""
+    metadata: dict[str, Any] = {
+        "product": {"name": PRODUCT, "vendor_name": VENDOR, "feature": {"name": feature}},
+        "log_name": log_type.value,
+        # When this forwarder fetched the event; `time` is when Cloudflare says it happened.
+        "logged_time": logged_time,
+    }
+    if account_id:
+        metadata["tenant_uid"] = account_id
+    return metadata
+
+
+def _event(
+    record: Record, class_uid: int, activity_id: int, activity_name: str, feature: str
+) -> dict[str, Any]:
+    event = classification(class_uid, activity_id, activity_name)
+    event["time"] = epoch_milliseconds(record.time)
+    logged_time = observed_epoch_milliseconds(record.observed)
+    event["metadata"] = {
+        "version": OCSF_VERSION,
+        "uid": record.event_id,
+        **metadata_after_uid(record.log_type, record.account_id, logged_time, feature),
+    }
+    return event
+
+
+def authentication_activity(label: str | None) -> tuple[int, str]:
+    """(activity_id, activity_name) of an Authentication event from the record's action, if any."""
+    if label is None:
+        return _UNKNOWN, "Unknown"
+    activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
+    return activity_id, label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
 
 
 def _status(event: dict[str, Any], status_id: int, label: str | None = None) -> None:
@@ -173,13 +195,9 @@ def _authentication(record: Record) -> dict[str, Any]:
 
     action = data.get("action")
     label = text(action)
-    if label is None:
-        activity_id, activity_name = _UNKNOWN, "Unknown"
-        if action is not None:
-            unmapped["action"] = action
-    else:
-        activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
-        activity_name = label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
+    if label is None and action is not None:
+        unmapped["action"] = action
+    activity_id, activity_name = authentication_activity(label)
     event = _event(record, AUTHENTICATION, activity_id, activity_name, ACCESS_FEATURE)
 
     allowed = data.get("allowed")
@@ -248,19 +266,23 @@ def _protocol_id(connection: str) -> int:
     return _AUTH_PROTOCOLS.get(key, _OTHER)
 
 
+def auth_protocol(label: str) -> tuple[int, str, bool]:
+    """(auth_protocol_id, auth_protocol, whether to keep the label in unmapped) of a connection."""
+    protocol_id = _protocol_id(label)
+    if protocol_id == _OTHER:
+        return protocol_id, label, False
+    # The protocol is derived; which IdP integration it was is kept too.
+    return protocol_id, _AUTH_PROTOCOL_NAMES[protocol_id], True
+
+
 def _auth_protocol(event: dict[str, Any], connection: Any, unmapped: dict[str, Any]) -> None:
     label = text(connection)
     if label is None:
         if connection is not None:
             unmapped["connection"] = connection
         return
-    protocol_id = _protocol_id(label)
-    event["auth_protocol_id"] = protocol_id
-    if protocol_id == _OTHER:
-        event["auth_protocol"] = label
-    else:
-        event["auth_protocol"] = _AUTH_PROTOCOL_NAMES[protocol_id]
-        # The protocol is derived; which IdP integration it was is kept too.
+    event["auth_protocol_id"], event["auth_protocol"], keep = auth_protocol(label)
+    if keep:
         unmapped["connection"] = label
 
 

@@ -13,22 +13,16 @@ from functools import lru_cache
 
 import orjson
 
-from forwarder.mapping.known_fields import PRODUCT, VENDOR
+from forwarder.mapping.known_fields import PRODUCT
 from forwarder.mapping.ocsf import (
-    _AUTH_PROTOCOL_NAMES,
-    _AUTHENTICATION_ACTIONS,
-    _AUTHENTICATION_ACTIVITIES,
-    _CATEGORY_NAME,
-    _CATEGORY_UID,
-    _CLASS_NAMES,
-    _INFORMATIONAL,
     _ISO_COUNTRY,
-    _OTHER,
-    _UNKNOWN,
     ACCESS_FEATURE,
     AUTHENTICATION,
     OCSF_VERSION,
-    _protocol_id,
+    auth_protocol,
+    authentication_activity,
+    classification,
+    metadata_after_uid,
     to_ocsf,
 )
 from forwarder.mapping.values import (
@@ -54,53 +48,23 @@ _EMAIL_OBSERVABLE = b'{"name":"user.email_addr","type_id":5,"type":"Email Addres
 @lru_cache(maxsize=256)
 def _head(label: str | None) -> bytes:
     """From the opening brace to ``"time":``: it depends on the action only."""
-    if label is None:
-        activity_id, activity_name = _UNKNOWN, "Unknown"
-    else:
-        activity_id = _AUTHENTICATION_ACTIONS.get(label.lower(), _OTHER)
-        activity_name = label if activity_id == _OTHER else _AUTHENTICATION_ACTIVITIES[activity_id]
-    class_name = _CLASS_NAMES[AUTHENTICATION]
-    caption = "Other" if activity_id == _OTHER else activity_name
-    head = {
-        "activity_id": activity_id,
-        "activity_name": activity_name,
-        "category_uid": _CATEGORY_UID,
-        "category_name": _CATEGORY_NAME,
-        "class_uid": AUTHENTICATION,
-        "class_name": class_name,
-        "type_uid": AUTHENTICATION * 100 + activity_id,
-        "type_name": f"{class_name}: {caption}",
-        "severity_id": _INFORMATIONAL,
-        "severity": "Informational",
-    }
+    head = classification(AUTHENTICATION, *authentication_activity(label))
     return _dumps(head)[:-1] + b',"time":'
 
 
 @lru_cache(maxsize=64)
 def _metadata_tail(account_id: str, logged_time: int) -> bytes:
     """metadata after its uid, closed: one per account and page (one observation time)."""
-    tail: dict[str, object] = {
-        "product": {"name": PRODUCT, "vendor_name": VENDOR, "feature": {"name": ACCESS_FEATURE}},
-        "log_name": LogType.ACCESS_REQUESTS.value,
-        "logged_time": logged_time,
-    }
-    if account_id:
-        tail["tenant_uid"] = account_id
+    tail = metadata_after_uid(LogType.ACCESS_REQUESTS, account_id, logged_time, ACCESS_FEATURE)
     return b"," + _dumps(tail)[1:]
 
 
 @lru_cache(maxsize=256)
 def _auth_protocol(label: str) -> tuple[bytes, bytes]:
     """(the auth_protocol members, the unmapped object or b""): both depend on the label only."""
-    protocol_id = _protocol_id(label)
-    if protocol_id == _OTHER:
-        return b',"auth_protocol_id":%d,"auth_protocol":%b' % (protocol_id, _dumps(label)), b""
-    members = b',"auth_protocol_id":%d,"auth_protocol":%b' % (
-        protocol_id,
-        _dumps(_AUTH_PROTOCOL_NAMES[protocol_id]),
-    )
-    # The protocol is derived; which IdP integration it was is kept in unmapped.
-    return members, b',"unmapped":' + _dumps({"connection": label})
+    protocol_id, name, keep = auth_protocol(label)
+    members = b',"auth_protocol_id":%d,"auth_protocol":%b' % (protocol_id, _dumps(name))
+    return members, (b',"unmapped":' + _dumps({"connection": label}) if keep else b"")
 
 
 def encode_ocsf(record: Record) -> bytes:
