@@ -174,7 +174,6 @@ def main(argv: list[str]) -> int:
             if fmt != "raw":
                 # What the pipeline runs: the same bytes, written directly where it can.
                 workloads[f"{fmt}: encoder_for (the pipeline's encoder)"] = _encode(encoder_for(fmt), records)
-            if fmt != "raw":
                 # The two halves apart, to show where the time goes.
                 workloads[f"{fmt}: map only"] = _map_only(mapper, records)
                 workloads[f"{fmt}: orjson.dumps of mapped documents only"] = _dump_only(mapper, records)
