@@ -26,8 +26,8 @@ from forwarder.mapping.ecs import (
     to_ecs,
 )
 from forwarder.mapping.values import ip_address, iso_timestamp_from, observed_iso_timestamp, split_app_domain
-from forwarder.mapping.well_formed import well_formed_access
-from forwarder.records import LogType, Record
+from forwarder.mapping.well_formed import well_formed_access, with_fallback
+from forwarder.records import Record
 
 _dumps = orjson.dumps
 # Between "@timestamp"'s value and event.id's: the constant start of every access document.
@@ -62,15 +62,6 @@ def _action(label: str | None) -> bytes:
     if label is None:
         return b',"type":["info"]'
     return b',"action":' + _dumps(label) + b',"type":[' + _dumps(access_event_type(label)) + b"]"
-
-
-def encode_ecs(record: Record) -> bytes:
-    """The ECS document of ``record``, encoded: the same bytes as ``orjson.dumps(to_ecs(record))``."""
-    if record.log_type is LogType.ACCESS_REQUESTS:
-        encoded = _access_request(record)
-        if encoded is not None:
-            return encoded
-    return _dumps(to_ecs(record))
 
 
 def _access_request(record: Record) -> bytes | None:
@@ -150,3 +141,7 @@ def _access_request(record: Record) -> bytes | None:
         parts += (b',"cloudflare":{"access":{', b",".join(vendor), b"}}")
     parts.append(b"}")
     return b"".join(parts)
+
+
+# The ECS document of a record, encoded: the same bytes as ``orjson.dumps(to_ecs(record))``.
+encode_ecs = with_fallback(_access_request, to_ecs)

@@ -31,7 +31,7 @@ from forwarder.mapping.values import (
     is_ocsf_email,
     observed_epoch_milliseconds,
 )
-from forwarder.mapping.well_formed import well_formed_access
+from forwarder.mapping.well_formed import well_formed_access, with_fallback
 from forwarder.records import LogType, Record
 
 _dumps = orjson.dumps
@@ -65,15 +65,6 @@ def _auth_protocol(label: str) -> tuple[bytes, bytes]:
     protocol_id, name, keep = auth_protocol(label)
     members = b',"auth_protocol_id":%d,"auth_protocol":%b' % (protocol_id, _dumps(name))
     return members, (b',"unmapped":' + _dumps({"connection": label}) if keep else b"")
-
-
-def encode_ocsf(record: Record) -> bytes:
-    """The OCSF event of ``record``, encoded: the same bytes as ``orjson.dumps(to_ocsf(record))``."""
-    if record.log_type is LogType.ACCESS_REQUESTS:
-        encoded = _authentication(record)
-        if encoded is not None:
-            return encoded
-    return _dumps(to_ocsf(record))
 
 
 def _authentication(record: Record) -> bytes | None:
@@ -149,3 +140,7 @@ def _authentication(record: Record) -> bytes | None:
         parts += (b',"observables":[', b",".join(observables), b"]")
     parts += (unmapped, b"}")
     return b"".join(parts)
+
+
+# The OCSF event of a record, encoded: the same bytes as ``orjson.dumps(to_ocsf(record))``.
+encode_ocsf = with_fallback(_authentication, to_ocsf)

@@ -38,7 +38,7 @@ class SplunkHecSettings(SinkSettings):
         description="Most uncompressed bytes of HEC event objects in one request (default 1 MB).",
     )
     gzip: bool = Field(default=True, description="Compress request bodies (`Content-Encoding: gzip`).")
-    # Level 1 compresses these documents about 10x for 3 µs each; level 6, 13-16x for 7-8 µs, which
+    # Level 1 compresses these documents about 10x for 3 µs each; level 6, 13-16x for about 7 µs, which
     # made the whole forwarder 20 % slower with HEC's defaults (benchmarks/RESULTS.md, round 3).
     gzip_level: int = Field(
         default=1, ge=1, le=9, description="gzip level, 1 (fastest, default) to 9 (smallest)."
