@@ -7,6 +7,7 @@ fields must survive to the mapping, so nothing here validates or drops anything.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,26 +64,53 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def event_id(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str:
-    """A stable id for a record: the same record always gets the same id, on any replica.
+# RFC 3339 as Cloudflare writes it: 1 to 9 fraction digits, `Z` or an offset (none: UTC, as
+# `parse_timestamp` takes it).
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?")
 
-    An access request is identified by its Ray ID and time (a Ray ID names one request to
-    Cloudflare). A SCIM update has no id of its own, so the canonical form of the whole record is
-    hashed. The account and log type are part of the key so that equal records of two accounts
-    stay two events. 32 hex characters: well under Elasticsearch's 512-byte `_id` limit.
+
+def instant(value: str) -> str | None:
+    """The canonical spelling of the instant an RFC 3339 time names, to the nanosecond and beyond.
+
+    ``2026-11-01T09:30:00.50+09:30`` and ``2026-11-01T00:00:00.5Z`` are one instant and get one
+    spelling: UTC, ``Z``, the fraction without trailing zeros. ``datetime`` keeps microseconds only,
+    so the fraction is carried as text. None when ``value`` is not such a time.
     """
-    ray_id = data.get("ray_id")
-    if log_type is LogType.ACCESS_REQUESTS and isinstance(ray_id, str) and ray_id:
-        # orjson writes a StrEnum member as its value: the same bytes as `log_type.value`, cheaper.
-        key = orjson.dumps([account_id, log_type, ray_id, data.get("created_at")])
-    else:
-        # OPT_SORT_KEYS makes the encoding independent of the key order the API happened to use;
-        # OPT_NON_STR_KEYS and default=str keep the function total for any JSON-ish value.
-        key = orjson.dumps(
-            [account_id, log_type.value, data],
-            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-            default=str,
-        )
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return None
+    date, clock, fraction, offset = match.groups()
+    try:
+        zone = "+00:00" if offset is None or offset in "Zz" else offset
+        moment = datetime.fromisoformat(f"{date}T{clock}{zone}").astimezone(UTC)
+        whole = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):
+        return None
+    digits = (fraction or "").rstrip("0")
+    return f"{whole}.{digits}Z" if digits else f"{whole}Z"
+
+
+def event_id(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str:
+    """A stable id for a record: equal for identical records, different when any field differs.
+
+    The whole canonical record is hashed: keys sorted (the API's key order does not matter) and
+    the time field written as the instant it names (``+09:30`` and ``Z`` spellings agree). A Ray ID
+    is not enough: one request can log twice in the same second (a login and its logout, another
+    IP), and Elasticsearch would answer 409 for the second and lose it. The account and log type
+    are part of the key so that equal records of two accounts stay two events. 32 hex characters:
+    well under Elasticsearch's 512-byte `_id` limit.
+    """
+    time_field = TIME_FIELDS[log_type]
+    value = data.get(time_field)
+    canonical = instant(value) if isinstance(value, str) else None
+    if canonical is not None and canonical != value:
+        data = {**data, time_field: canonical}
+    # OPT_NON_STR_KEYS and default=str keep the function total for any JSON-ish value.
+    key = orjson.dumps(
+        [account_id, log_type.value, data],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
     return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 

@@ -113,6 +113,9 @@ class Forwarder:
             page_size=settings.page_size,
             max_pages=settings.max_pages,
             start=settings.start_time(now or datetime.now(UTC)),
+            late_horizon=settings.late_horizon,
+            reread_interval=settings.late_reread_interval,
+            checkpoint_ids=settings.checkpoint_ids,
         )
         forwarder = cls(settings, client, pipeline, store, telemetry=telemetry, leadership=leadership)
         telemetry.watch(forwarder)

@@ -6,6 +6,10 @@ writer (another shard, or a leader that has just lost its lease) changed the Con
 the API answers 409 Conflict and the write is merged again onto a fresh read. The merge keeps the
 later of the two positions of a stream, so a position never moves backwards, whoever writes last.
 
+What each stream remembers beside its position (the ids of recently delivered events) is kept in
+``binaryData`` under ``<account>.<log type>.remembered`` (the API refuses a key in both maps), in the
+same write, so ``data`` keeps its plain shape.
+
 The forwarder creates the ConfigMap on its first commit (and never deletes it), so that the state
 outlives a `helm uninstall` and the chart need not own data it would overwrite on upgrade.
 Commits of many streams that arrive while a write is under way go out together in the next one.
@@ -14,6 +18,8 @@ Commits of many streams that arrive while a write is under way go out together i
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from datetime import datetime
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_never
@@ -35,6 +41,10 @@ def config_map_key(stream: str) -> str:
     return stream.replace("/", ".")
 
 
+def remembered_key(stream: str) -> str:
+    return f"{config_map_key(stream)}.remembered"
+
+
 def _retryable(error: BaseException) -> bool:
     return isinstance(error, KubernetesError) and error.retryable and not error.conflict
 
@@ -48,6 +58,7 @@ class ConfigMapCheckpointStore(CheckpointStore):
         self._config_map: JsonObject | None = None
         self._reading: asyncio.Future[JsonObject | None] | None = None
         self._pending: dict[str, datetime] = {}
+        self._pending_remembered: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
 
     def describe(self) -> str:
@@ -74,21 +85,37 @@ class ConfigMapCheckpointStore(CheckpointStore):
         config_map = await asyncio.shield(self._reading)
         return self._position(config_map, stream)
 
-    async def commit(self, stream: str, position: datetime) -> None:
+    async def load_remembered(self, stream: str) -> bytes | None:
+        # `load` has just read the ConfigMap afresh: its copy is current.
+        config_map = self._config_map if self._config_map is not None else await self._read_retrying()
+        value = ((config_map or {}).get("binaryData") or {}).get(remembered_key(stream))
+        try:
+            return base64.b64decode(str(value), validate=True) if value else None
+        except binascii.Error:
+            return None  # read again with nothing remembered: duplicates, not loss
+
+    async def commit(self, stream: str, position: datetime, remembered: bytes | None = None) -> None:
         earlier = self._pending.get(stream)
-        self._pending[stream] = position if earlier is None else max(earlier, position)
+        if earlier is None or position >= earlier:
+            self._pending[stream] = position
+            if remembered is not None:
+                self._pending_remembered[stream] = remembered
         async with self._lock:
             if stream not in self._pending:
                 return  # the write that just finished carried it
             batch, self._pending = self._pending, {}
+            remembering, self._pending_remembered = self._pending_remembered, {}
             try:
                 async for attempt in self._retrying():
                     with attempt:
-                        await self._write(batch)
+                        await self._write(batch, remembering)
             except BaseException:
                 for key, value in batch.items():
                     newer = self._pending.get(key)
-                    self._pending[key] = value if newer is None else max(newer, value)
+                    if newer is None or value > newer:
+                        self._pending[key] = value
+                        if key in remembering:
+                            self._pending_remembered[key] = remembering[key]
                 raise
 
     def _retrying(self) -> AsyncRetrying:
@@ -106,34 +133,44 @@ class ConfigMapCheckpointStore(CheckpointStore):
                 self._config_map = await self.api.get(CONFIG_MAPS, self.name)
         return self._config_map
 
-    async def _write(self, batch: dict[str, datetime]) -> None:
-        """Merge ``batch`` onto the ConfigMap; on a conflict read it again and merge again."""
+    async def _write(self, batch: dict[str, datetime], remembering: dict[str, bytes]) -> None:
+        """Merge ``batch`` onto the ConfigMap; on a conflict read it again and merge again.
+
+        What a stream remembers goes with its position: written when the position is not behind
+        the one stored (a re-read of the past changes it without moving the position).
+        """
         while True:
             current = self._config_map
             if current is None:
                 current = self._config_map = await self.api.get(CONFIG_MAPS, self.name)
             data = dict((current or {}).get("data") or {})
+            binary = dict((current or {}).get("binaryData") or {})
             changed = False
             for stream, position in batch.items():
                 committed = self._position(current, stream)
+                key = config_map_key(stream)
                 if committed is None or position > committed:
-                    data[config_map_key(stream)] = position.isoformat()
+                    data[key] = position.isoformat()
                     changed = True
+                remembered = remembering.get(stream)
+                if remembered is not None and (committed is None or position >= committed):
+                    encoded = base64.b64encode(remembered).decode()
+                    changed = changed or binary.get(remembered_key(stream)) != encoded
+                    binary[remembered_key(stream)] = encoded
             if not changed:
                 return
             try:
+                contents: JsonObject = {"data": data, **({"binaryData": binary} if binary else {})}
                 if current is None:
                     body: JsonObject = {
                         "apiVersion": "v1",
                         "kind": "ConfigMap",
                         "metadata": {"name": self.name, "labels": MANAGED_BY},
-                        "data": data,
+                        **contents,
                     }
                     self._config_map = await self.api.create(CONFIG_MAPS, body)
                 else:
-                    self._config_map = await self.api.replace(
-                        CONFIG_MAPS, self.name, {**current, "data": data}
-                    )
+                    self._config_map = await self.api.replace(CONFIG_MAPS, self.name, {**current, **contents})
                 return
             except KubernetesError as error:
                 self._config_map = None

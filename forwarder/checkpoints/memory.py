@@ -10,9 +10,15 @@ from forwarder.checkpoints.base import CheckpointStore
 class MemoryCheckpointStore(CheckpointStore):
     def __init__(self) -> None:
         self.positions: dict[str, datetime] = {}
+        self.remembered: dict[str, bytes] = {}
 
     async def load(self, stream: str) -> datetime | None:
         return self.positions.get(stream)
 
-    async def commit(self, stream: str, position: datetime) -> None:
+    async def commit(self, stream: str, position: datetime, remembered: bytes | None = None) -> None:
         self.positions[stream] = position
+        if remembered is not None:
+            self.remembered[stream] = remembered
+
+    async def load_remembered(self, stream: str) -> bytes | None:
+        return self.remembered.get(stream)

@@ -28,6 +28,7 @@ from forwarder.cloudflare.errors import (
     CloudflareRetryableError,
     describe_failure,
 )
+from forwarder.cloudflare.page_sizes import PageSizes
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.retry import MAX_RETRY_AFTER, Backoff, cloudflare_retrying
 from forwarder.telemetry import Telemetry
@@ -71,22 +72,27 @@ class Envelope:
 
 
 def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """The wait a response asks for, from ``Retry-After`` or either rate-limit header style.
-
-    ``Retry-After`` is seconds or an HTTP date; the IETF ``Ratelimit`` header carries ``t=``
-    (seconds to reset); ``X-RateLimit-Reset`` is seconds to reset or, when larger than a day,
-    an epoch time.
-    """
-    now = time.time() if now is None else now
+    """The wait ``Retry-After`` asks for: seconds or an HTTP date. None when absent or garbled."""
     value = headers.get("retry-after")
-    if value:
-        value = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", value):
-            return float(value)
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError):
-            pass
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment - (time.time() if now is None else now))
+
+
+def reset_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds until the rate-limit budget resets, from either header style, when one says.
+
+    The IETF ``Ratelimit`` header carries ``t=``; ``X-RateLimit-Reset`` is seconds or, when larger
+    than a day, an epoch time. These headers come on *every* answer: the reset alone never means
+    "wait"; only a 429 or a remaining budget of 0 does (see :func:`budget_spent`).
+    """
     ratelimit = headers.get("ratelimit")
     if ratelimit:
         match = re.search(r"(?:^|[;,\s])t=(\d+)", ratelimit)
@@ -95,6 +101,7 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
     reset = headers.get("x-ratelimit-reset")
     if reset and re.fullmatch(r"\d+(\.\d+)?", reset.strip()):
         seconds = float(reset)
+        now = time.time() if now is None else now
         return max(0.0, seconds - now) if seconds > 86400 else seconds
     return None
 
@@ -110,6 +117,38 @@ def remaining_budget(headers: httpx.Headers) -> int | None:
     if remaining and remaining.strip().isdigit():
         return int(remaining)
     return None
+
+
+def server_wait(status: int, headers: httpx.Headers, now: float | None = None) -> float | None:
+    """How long the server asks this credential to wait, or None for the ordinary backoff.
+
+    ``Retry-After`` is an explicit request on any answer. The rate-limit headers say when the
+    budget resets on every answer, so they pause only when the budget is spent: a 429, or a
+    remaining count of 0. A 503 saying ``r=1190;t=280`` is an ordinary failure, not a 280 s pause.
+    """
+    asked = retry_after_seconds(headers, now)
+    if asked is not None:
+        return asked
+    if status == 429 or remaining_budget(headers) == 0:
+        return reset_seconds(headers, now)
+    return None
+
+
+def envelope_problem(body: Mapping[str, Any]) -> str:
+    """What is wrong with a 2xx envelope of a listing endpoint, or "" when it is sound.
+
+    Every endpoint this client reads lists things, so a sound answer says ``success: true`` and
+    carries its rows in a ``result`` list.
+    """
+    if "success" not in body:
+        return "an envelope without `success`"
+    if body["success"] is not True:
+        return f"an envelope whose `success` is {orjson.dumps(body['success']).decode()[:40]}"
+    result = body.get("result")
+    if not isinstance(result, list):
+        kind = "missing" if "result" not in body else f"a JSON {type(result).__name__}"
+        return f"a `result` that is not a list ({kind})"
+    return ""
 
 
 class CloudflareClient:
@@ -133,6 +172,8 @@ class CloudflareClient:
         self.backoff = backoff
         self.attempts = attempts
         self.server_remaining: int | None = None
+        # Page caps are a property of the server and the credential, shared by every stream.
+        self.page_sizes = PageSizes()
         self.last_success: float | None = None
         # For /readyz and /status: when a request last started, and why the last one failed.
         self.last_request: float | None = None
@@ -183,42 +224,52 @@ class CloudflareClient:
 
     def _parse(self, response: httpx.Response, *, operation: str, account_id: str) -> Envelope:
         status = response.status_code
-        retry_after = retry_after_seconds(response.headers)
+        wait = server_wait(status, response.headers)
+        answered = f"Cloudflare API answered HTTP {status} for {operation} of account {account_id}"
         try:
             body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            body = None
+            problem = "" if isinstance(body, dict) else f"a JSON {type(body).__name__}, not an envelope"
+        except orjson.JSONDecodeError as error:
+            body, problem = None, f"JSON that does not parse: {error}"
         if not isinstance(body, dict):
             kind = response.headers.get("content-type", "no content type")
-            message = (
-                f"Cloudflare API answered HTTP {status} for {operation} of account {account_id} with a "
-                f"body that is not a JSON envelope ({kind}, {len(response.content)} bytes)"
-            )
+            size = len(response.content)
+            message = f"{answered} with a body that is not a JSON envelope ({kind}, {size} bytes: {problem})"
             if 400 <= status < 500 and status not in (408, 429):
                 # A proxy's 4xx page will not change by retrying: the URL or a proxy is wrong.
                 raise CloudflareError(f"{message}; check CLOUDFLARE_API_BASE_URL", status=status)
             if status == 429:
-                self._blocked(retry_after)
+                self._blocked(wait)
             # An outage page from a proxy (502/503 HTML), or a garbled answer: it may pass.
-            raise CloudflareRetryableError(f"{message}; retrying", status=status, retry_after=retry_after)
+            raise CloudflareRetryableError(f"{message}; retrying", status=status, retry_after=wait)
         errors = ApiMessage.parse_all(body.get("errors"))
-        if status >= 400 or body.get("success") is not True:
+        if status >= 400:
             failure = describe_failure(
                 status=status,
                 errors=errors,
                 operation=operation,
                 account_id=account_id,
                 uses_token=self.credentials.uses_token,
-                retry_after=retry_after,
+                retry_after=wait,
             )
             if isinstance(failure, CloudflareRateLimited):
                 self._blocked(failure.retry_after)
             raise failure
+        problem = envelope_problem(body)
+        if problem:
+            # Not a refusal (that comes as a 4xx) but a garbled answer: retried like a 5xx, never
+            # taken as an empty page (its window would be committed unread).
+            raise CloudflareRetryableError(
+                f"{answered} with {problem}; retrying", status=status, retry_after=wait
+            )
+        if wait is not None and remaining_budget(response.headers) == 0:
+            # The budget is spent: every stream of this credential waits for the reset, not for a 429.
+            self._blocked(wait)
         self.last_success = time.monotonic()
         self.last_error = ""
         info = body.get("result_info")
         return Envelope(
-            result=body.get("result"),
+            result=body["result"],
             result_info=info if isinstance(info, dict) else {},
             messages=ApiMessage.parse_all(body.get("messages")),
         )

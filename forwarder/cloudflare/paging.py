@@ -1,10 +1,19 @@
-"""Reading one time window of one stream, page by page, without ever looping forever.
+"""Reading one time window of one stream, page by page, without losing a row or looping forever.
 
 The SDKs page until an empty page and never read ``total_pages``; an endpoint that ignores
-``page`` then returns page 1 forever. We stop on whichever comes first: ``total_pages`` (SCIM),
-a short or empty page, a page that brings nothing new (the server ignored ``page``), or the page
-cap. The last two leave the window *incomplete*: the caller then advances only to the time of the
-last record read, so nothing after it is skipped.
+``page`` then returns page 1 forever. We stop on whichever comes first:
+
+- ``total_pages`` (SCIM): read on while ``page < total_pages``, whatever a page's length;
+- an empty page;
+- a short page, but only once the server's page size is known. A server may cap pages below
+  ``per_page`` without saying so (access requests carry no ``result_info``): a non-empty page
+  shorter than asked is then followed by one more request, and if that brings rows, the server caps
+  pages at the short page's length. The cap is remembered per endpoint and credential (on the
+  client) and asked for from then on; a full page proves the server honours the size asked;
+- a page that brings nothing new (the server ignored ``page``), or the page cap.
+
+The last two leave the window *incomplete*: the caller then advances only to the time of the last
+record read, so nothing after it is skipped.
 """
 
 from __future__ import annotations
@@ -59,19 +68,27 @@ class WindowReader:
     # repeats the end of the one before, and a server that ignores `page` repeats all of it.
     # Remembering the whole window would cost memory in proportion to the window.
     _previous: set[str] = field(default_factory=set)
+    # The length of a short page whose successor may reveal a server-side page cap.
+    _short_page: int | None = None
+
+    @property
+    def asked(self) -> int:
+        """The page size to ask for: ours, or the server's cap when it is smaller."""
+        return self.client.page_sizes.asked(self.log_type.value, self.page_size)
 
     def _params(self, page: int) -> QueryParams:
+        size = self.asked
         params: list[tuple[str, str | int]] = [
             ("direction", "asc"),
             ("since", api_time(self.window.since)),
             ("until", api_time(self.window.until)),
             ("page", page),
-            ("per_page", self.page_size),
+            ("per_page", size),
         ]
         if self.log_type is LogType.ACCESS_REQUESTS:
             # Before `per_page` existed `limit` was the page size (the 2024 spec has only it);
             # sending both keeps a server that still reads `limit` from cutting pages short.
-            params.append(("limit", self.page_size))
+            params.append(("limit", size))
         else:
             params.extend(("idp_id", idp) for idp in self.idp_ids)
         return params
@@ -105,6 +122,10 @@ class WindowReader:
                 if records and not fresh:
                     self._stop(False, f"page {page} repeated earlier records: the API ignored `page`")
                     return
+                if self._short_page is not None and fresh:
+                    # The page after a short one brought rows: the server caps pages at that length.
+                    self.client.page_sizes.capped(self.log_type.value, self._short_page, self.page_size)
+                self._short_page = None
                 self._note_times(fresh)
                 ending = self._last_page(page, envelope, len(records))
                 if ending is None:
@@ -129,10 +150,22 @@ class WindowReader:
     def _last_page(self, page: int, envelope: Envelope, count: int) -> tuple[bool, str] | None:
         """(complete, why) when ``page`` ends the window; None when another page follows."""
         total_pages = envelope.result_info.get("total_pages")
-        if isinstance(total_pages, int | float) and page >= total_pages:
-            return True, f"last page ({page} of {int(total_pages)})"
-        if count < self.page_size:
-            return True, f"short page ({count} < {self.page_size})"
+        if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
+            # The server counted the pages at its own page size: believe it either way.
+            if page >= total_pages:
+                return True, f"last page ({page} of {int(total_pages)})"
+        elif count == 0:
+            return True, "empty page"
+        else:
+            asked = self.asked
+            sizes = self.client.page_sizes
+            if count >= asked:
+                sizes.honoured(self.log_type.value, asked)
+            elif sizes.known(self.log_type.value, asked):
+                return True, f"short page ({count} < {asked})"
+            else:
+                # Short, but the server may cap pages at `count`: the next page tells.
+                self._short_page = count
         if self.pages_read >= self.max_pages:
             return False, f"page cap FORWARDER_MAX_PAGES={self.max_pages} reached"
         return None

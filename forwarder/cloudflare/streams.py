@@ -1,13 +1,19 @@
-"""The poll loop of one stream (one account, one log type): windows, de-duplication, checkpoints.
+"""The poll loop of one stream (one account, one log type): windows, re-reads, de-duplication, checkpoints.
 
 Each round reads the window ``[since, until)``: ``until`` is now minus the settle delay (late
 logs), capped at ``max_window`` past the checkpoint (a backfill commits window by window);
 ``since`` is the checkpoint minus the overlap when the last window was read whole, so logs that
-appeared late inside it are still found. Records seen before are dropped by event id.
+appeared late inside it are still found. Every ``reread_interval`` a trailing re-read goes back
+over the late horizon for rows that appeared later still. Records seen before are dropped by event
+id; the ids a restart would read again are kept with the checkpoint.
 
 Reading runs ahead as far as the sinks' in-flight windows let it; the checkpoint follows behind,
 window by window, moving only once every sink has acknowledged (or dead-lettered) every event of
 the window. It never moves backwards.
+
+When the API cannot serve every row of a second (it ignores ``page`` and one second holds more
+rows than a page), the page size grows up to the API's maximum; past it, the stream logs an error,
+counts the second as unreadable and moves on rather than read the same page forever.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +33,8 @@ from opentelemetry import trace
 from forwarder.checkpoints.base import CheckpointStore
 from forwarder.cloudflare.client import CloudflareClient
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
-from forwarder.cloudflare.paging import Window, WindowReader
+from forwarder.cloudflare.paging import Window, WindowReader, api_time
+from forwarder.cloudflare.remembered import Delivered, Remembered, SeenIds
 from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record, make_record
 from forwarder.telemetry import Telemetry
@@ -52,30 +60,18 @@ class StreamOptions:
     start: datetime
     # Ids remembered for de-duplication; ids older than the window start are forgotten sooner.
     max_remembered: int = 500_000
+    # How far back the trailing re-read goes, and how often (0: no trailing re-read).
+    late_horizon: float = 0.0
+    reread_interval: float = 300.0
+    # Ids kept with each checkpoint, so that a restart delivers nothing twice.
+    checkpoint_ids: int = 2000
+    # The largest `per_page` the page size may grow to when the API cannot page past a second.
+    max_page_size: int = 1000
 
-
-class SeenIds:
-    """Event ids already delivered, forgotten once older than anything a window can re-read."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._times: dict[str, datetime] = {}
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._times
-
-    def __len__(self) -> int:
-        return len(self._times)
-
-    def add(self, event_id: str, moment: datetime) -> None:
-        self._times[event_id] = moment
-        if len(self._times) > self.limit:
-            # Dicts keep insertion order: drop the oldest tenth at once, not one id per insert.
-            for key in list(self._times)[: self.limit // 10]:
-                del self._times[key]
-
-    def forget_before(self, moment: datetime) -> None:
-        self._times = {key: seen for key, seen in self._times.items() if seen >= moment}
+    @property
+    def reread_span(self) -> timedelta:
+        """How far before a position a later read may go again: the overlap or the late horizon."""
+        return timedelta(seconds=max(self.overlap, self.late_horizon))
 
 
 @dataclass
@@ -85,6 +81,9 @@ class StreamProgress:
     events: int = 0
     duplicates: int = 0
     windows: int = 0
+    # Records found only by a trailing re-read, and seconds skipped because the API could not serve them.
+    late: int = 0
+    unreadable_seconds: int = 0
     # Read up to here; committed up to there (every sink acknowledged).
     position: datetime | None = None
     committed: datetime | None = None
@@ -93,6 +92,26 @@ class StreamProgress:
     caught_up: bool = False
     started: float = field(default_factory=time.monotonic)
     started_position: datetime | None = None
+
+
+@dataclass
+class Uncommitted:
+    """A window read (or re-read), waiting for every sink to acknowledge it."""
+
+    tickets: list[Ticket]
+    position: datetime
+    # (event id, time) of the records a restart may read again.
+    recent: list[tuple[str, datetime]]
+
+
+@dataclass
+class SpanRead:
+    """What reading one window brought."""
+
+    reader: WindowReader
+    tickets: list[Ticket]
+    recent: list[tuple[str, datetime]]
+    fresh: int
 
 
 class Stream:
@@ -124,8 +143,16 @@ class Stream:
         self.progress = StreamProgress()
         # After a restart the last window may have been read whole: re-read the overlap.
         self._last_window_complete = True
-        # Windows read but not yet acknowledged by every sink, in order: (tickets, position).
-        self._uncommitted: asyncio.Queue[tuple[list[Ticket], datetime]] = asyncio.Queue()
+        # Windows read but not yet acknowledged by every sink, in order.
+        self._uncommitted: asyncio.Queue[Uncommitted] = asyncio.Queue()
+        # What every sink acknowledged in the re-read span: kept with each checkpoint.
+        self._delivered = Delivered()
+        # No re-read goes before where this stream first started.
+        self._floor: datetime | None = None
+        # Grows when the API cannot page past a second that holds more rows than a page.
+        self._page_size = options.page_size
+        self._next_reread: datetime | None = None
+        self._warned_bound = False
 
     @property
     def key(self) -> str:
@@ -134,6 +161,25 @@ class Stream:
     async def position(self) -> datetime:
         committed = await self.checkpoints.load(self.key)
         return committed if committed is not None else whole_seconds(self.options.start)
+
+    async def _restore(self) -> datetime:
+        """The committed position, with the ids and the floor kept beside it."""
+        committed = await self.checkpoints.load(self.key)
+        if committed is None:
+            position = whole_seconds(self.options.start)
+            self._floor = position
+            # Nothing before the start was read: the first trailing re-read can wait its turn.
+            self._next_reread = self.clock() + timedelta(seconds=self.options.reread_interval)
+            return position
+        remembered = Remembered.decode(await self.checkpoints.load_remembered(self.key))
+        if remembered is not None:
+            self._floor = remembered.floor
+            self.seen.restore(remembered.ids, committed)
+            # Still delivered: the next checkpoint keeps them too, until they leave the span.
+            self._delivered.add((prefix, committed) for prefix in remembered.ids)
+        # Rows may have appeared late while this stream was not running: re-read the horizon now.
+        self._next_reread = self.clock()
+        return committed
 
     async def probe(self) -> int:
         """Read one record of the last minutes: fails fast on a wrong token or a missing permission.
@@ -169,12 +215,15 @@ class Stream:
         Reading runs ahead of acknowledgement as far as the sinks' in-flight windows allow;
         :meth:`commit_loop` moves the checkpoint behind it.
         """
-        position = await self.position()
+        position = await self._restore()
         self.progress.position = position
         self.progress.committed = position
         self.progress.started_position = position
         while True:
-            end = whole_seconds(self.clock() - timedelta(seconds=self.options.settle_delay))
+            now = self.clock()
+            if self._reread_due(now):
+                await self.reread_recent(position)
+            end = whole_seconds(now - timedelta(seconds=self.options.settle_delay))
             if position >= end:
                 self.progress.caught_up = True
                 if until_caught_up:
@@ -186,20 +235,39 @@ class Stream:
             if position >= end and not until_caught_up:
                 await asyncio.sleep(self.options.poll_interval)
 
+    def _reread_due(self, now: datetime) -> bool:
+        if self.options.late_horizon <= 0 or self._next_reread is None or now < self._next_reread:
+            return False
+        self._next_reread = now + timedelta(seconds=self.options.reread_interval)
+        return True
+
     async def commit_loop(self) -> None:
         """Commit each window read, in order, once every sink has acknowledged all of it."""
         while True:
-            tickets, position = await self._uncommitted.get()
-            for ticket in tickets:
+            window = await self._uncommitted.get()
+            for ticket in window.tickets:
                 await ticket.done.wait()
                 newest = self.progress.newest_delivered
                 if ticket.newest is not None and (newest is None or ticket.newest > newest):
                     self.progress.newest_delivered = ticket.newest
+            self._delivered.add(window.recent)
+            self._delivered.forget_before(window.position - self.options.reread_span)
             committed = self.progress.committed
-            if committed is None or position > committed:
-                await self.checkpoints.commit(self.key, position)
-                self.progress.committed = position
+            if committed is None or window.position > committed or window.recent:
+                await self.checkpoints.commit(self.key, window.position, self._remembered())
+                self.progress.committed = max(window.position, committed or window.position)
             self._uncommitted.task_done()
+
+    def _remembered(self) -> bytes:
+        ids, oldest_left_out = self._delivered.newest(self.options.checkpoint_ids)
+        if oldest_left_out is not None and not self._warned_bound:
+            self._warned_bound = True
+            log.warning(
+                "more events in the re-read span than FORWARDER_CHECKPOINT_IDS keeps with the "
+                "checkpoint: after a restart, events at or before the time given may be delivered again",
+                extra={"stream": self.key, "kept": len(ids), "time": oldest_left_out.isoformat()},
+            )
+        return Remembered(ids, self._floor).encode()
 
     async def flush(self) -> None:
         """Wait until every window read so far is committed."""
@@ -227,7 +295,10 @@ class Stream:
     async def _read_window(self, position: datetime, end: datetime) -> datetime:
         overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
         until = min(end, position + timedelta(seconds=self.options.max_window))
-        window = Window(since=position - overlap, until=until)
+        since = position - overlap
+        if self._floor is not None:
+            since = max(since, self._floor)
+        window = Window(since=since, until=until)
         trace.get_current_span().set_attributes(
             {"window.since": window.since.isoformat(), "window.until": window.until.isoformat()}
         )
@@ -237,22 +308,78 @@ class Stream:
                 "no SCIM-enabled identity provider in this account; nothing to read",
                 extra={"stream": self.key},
             )
-            return await self._window_read(position, until, [])
+            return await self._window_read(position, until, Uncommitted([], until, []))
+        read = await self._read_span(window, idp_ids)
+        reader = read.reader
+        self._last_window_complete = reader.complete
+        if reader.complete:
+            new_position = until
+        else:
+            last = whole_seconds(reader.last_time) if reader.last_time is not None else position
+            new_position = max(position, min(last, until))
+            if new_position <= position:
+                new_position = self._no_progress(position, until, reader.stop_reason)
+        return await self._window_read(
+            position, new_position, Uncommitted(read.tickets, new_position, read.recent)
+        )
+
+    def _no_progress(
+        self, position: datetime, until: datetime, reason: str, *, again: bool = False
+    ) -> datetime:
+        """A window that ended early at its own start: grow the page, or give up on one second.
+
+        ``again``: a trailing re-read meets a second the window before it already gave up on; it
+        moves on without counting the loss twice.
+        """
+        if self._page_size < self.options.max_page_size:
+            self._page_size = min(self.options.max_page_size, self._page_size * 4)
+            log.warning(
+                "the API cannot page past the rows of one second; asking for bigger pages",
+                extra={
+                    "stream": self.key,
+                    "second": api_time(position),
+                    "page_size": self._page_size,
+                    "reason": reason,
+                },
+            )
+            return position
+        skipped_to = min(until, position + timedelta(seconds=1))
+        if again:
+            return skipped_to
+        self.progress.unreadable_seconds += 1
+        self.telemetry.second_skipped(self.key, self.log_type.value)
+        log.error(
+            "rows lost: the API cannot serve every row of this second (it ignores `page` and the second "
+            "holds more rows than the largest page); moving on past it",
+            extra={
+                "stream": self.key,
+                "second": api_time(position),
+                "page_size": self.client.page_sizes.asked(self.log_type.value, self._page_size),
+                "reason": reason,
+            },
+        )
+        return skipped_to
+
+    async def _read_span(self, window: Window, idp_ids: Sequence[str], *, late: bool = False) -> SpanRead:
+        """Read ``window``, submit what was not seen before, and remember what may be read again."""
         reader = WindowReader(
             self.client,
             self.account_id,
             self.log_type,
             window,
-            page_size=self.options.page_size,
+            page_size=self._page_size,
             max_pages=self.options.max_pages,
             idp_ids=idp_ids,
             to_record=self._record,
         )
         tickets: list[Ticket] = []
-        # Only records the next window can read again are remembered: memory follows the
-        # overlap, not the window (a backfill window can hold hundreds of thousands).
-        reread_from = until - timedelta(seconds=self.options.overlap)
-        last_page: list[Record] = []
+        # Only records a later read can meet again are remembered: those within the re-read span
+        # of the newest time read (the window ends at or after its second). Memory follows the span,
+        # not the window (a backfill window can hold hundreds of thousands).
+        span = self.options.reread_span + timedelta(seconds=1)
+        recent: deque[tuple[str, datetime]] = deque()
+        newest: datetime | None = None
+        found = 0
         # Closed at once when reading stops (a lost lease, SIGTERM): no prefetched page request
         # may outlive it.
         async with contextlib.aclosing(reader.pages()) as pages:
@@ -265,28 +392,70 @@ class Stream:
                 if fresh:
                     tickets.append(await self.submit(fresh))
                 for record in fresh:
-                    if record.time >= reread_from:
-                        self.seen.add(record.event_id, record.time)
-                last_page = fresh
+                    moment = record.time
+                    recent.append((record.event_id, moment))
+                    if record.timestamp is not None and (newest is None or moment > newest):
+                        newest = moment
+                while newest is not None and recent and recent[0][1] < newest - span:
+                    recent.popleft()
+                found += len(fresh)
                 self.progress.events += len(fresh)
-        if not reader.complete:
-            # The next window starts at the last record read, without overlap: its page repeats.
-            for record in last_page:
-                self.seen.add(record.event_id, record.time)
-        self._last_window_complete = reader.complete
-        if reader.complete:
-            new_position = until
-        else:
-            last = whole_seconds(reader.last_time) if reader.last_time is not None else position
-            new_position = max(position, min(last, until))
-        return await self._window_read(position, new_position, tickets)
+        # Pages of one window repeat each other only where they touch (the reader drops those).
+        for event_id, moment in recent:
+            self.seen.add(event_id, moment)
+        return SpanRead(reader, tickets, list(recent), found)
 
-    async def _window_read(self, old: datetime, new: datetime, tickets: list[Ticket]) -> datetime:
+    async def reread_recent(self, position: datetime) -> int:
+        """Read the late horizon before ``position`` again; deliver what appeared since. The count."""
+        since = whole_seconds(position - timedelta(seconds=self.options.late_horizon))
+        if self._floor is not None:
+            since = max(since, self._floor)
+        if since >= position:
+            return 0
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            return 0
+        found = 0
+        with self.telemetry.tracer.start_as_current_span(
+            "re-read late horizon", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ) as span:
+            start = since
+            while start < position:
+                read = await self._read_span(Window(start, position), idp_ids)
+                found += read.fresh
+                # The checkpoint stays; its commit waits for these tickets, and keeps their ids.
+                await self._uncommitted.put(Uncommitted(read.tickets, position, read.recent))
+                reader = read.reader
+                if reader.complete:
+                    break
+                last = whole_seconds(reader.last_time) if reader.last_time is not None else start
+                if last > start:
+                    start = last
+                else:
+                    start = self._no_progress(start, position, reader.stop_reason, again=True)
+            span.set_attributes({"since": since.isoformat(), "until": position.isoformat(), "late": found})
+        self.progress.late += found
+        self.telemetry.late_reread(self.key, self.log_type.value, found)
+        if found:
+            log.info(
+                "late rows found by the trailing re-read",
+                extra={
+                    "stream": self.key,
+                    "late": found,
+                    "since": api_time(since),
+                    "until": api_time(position),
+                },
+            )
+        self.seen.forget_before(position - self.options.reread_span)
+        return found
+
+    async def _window_read(self, old: datetime, new: datetime, window: Uncommitted) -> datetime:
         self.progress.windows += 1
         position = max(old, new)
-        await self._uncommitted.put((tickets, position))
+        window.position = position
+        await self._uncommitted.put(window)
         self.progress.position = position
-        self.seen.forget_before(position - timedelta(seconds=self.options.overlap))
+        self.seen.forget_before(position - self.options.reread_span)
         return position
 
     def _record(self, data: Mapping[str, Any], observed: datetime) -> Record:

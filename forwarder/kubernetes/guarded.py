@@ -22,6 +22,9 @@ class LeaderGuardedCheckpoints(CheckpointStore):
     async def load(self, stream: str) -> datetime | None:
         return await self.inner.load(stream)
 
-    async def commit(self, stream: str, position: datetime) -> None:
+    async def commit(self, stream: str, position: datetime, remembered: bytes | None = None) -> None:
         self.leadership.ensure_leading()
-        await self.inner.commit(stream, position)
+        await self.inner.commit(stream, position, remembered)
+
+    async def load_remembered(self, stream: str) -> bytes | None:
+        return await self.inner.load_remembered(stream)

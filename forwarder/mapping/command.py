@@ -46,6 +46,15 @@ def _ndjson(text: bytes) -> Iterator[_Item]:
             yield _Item(f"line {number}", error=_describe(error))
 
 
+def _is_envelope(document: Any) -> bool:
+    """A Cloudflare v4 answer rather than a record: no log record has these keys."""
+    if not isinstance(document, dict):
+        return False
+    return "success" in document or (
+        "result" in document and ("errors" in document or "messages" in document)
+    )
+
+
 def _items(text: bytes) -> Iterator[_Item]:
     """The records in the input, in order, with what is wrong with the ones that are not."""
     text = text.removeprefix(_BOM)
@@ -67,9 +76,17 @@ def _items(text: bytes) -> Iterator[_Item]:
             return
         yield from items
         return
-    if isinstance(document, dict) and isinstance(document.get("result"), list):
-        if document.get("success") is False:
-            yield _Item("envelope", error=f"the API reported failure: {document.get('errors')!r}")
+    if _is_envelope(document):
+        if document.get("success") is not True:
+            # An error answer saved to a file: mapping it as a record would invent an event.
+            errors = orjson.dumps(document.get("errors")).decode()[:500]
+            yield _Item(
+                "envelope", error=f"the API answer is not a success (`success` is not true): {errors}"
+            )
+            return
+        if not isinstance(document.get("result"), list):
+            yield _Item("envelope", error="the API answer has no `result` list of records")
+            return
         records: list[Any] = document["result"]
     elif isinstance(document, list):
         records = document

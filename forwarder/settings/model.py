@@ -108,6 +108,29 @@ class Settings(KubernetesSettings):
         validation_alias="FORWARDER_SETTLE_DELAY",
         description="Seconds a window's end stays behind now, so that slow-to-appear logs are in it.",
     )
+    late_horizon: float = Field(
+        default=900.0,
+        ge=0,
+        validation_alias="FORWARDER_LATE_HORIZON",
+        description="Seconds after their own time that rows may still appear in the API and be "
+        "delivered: every FORWARDER_LATE_REREAD_INTERVAL a stream reads this span before its position "
+        "again and ships what it had not seen. Rows later than this are not read. 0 turns it off.",
+    )
+    late_reread_interval: Seconds = Field(
+        default=300.0,
+        validation_alias="FORWARDER_LATE_REREAD_INTERVAL",
+        description="Seconds between trailing re-reads of the late horizon. Each costs at least one "
+        "request per stream (one per page of rows in the horizon): 12 per stream per hour by default.",
+    )
+    checkpoint_ids: int = Field(
+        default=2000,
+        ge=0,
+        validation_alias="FORWARDER_CHECKPOINT_IDS",
+        description="Event ids of the re-read span (the larger of FORWARDER_OVERLAP and "
+        "FORWARDER_LATE_HORIZON) kept with each checkpoint, 16 bytes each, so that a graceful "
+        "restart delivers nothing twice. Past it the oldest are not kept, and a restart may deliver "
+        "those again (a warning says so).",
+    )
     max_window: Seconds = Field(
         default=3600.0,
         validation_alias="FORWARDER_MAX_WINDOW",
@@ -257,6 +280,8 @@ class Settings(KubernetesSettings):
         "poll_interval",
         "overlap",
         "settle_delay",
+        "late_horizon",
+        "late_reread_interval",
         "max_window",
         "progress_interval",
         "max_event_age",

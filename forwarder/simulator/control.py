@@ -4,7 +4,13 @@
 - ``GET /__sim__/faults``: the faults in force.
 - ``POST /__sim__/faults``: add one, e.g.
   ``{"kind": "too_many_requests", "count": 3, "retry_after": 2, "path": "*/scim/updates"}``
-  (keys are those of ``Fault``); answers 201 with its ``id``.
+  (keys are those of ``Fault``); answers 201 with its ``id``. The kinds and the keys they use:
+  ``too_many_requests`` (``retry_after``), ``block`` (``duration``), ``server_error`` (``status``),
+  ``slow`` (``delay``), ``connection_reset``, ``non_json`` (``status``, ``body``), ``ignore_page``,
+  ``page_cap`` (``size``), ``odd_envelope`` (``shape``: ``success_missing``, ``success_false``,
+  ``result_not_list``, ``result_null``, ``empty_body``, ``array_body``, ``truncated_json``); any of them
+  takes ``count``, ``duration`` and ``path``, and the answering ones ``ratelimit_headers`` (true/false).
+  ``block``, ``ignore_page`` and ``page_cap`` default to no ``count`` limit, the others to 1.
 - ``DELETE /__sim__/faults`` and ``DELETE /__sim__/faults/{id}``: remove all, or one.
 - ``GET /__sim__/records?account_id=..&log_type=..``: the ground truth of a stream.
 - ``POST /__sim__/records``: inject,

@@ -38,6 +38,18 @@ class InvalidQuery(Exception):
 
 
 @dataclass(frozen=True)
+class Paging:
+    """How injected faults bend paging: ``ignore_page`` always serves page 1, ``cap`` clamps the page size.
+
+    A capped size is the one pages are cut by, as on a server that clamps ``per_page`` before paging: page
+    N holds rows ``(N-1)*cap`` to ``N*cap``, so a client that keeps its own page size skips rows.
+    """
+
+    ignore_page: bool = False
+    cap: int | None = None
+
+
+@dataclass(frozen=True)
 class Query:
     values: dict[str, list[str]]
 
@@ -60,16 +72,18 @@ class Query:
         text = self.text(name)
         return parse_rfc3339(text) if text is not None else None
 
-    def page_size(self, default: int) -> int:
+    def page_size(self, default: int, paging: Paging) -> int:
         # per_page is the page size when given; a lone limit acts as one (the SDKs send either).
         size = self.integer("per_page")
         if size is None:
             size = self.integer("limit")
-        return default if size is None else size
+        if size is None:
+            size = default
+        return size if paging.cap is None else min(size, paging.cap)
 
-    def page(self, ignore_page: bool) -> int:
+    def page(self, paging: Paging) -> int:
         page = self.integer("page")
-        return 1 if ignore_page or page is None else page
+        return 1 if paging.ignore_page or page is None else page
 
 
 def _check_paging(page: int, size: int) -> None:
@@ -110,9 +124,9 @@ def _email_filter(query: Query) -> Callable[[JsonObject], bool] | None:
     return matches
 
 
-def access_requests(stream: Stream, query: Query, ignore_page: bool) -> JsonObject:
+def access_requests(stream: Stream, query: Query, paging: Paging) -> JsonObject:
     """No ``result_info``: the real endpoint sends none, so clients must stop on a short page."""
-    page, size = query.page(ignore_page), query.page_size(25)
+    page, size = query.page(paging), query.page_size(25, paging)
     _check_paging(page, size)
     descending = query.text("direction") != "asc"
     window = stream.window(query.time("since"), query.time("until"))
@@ -150,8 +164,8 @@ def _result_info(page: int, size: int, count: int, total: int) -> JsonObject:
     }
 
 
-def scim_updates(stream: Stream, query: Query, ignore_page: bool) -> JsonObject:
-    page, size = query.page(ignore_page), query.page_size(20)
+def scim_updates(stream: Stream, query: Query, paging: Paging) -> JsonObject:
+    page, size = query.page(paging), query.page_size(20, paging)
     _check_paging(page, size)
     descending = query.text("direction") != "asc"
     window = stream.window(query.time("since"), query.time("until"))
@@ -179,8 +193,8 @@ def scim_updates(stream: Stream, query: Query, ignore_page: bool) -> JsonObject:
     return success(result, _result_info(page, size, len(result), total))
 
 
-def identity_providers(directory: Directory, account_id: str, query: Query, ignore_page: bool) -> JsonObject:
-    page, size = query.page(ignore_page), query.page_size(200)
+def identity_providers(directory: Directory, account_id: str, query: Query, paging: Paging) -> JsonObject:
+    page, size = query.page(paging), query.page_size(200, paging)
     _check_paging(page, size)
     providers = directory.identity_providers
     if query.text("scim_enabled") == "true":

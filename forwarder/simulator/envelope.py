@@ -1,4 +1,4 @@
-"""The Cloudflare v4 response envelope and every error answer the simulator gives, in one table.
+"""The Cloudflare v4 response envelope, every error answer the simulator gives in one table, and odd 200s.
 
 Codes and messages come from ``reference/cloudflare/samples/errors_observed_in_issues.json`` and the
 OpenAPI 4XX example, except those marked *chosen*: the real API's answer for them was not observed, so
@@ -107,3 +107,27 @@ def failures(kind: Failure, details: list[str]) -> tuple[int, JsonObject]:
 
 def encode(body: JsonObject) -> bytes:
     return orjson.dumps(body)
+
+
+def _odd_bodies() -> Mapping[str, bytes]:
+    """By ``odd_envelope`` shape, 200 bodies that a client trusting the status alone would misread.
+
+    None was observed from the v4 API: they stand for a misbehaving edge, a half-delivered response or a
+    future change of the envelope, which a client must refuse rather than take as an empty page.
+    """
+    valid = encode(success([]))
+    return MappingProxyType(
+        {
+            "success_missing": encode({"errors": [], "messages": [], "result": []}),
+            "success_false": encode({"success": False, "errors": [], "messages": [], "result": []}),
+            "result_not_list": encode(success({"unexpected": "object"})),
+            "result_null": encode(success(None)),
+            "empty_body": b"",
+            "array_body": b"[]",
+            "truncated_json": valid[: len(valid) // 2],
+        }
+    )
+
+
+ODD_BODIES = _odd_bodies()
+ODD_SHAPES = tuple(ODD_BODIES)

@@ -6,8 +6,11 @@ A ``Fault`` says what goes wrong, for how many answers (``count``; None = no lim
 seconds: faults are a test's direct instructions, unlike the rate limit which follows ``time_scale``.
 
 Faults are consulted in the order they were added. Of those matching a request, the first that replaces
-the answer (429, block, 5xx, reset, non-JSON) is used and spends one of its ``count``; ``slow`` delays
-add up and ``ignore_page`` applies to the normal answer. Faulted requests bypass the rate limiter.
+the answer (``too_many_requests``, ``block``, ``server_error``, ``connection_reset``, ``non_json``,
+``odd_envelope``) is used and spends one of its ``count``; ``slow`` delays add up, while ``ignore_page``
+and ``page_cap`` bend the normal answer (the smallest cap wins when several match). Faulted requests
+bypass the rate limiter; a replacing fault with ``ratelimit_headers`` still carries ordinary, unspent
+rate-limit headers, as an edge may on any answer: a client must not read them as a spent budget.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from forwarder.simulator.envelope import JsonObject
+from forwarder.simulator.envelope import ODD_SHAPES, JsonObject
 
 
 class FaultKind(StrEnum):
@@ -36,6 +39,10 @@ class FaultKind(StrEnum):
     """Answer ``status`` with an HTML page (``body``), like a proxy in front of the API."""
     IGNORE_PAGE = "ignore_page"
     """Answer page 1 whatever ``page`` asks: the trap for clients that page until an empty page."""
+    PAGE_CAP = "page_cap"
+    """At most ``size`` rows a page whatever ``per_page`` asks, paged by that size: a server clamping it."""
+    ODD_ENVELOPE = "odd_envelope"
+    """A 200 whose body is odd in the way ``shape`` names (see ``envelope.ODD_SHAPES``)."""
 
 
 _REPLACING = frozenset(
@@ -45,12 +52,23 @@ _REPLACING = frozenset(
         FaultKind.SERVER_ERROR,
         FaultKind.CONNECTION_RESET,
         FaultKind.NON_JSON,
+        FaultKind.ODD_ENVELOPE,
     }
 )
+# Kinds whose count is unlimited unless given, in the constructors and ``from_json`` alike.
+_UNLIMITED_BY_DEFAULT = frozenset({FaultKind.BLOCK, FaultKind.IGNORE_PAGE, FaultKind.PAGE_CAP})
 
 
 @dataclass(frozen=True)
 class Fault:
+    """One injected trouble; the fields a kind does not use are ignored.
+
+    ``size`` is a ``page_cap``'s rows per page, ``shape`` an ``odd_envelope``'s body. ``ratelimit_headers``
+    makes a replacing answer carry ordinary, unspent ``Ratelimit``/``X-RateLimit-*`` headers without
+    ``Retry-After`` (a 429 fault keeps its own ``Retry-After``), so a client learns not to read them as a
+    spent budget.
+    """
+
     kind: FaultKind
     count: int | None = 1
     duration: float | None = None
@@ -59,6 +77,9 @@ class Fault:
     retry_after: float = 1.0
     delay: float = 0.0
     body: str | None = None
+    size: int | None = None
+    ratelimit_headers: bool = False
+    shape: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
@@ -74,6 +95,12 @@ class Fault:
             raise ValueError("status is an HTTP status")
         if self.delay < 0 or self.retry_after < 0:
             raise ValueError("delay and retry_after cannot be negative")
+        if not isinstance(self.ratelimit_headers, bool):
+            raise ValueError("ratelimit_headers is true or false")
+        if self.kind is FaultKind.PAGE_CAP and not _is_positive_integer(self.size):
+            raise ValueError("a page cap needs a size of at least 1")
+        if self.kind is FaultKind.ODD_ENVELOPE and self.shape not in ODD_SHAPES:
+            raise ValueError(f"an odd envelope's shape is one of {', '.join(ODD_SHAPES)}")
 
     @classmethod
     def too_many_requests(cls, count: int = 1, retry_after: float = 1.0, path: str | None = None) -> Fault:
@@ -84,8 +111,12 @@ class Fault:
         return cls(FaultKind.BLOCK, count=None, duration=seconds, path=path)
 
     @classmethod
-    def server_error(cls, status: int = 500, count: int = 1, path: str | None = None) -> Fault:
-        return cls(FaultKind.SERVER_ERROR, count=count, status=status, path=path)
+    def server_error(
+        cls, status: int = 500, count: int = 1, path: str | None = None, *, ratelimit_headers: bool = False
+    ) -> Fault:
+        return cls(
+            FaultKind.SERVER_ERROR, count=count, status=status, path=path, ratelimit_headers=ratelimit_headers
+        )
 
     @classmethod
     def slow(cls, delay: float, count: int | None = 1, path: str | None = None) -> Fault:
@@ -97,15 +128,42 @@ class Fault:
 
     @classmethod
     def non_json(
-        cls, count: int = 1, status: int = 502, body: str | None = None, path: str | None = None
+        cls,
+        count: int = 1,
+        status: int = 502,
+        body: str | None = None,
+        path: str | None = None,
+        *,
+        ratelimit_headers: bool = False,
     ) -> Fault:
-        return cls(FaultKind.NON_JSON, count=count, status=status, body=body, path=path)
+        return cls(
+            FaultKind.NON_JSON,
+            count=count,
+            status=status,
+            body=body,
+            path=path,
+            ratelimit_headers=ratelimit_headers,
+        )
 
     @classmethod
     def ignore_page(
         cls, count: int | None = None, duration: float | None = None, path: str | None = None
     ) -> Fault:
         return cls(FaultKind.IGNORE_PAGE, count=count, duration=duration, path=path)
+
+    @classmethod
+    def page_cap(
+        cls, size: int, count: int | None = None, duration: float | None = None, path: str | None = None
+    ) -> Fault:
+        return cls(FaultKind.PAGE_CAP, count=count, duration=duration, path=path, size=size)
+
+    @classmethod
+    def odd_envelope(
+        cls, shape: str, count: int = 1, path: str | None = None, *, ratelimit_headers: bool = False
+    ) -> Fault:
+        return cls(
+            FaultKind.ODD_ENVELOPE, count=count, path=path, shape=shape, ratelimit_headers=ratelimit_headers
+        )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, object]) -> Fault:
@@ -121,8 +179,8 @@ class Fault:
         except ValueError:
             raise ValueError(f"kind is one of {', '.join(kind.value for kind in FaultKind)}") from None
         arguments = {name: value for name, value in raw.items() if name != "kind"}
-        if kind in (FaultKind.BLOCK, FaultKind.IGNORE_PAGE):
-            # Same defaults as the ``Fault.block`` / ``Fault.ignore_page`` constructors.
+        if kind in _UNLIMITED_BY_DEFAULT:
+            # Same defaults as the ``Fault.block`` / ``ignore_page`` / ``page_cap`` constructors.
             arguments.setdefault("count", None)
         try:
             return cls(kind, **arguments)  # type: ignore[arg-type]
@@ -137,6 +195,11 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or fnmatch.fnmatchcase(path, self.path)
+
+
+def _is_positive_integer(value: object) -> bool:
+    """JSON gives bools and floats too; neither is a page size."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @dataclass
@@ -161,6 +224,7 @@ class FaultEffects:
 
     delay: float = 0.0
     ignore_page: bool = False
+    page_cap: int | None = None
     answer: Fault | None = None
     retry_after: int | None = None
     applied: list[FaultKind] = field(default_factory=list)
@@ -228,8 +292,15 @@ class FaultPlan:
                 effects.delay += active.fault.delay
             elif kind is FaultKind.IGNORE_PAGE and effects.answer is None:
                 effects.ignore_page = True
+            elif kind is FaultKind.PAGE_CAP and effects.answer is None and active.fault.size is not None:
+                effects.page_cap = _smaller(effects.page_cap, active.fault.size)
             else:
                 continue
             effects.applied.append(kind)
             self._spend(active)
         return effects
+
+
+def _smaller(current: int | None, size: int) -> int:
+    """Several caps in force: the tightest one is what the client sees."""
+    return size if current is None else min(current, size)

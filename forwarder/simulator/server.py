@@ -24,6 +24,7 @@ from forwarder.simulator.auth import Authenticator, Caller, authorize
 from forwarder.simulator.config import ACCESS_REQUESTS, ACCOUNT_ID_FORMAT, SCIM_UPDATES, SimulatorConfig
 from forwarder.simulator.control import control_routes
 from forwarder.simulator.envelope import (
+    ODD_BODIES,
     PROXY_ERROR_PAGE,
     Failure,
     JsonObject,
@@ -34,7 +35,7 @@ from forwarder.simulator.envelope import (
 from forwarder.simulator.faults import Fault, FaultEffects, FaultKind, FaultPlan
 from forwarder.simulator.observations import ReceivedRequest, SimulatorStats
 from forwarder.simulator.openapi_contract import Operation, load_operations
-from forwarder.simulator.rate_limit import RateLimiter
+from forwarder.simulator.rate_limit import RateDecision, RateLimiter
 from forwarder.simulator.record_store import RecordStore
 
 BASE_PATH = "/client/v4"
@@ -48,6 +49,8 @@ _ENDPOINTS: Mapping[str, str] = MappingProxyType(
     }
 )
 _RAY_MULTIPLIER = 0x9E3779B97F4A7C15
+# What a faulted answer with ``ratelimit_headers`` reports: a budget barely touched, nothing to wait for.
+_UNSPENT_BUDGET = RateDecision(allowed=True, limit=1200, remaining=1190, reset=280, window=300)
 
 
 class Simulator:
@@ -185,7 +188,8 @@ class Simulator:
         self.stats.rate_limit_blocks += decision.started_block
         if decision.allowed:
             account = route.group(1) if route else ""
-            status, body = self._answer(request, endpoint, account, caller, pairs, effects.ignore_page)
+            paging = endpoints.Paging(effects.ignore_page, effects.page_cap)
+            status, body = self._answer(request, endpoint, account, caller, pairs, paging)
         else:
             status, body = self._rate_limited()
         return self._respond(received, status, encode(body), "application/json", decision.headers())
@@ -197,7 +201,7 @@ class Simulator:
         account: str,
         caller: Caller,
         pairs: Sequence[tuple[str, str]],
-        ignore_page: bool,
+        paging: endpoints.Paging,
     ) -> tuple[int, JsonObject]:
         if endpoint is None:
             return failure(Failure.NO_ROUTE)
@@ -221,11 +225,11 @@ class Simulator:
         try:
             if endpoint == "identity_providers":
                 directory = self.store.directories[account]
-                return 200, endpoints.identity_providers(directory, account, query, ignore_page)
+                return 200, endpoints.identity_providers(directory, account, query, paging)
             stream = self.store.stream(account, endpoint)
             if endpoint == ACCESS_REQUESTS:
-                return 200, endpoints.access_requests(stream, query, ignore_page)
-            return 200, endpoints.scim_updates(stream, query, ignore_page)
+                return 200, endpoints.access_requests(stream, query, paging)
+            return 200, endpoints.scim_updates(stream, query, paging)
         except endpoints.InvalidQuery as invalid:
             self._violate(operation, invalid.problems)
             return failures(Failure.INVALID_PARAMETER, invalid.problems)
@@ -240,7 +244,7 @@ class Simulator:
     def _faulted(
         self, request: web.Request, received: ReceivedRequest, fault: Fault, effects: FaultEffects
     ) -> web.StreamResponse:
-        headers: dict[str, str] = {}
+        headers = _UNSPENT_BUDGET.headers() if fault.ratelimit_headers else {}
         if fault.kind is FaultKind.CONNECTION_RESET:
             self.stats.connection_resets += 1
             _reset(request)
@@ -257,6 +261,9 @@ class Simulator:
         if fault.kind is FaultKind.SERVER_ERROR:
             _, body = failure(Failure.SERVER_ERROR, reason=HTTPStatus(fault.status).phrase)
             return self._respond(received, fault.status, encode(body), "application/json", headers)
+        if fault.kind is FaultKind.ODD_ENVELOPE:
+            assert fault.shape is not None
+            return self._respond(received, 200, ODD_BODIES[fault.shape], "application/json", headers)
         status, body = self._rate_limited()
         headers["Retry-After"] = str(effects.retry_after if effects.retry_after is not None else 1)
         return self._respond(received, status, encode(body), "application/json", headers)

@@ -146,6 +146,22 @@ class Telemetry:
         self.windows = meter.create_counter(
             "forwarder.stream.windows", "{window}", "Time windows read from the Cloudflare API."
         )
+        self.rereads = meter.create_counter(
+            "forwarder.stream.late_rereads",
+            "{window}",
+            "Trailing re-reads of the late horizon (FORWARDER_LATE_HORIZON), for rows that appear late.",
+        )
+        self.late = meter.create_counter(
+            "forwarder.events.late",
+            event,
+            "Records found only by a trailing re-read: they appeared after the window that covered them.",
+        )
+        self.unreadable = meter.create_counter(
+            "forwarder.stream.unreadable_seconds",
+            "{second}",
+            "Seconds of a stream skipped because the API could not serve all of their rows (an error "
+            "log names each).",
+        )
         self.cloudflare_retries = meter.create_counter(
             "forwarder.cloudflare.retries", "{retry}", "Cloudflare API requests retried, by reason."
         )
@@ -240,6 +256,15 @@ class Telemetry:
 
     def window_read(self, stream: str, log_type: str, *, complete: bool) -> None:
         self.windows.add(1, {"stream": stream, "log_type": log_type, "complete": complete})
+
+    def late_reread(self, stream: str, log_type: str, found: int) -> None:
+        attributes = {"stream": stream, "log_type": log_type}
+        self.rereads.add(1, attributes)
+        if found:
+            self.late.add(found, attributes)
+
+    def second_skipped(self, stream: str, log_type: str) -> None:
+        self.unreadable.add(1, {"stream": stream, "log_type": log_type})
 
     def events_mapped(self, records: Sequence[Record], fmt: str, mapped: int) -> None:
         if not records or not mapped:

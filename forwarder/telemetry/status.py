@@ -155,4 +155,6 @@ class StatusBoard:
             "events": progress.events,
             "duplicates": progress.duplicates,
             "windows": progress.windows,
+            "late_events": progress.late,
+            "unreadable_seconds": progress.unreadable_seconds,
         }

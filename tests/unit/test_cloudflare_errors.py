@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from forwarder.cloudflare.client import CloudflareClient, Credentials, retry_after_seconds
+from forwarder.cloudflare.client import CloudflareClient, Credentials, server_wait
 from forwarder.cloudflare.errors import (
     CloudflareAuthError,
     CloudflareError,
@@ -108,13 +108,35 @@ async def answer(
         (500, {"success": False, "errors": []}, "scim_updates", CloudflareRetryableError, "HTTP 500"),
         (502, b"<html>Bad gateway</html>", "scim_updates", CloudflareRetryableError, "not a JSON envelope"),
         (404, NO_ROUTE, "access_requests", CloudflareError, "FORWARDER_ACCOUNT_IDS"),
+        # A 2xx that is not a sound listing envelope is garbled, not a refusal: retried, never
+        # taken as an empty page and never a credential problem (exit 3).
         (
             200,
             {"success": False, "errors": [{"code": 1000, "message": "odd"}]},
             "scim_updates",
-            CloudflareError,
-            "odd",
+            CloudflareRetryableError,
+            "`success` is false",
         ),
+        (200, {"errors": [], "result": []}, "access_requests", CloudflareRetryableError, "without `success`"),
+        (
+            200,
+            {"success": "true", "result": []},
+            "access_requests",
+            CloudflareRetryableError,
+            '`success` is "true"',
+        ),
+        (
+            200,
+            {"success": True, "result": {"a": 1}},
+            "access_requests",
+            CloudflareRetryableError,
+            "not a list (a JSON dict)",
+        ),
+        (200, {"success": True, "result": None}, "scim_updates", CloudflareRetryableError, "not a list"),
+        (200, {"success": True}, "scim_updates", CloudflareRetryableError, "not a list (missing)"),
+        (200, b"", "access_requests", CloudflareRetryableError, "does not parse"),
+        (200, b"[]", "access_requests", CloudflareRetryableError, "a JSON list, not an envelope"),
+        (200, b'{"success": true, "resu', "access_requests", CloudflareRetryableError, "does not parse"),
     ],
 )
 async def test_answers_become_errors_a_person_can_act_on(
@@ -133,19 +155,57 @@ async def test_rate_limit_blocks_the_whole_credential() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "expected"),
+    ("status", "headers", "expected"),
     [
-        ({"retry-after": "300"}, 300.0),
-        ({"retry-after": email.utils.formatdate(NOW + 60, usegmt=True)}, 60.0),
-        ({"ratelimit": '"default";r=0;t=17'}, 17.0),
-        ({"x-ratelimit-reset": "25"}, 25.0),
-        ({"x-ratelimit-reset": "130"}, 130.0),
-        ({"x-ratelimit-reset": str(int(NOW) + 90)}, 90.0),
-        ({}, None),
-        ({"retry-after": "soon"}, None),
+        (429, {"retry-after": "300"}, 300.0),
+        (429, {"retry-after": email.utils.formatdate(NOW + 60, usegmt=True)}, 60.0),
+        (429, {"ratelimit": '"default";r=0;t=17'}, 17.0),
+        (429, {"x-ratelimit-reset": "25"}, 25.0),
+        (429, {"x-ratelimit-reset": "130"}, 130.0),
+        (429, {"x-ratelimit-reset": str(int(NOW) + 90)}, 90.0),
+        (429, {}, None),
+        (429, {"retry-after": "soon"}, None),
+        # Retry-After is an explicit request on any answer.
+        (503, {"retry-after": "7"}, 7.0),
+        # Rate-limit headers come on every answer: they pause only when the budget is spent.
+        (503, {"ratelimit": '"default";r=1190;t=280'}, None),
+        (500, {"x-ratelimit-remaining": "1190", "x-ratelimit-reset": "280"}, None),
+        (200, {"ratelimit": '"default";r=1190;t=280', "ratelimit-policy": '"default";q=1200;w=300'}, None),
+        (503, {"ratelimit": '"default";r=0;t=280'}, 280.0),
+        (502, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "45"}, 45.0),
     ],
 )
-def test_retry_after_in_every_header_style(headers: dict[str, str], expected: float | None) -> None:
+def test_the_wait_the_server_asks_for(status: int, headers: dict[str, str], expected: float | None) -> None:
     # A reset larger than a day is an epoch time; a smaller one is seconds from now.
-    result = retry_after_seconds(httpx.Headers(headers), now=NOW)
-    assert result == expected
+    assert server_wait(status, httpx.Headers(headers), now=NOW) == expected
+
+
+async def test_a_5xx_with_ordinary_rate_limit_headers_is_retried_on_the_normal_backoff() -> None:
+    headers = {"ratelimit": '"default";r=1190;t=280', "ratelimit-policy": '"default";q=1200;w=300'}
+    error = await answer(503, {"success": False, "errors": []}, "access_requests", headers)
+    assert isinstance(error, CloudflareRetryableError)
+    assert error.retry_after is None
+    garbled = await answer(200, b"<html>", "access_requests", {"content-type": "text/html", **headers})
+    assert isinstance(garbled, CloudflareRetryableError)
+    assert garbled.retry_after is None
+
+
+async def test_a_spent_budget_on_a_success_pauses_the_credential_until_the_reset() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"success": True, "errors": [], "messages": [], "result": []}
+        return httpx.Response(200, json=body, headers={"ratelimit": '"default";r=0;t=42'})
+
+    limiter = RateLimiter(1000, 300)
+    client = CloudflareClient(
+        "https://api.example/client/v4",
+        Credentials(token=SecretStr(TOKEN)),
+        limiter=limiter,
+        backoff=Backoff(0.001, 0.001),
+        transport=httpx.MockTransport(handler),
+    )
+    try:
+        envelope = await client.get("/x", [], operation="access_requests", account_id=ACCOUNT)
+    finally:
+        await client.close()
+    assert envelope.result == []
+    assert 41 < limiter.delay() <= 42

@@ -183,3 +183,24 @@ async def test_only_the_lease_holder_may_commit(tmp_path: Path) -> None:
         assert await guarded.load(ACCESS) == T0
         await elector.api.close()
         await guarded.inner.close()  # type: ignore[attr-defined]
+
+
+async def test_remembered_ids_go_to_binary_data_in_the_same_write(tmp_path: Path) -> None:
+    remembered = b"v1 -\n" + bytes(range(16))
+    async with fake_api() as fake:
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.commit(ACCESS, T0, remembered)
+        # The same position with new ids (a re-read found late rows) is written too; an older one is not.
+        await checkpoints.commit(ACCESS, T0, remembered + bytes(8))
+        await checkpoints.commit(ACCESS, T0 - timedelta(minutes=1), b"v1 -\n")
+        await checkpoints.close()
+        stored = fake.get("configmaps", NAMESPACE, NAME)
+        assert stored is not None
+        assert stored["data"] == {f"{ACCOUNT}.access_requests": T0.isoformat()}
+        assert set(stored["binaryData"]) == {f"{ACCOUNT}.access_requests.remembered"}
+        assert len(fake.writes_of("configmaps", NAME)) == 2
+        again = store(fake, tmp_path)
+        assert await again.load(ACCESS) == T0
+        assert await again.load_remembered(ACCESS) == remembered + bytes(8)
+        assert await again.load_remembered(SCIM) is None
+        await again.close()

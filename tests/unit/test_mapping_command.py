@@ -87,6 +87,22 @@ def test_an_envelope_reporting_failure_is_an_error() -> None:
     assert "Authentication error" in err
 
 
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        # The shape of Cloudflare's error answers: no records, `result` null.
+        {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}], "result": None},
+        {"success": False, "errors": [{"code": 7003, "message": "No route for the URI"}], "messages": []},
+        {"errors": [], "messages": [], "result": [LOGIN]},
+        {"success": True, "errors": [], "result": {"unexpected": 1}},
+    ],
+)
+def test_an_error_or_odd_envelope_is_refused_not_mapped_as_a_record(envelope: dict[str, Any]) -> None:
+    code, documents, err = _run(orjson.dumps(envelope))
+    assert (code, documents) == (EXIT_BAD_INPUT, [])
+    assert err.startswith("envelope: the API answer")
+
+
 @pytest.mark.parametrize("source", [b"", b"\n\n  \n", b"\xef\xbb\xbf"])
 def test_empty_input_writes_nothing(source: bytes) -> None:
     assert _run(source) == (EXIT_OK, [], "")

@@ -2,74 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
-
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.paging import Window, WindowReader, api_time
-from forwarder.cloudflare.ratelimit import RateLimiter
-from forwarder.cloudflare.streams import SeenIds, Stream, StreamOptions
-from forwarder.delivery import Ticket
+from forwarder.cloudflare.remembered import SeenIds
 from forwarder.records import LogType, Record
-from forwarder.retry import Backoff
-
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def access(index: int, at: datetime) -> dict[str, Any]:
-    return {"ray_id": f"{index:016x}", "created_at": at.isoformat().replace("+00:00", "Z")}
-
-
-class Api:
-    """Serves access requests the way the endpoint documents, or with a chosen flaw."""
-
-    def __init__(self, rows: list[dict[str, Any]], *, ignore_page: bool = False, cap: int | None = None):
-        self.rows = rows
-        self.ignore_page = ignore_page
-        self.cap = cap
-        self.queries: list[list[tuple[str, str]]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        query = list(request.url.params.multi_items())
-        self.queries.append(query)
-        params = dict(query)
-        since, until = datetime.fromisoformat(params["since"]), datetime.fromisoformat(params["until"])
-        rows = [row for row in self.rows if since <= datetime.fromisoformat(row["created_at"]) < until]
-        size = int(params["per_page"])
-        size = min(size, self.cap) if self.cap else size
-        page = 1 if self.ignore_page else int(params["page"])
-        body: dict[str, Any] = {
-            "success": True,
-            "errors": [],
-            "messages": [],
-            "result": rows[(page - 1) * size : page * size],
-        }
-        if "idp_id" in params:
-            pages = max(1, -(-len(rows) // size))
-            body["result_info"] = {
-                "page": page,
-                "per_page": size,
-                "total_pages": pages,
-                "count": len(body["result"]),
-            }
-        return httpx.Response(200, json=body)
-
-
-def client(api: Api) -> CloudflareClient:
-    return CloudflareClient(
-        "https://api.example/client/v4",
-        Credentials(token=SecretStr("t")),
-        limiter=RateLimiter(10_000, 300),
-        backoff=Backoff(0.001, 0.001),
-        transport=httpx.MockTransport(api),
-    )
+from tests.unit.cloudflare_support import ACCOUNT, T0, Api, access, client, read_and_commit, stream
 
 
 async def read(
@@ -131,40 +72,6 @@ async def test_scim_stops_on_total_pages_and_repeats_idp_ids() -> None:
     assert reader.pages_read == 2
     assert [value for key, value in api.queries[0] if key == "idp_id"] == ["idp-a", "idp-b"]
     assert "limit" not in dict(api.queries[0])
-
-
-def stream(
-    api: Api, store: MemoryCheckpointStore, delivered: list[Record], now: datetime, **options: Any
-) -> Stream:
-    async def submit(records: Sequence[Record]) -> Ticket:
-        delivered.extend(records)
-        return Ticket(0)
-
-    settings: dict[str, Any] = {
-        "poll_interval": 1.0,
-        "overlap": 60.0,
-        "settle_delay": 30.0,
-        "max_window": 3600.0,
-        "page_size": 10,
-        "max_pages": 100,
-        "start": T0,
-    } | options
-    return Stream(
-        client(api),
-        ACCOUNT,
-        LogType.ACCESS_REQUESTS,
-        StreamOptions(**settings),
-        store,
-        submit,
-        clock=lambda: now,
-    )
-
-
-async def read_and_commit(loop: Stream) -> None:
-    committer = asyncio.create_task(loop.commit_loop())
-    await loop.read(until_caught_up=True)
-    await loop.flush()
-    committer.cancel()
 
 
 async def test_a_backfill_goes_window_by_window_and_commits_each() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from forwarder.checkpoints.file import CheckpointFileError, FileCheckpointStore
@@ -77,3 +78,26 @@ async def test_a_corrupt_checkpoint_file_is_an_error_not_a_fresh_start(tmp_path:
     path.write_text("{not json")
     with pytest.raises(CheckpointFileError, match="FORWARDER_CHECKPOINT_PATH"):
         await FileCheckpointStore(path).load("a/access_requests")
+
+
+async def test_remembered_ids_live_beside_the_positions_which_keep_their_plain_shape(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.json"
+    store = FileCheckpointStore(path)
+    moment = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    remembered = b"v1 -\n" + bytes(range(16))
+    await store.commit("a/access_requests", moment, remembered)
+    await store.commit("a/scim_updates", moment)
+    assert orjson.loads(path.read_bytes()) == {
+        "a/access_requests": moment.isoformat(),
+        "a/scim_updates": moment.isoformat(),
+    }
+    again = FileCheckpointStore(path)
+    assert await again.load_remembered("a/access_requests") == remembered
+    assert await again.load_remembered("a/scim_updates") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints.json", "checkpoints.remembered.json"]
+
+
+async def test_a_corrupt_remembered_file_costs_duplicates_not_a_start(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.json"
+    (tmp_path / "checkpoints.remembered.json").write_text("{not json")
+    assert await FileCheckpointStore(path).load_remembered("a/access_requests") is None

@@ -104,6 +104,8 @@ def classify_item(item: Mapping[str, Any]) -> Outcome:
     error_type = error.get("type", "") if isinstance(error, Mapping) else ""
     reason = f"{status} {describe_error(error)}"
     if status == 409:
+        # `create` refused because the `_id` exists: the id is a hash of the whole canonical record
+        # (forwarder.records.event_id), so an equal id means an equal record, already indexed.
         return DELIVERED if action == "create" else Outcome(Verdict.RETRY, reason)
     if status in (408, 429) or status >= 500 or error_type in _RETRY_TYPES:
         return Outcome(Verdict.RETRY, reason)

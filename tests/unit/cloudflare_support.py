@@ -1,0 +1,131 @@
+"""Shared by the reading tests: an in-process Cloudflare endpoint with chosen flaws, and a client on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from forwarder.checkpoints.memory import MemoryCheckpointStore
+from forwarder.cloudflare.client import CloudflareClient, Credentials
+from forwarder.cloudflare.ratelimit import RateLimiter
+from forwarder.cloudflare.streams import Stream, StreamOptions
+from forwarder.delivery import Ticket
+from forwarder.records import LogType, Record
+from forwarder.retry import Backoff
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def access(index: int, at: datetime) -> dict[str, Any]:
+    return {"ray_id": f"{index:016x}", "created_at": at.isoformat().replace("+00:00", "Z")}
+
+
+class Api:
+    """Serves access requests the way the endpoint documents, or with a chosen flaw.
+
+    ``cap``: pages hold at most this many rows whatever ``per_page`` asks (offsets follow it).
+    ``ignore_page``: every answer is page 1.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], *, ignore_page: bool = False, cap: int | None = None):
+        self.rows = rows
+        self.ignore_page = ignore_page
+        self.cap = cap
+        self.queries: list[list[tuple[str, str]]] = []
+        # Answers given first, one per request, before the endpoint answers for itself.
+        self.faults: list[httpx.Response] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        query = list(request.url.params.multi_items())
+        self.queries.append(query)
+        if self.faults:
+            return self.faults.pop(0)
+        params = dict(query)
+        since, until = datetime.fromisoformat(params["since"]), datetime.fromisoformat(params["until"])
+        rows = [row for row in self.rows if since <= datetime.fromisoformat(row["created_at"]) < until]
+        # Ties in time keep the order rows were added in, as the real endpoint's order is stable.
+        rows.sort(key=lambda row: datetime.fromisoformat(row["created_at"]))
+        size = int(params["per_page"])
+        size = min(size, self.cap) if self.cap else size
+        page = 1 if self.ignore_page else int(params["page"])
+        body: dict[str, Any] = {
+            "success": True,
+            "errors": [],
+            "messages": [],
+            "result": rows[(page - 1) * size : page * size],
+        }
+        if "idp_id" in params:
+            pages = max(1, -(-len(rows) // size))
+            body["result_info"] = {
+                "page": page,
+                "per_page": size,
+                "total_pages": pages,
+                "count": len(body["result"]),
+            }
+        return httpx.Response(200, json=body)
+
+
+def client(api: Api) -> CloudflareClient:
+    return CloudflareClient(
+        "https://api.example/client/v4",
+        Credentials(token=SecretStr("t")),
+        limiter=RateLimiter(10_000, 300),
+        backoff=Backoff(0.001, 0.001),
+        transport=httpx.MockTransport(api),
+    )
+
+
+class Clock:
+    """A stream's clock that a test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def stream(
+    api: Api,
+    store: MemoryCheckpointStore,
+    delivered: list[Record],
+    now: datetime | Clock,
+    *,
+    shared: CloudflareClient | None = None,
+    **options: Any,
+) -> Stream:
+    async def submit(records: Sequence[Record]) -> Ticket:
+        delivered.extend(records)
+        return Ticket(0)
+
+    settings: dict[str, Any] = {
+        "poll_interval": 1.0,
+        "overlap": 60.0,
+        "settle_delay": 30.0,
+        "max_window": 3600.0,
+        "page_size": 10,
+        "max_pages": 100,
+        "start": T0,
+    } | options
+    return Stream(
+        shared if shared is not None else client(api),
+        ACCOUNT,
+        LogType.ACCESS_REQUESTS,
+        StreamOptions(**settings),
+        store,
+        submit,
+        clock=now if isinstance(now, Clock) else lambda: now,
+    )
+
+
+async def read_and_commit(loop: Stream) -> None:
+    committer = asyncio.create_task(loop.commit_loop())
+    await loop.read(until_caught_up=True)
+    await loop.flush()
+    committer.cancel()
