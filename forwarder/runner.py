@@ -18,7 +18,8 @@ from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
 from forwarder.cloudflare.ratelimit import RateLimiter
-from forwarder.cloudflare.streams import Stream, StreamOptions
+from forwarder.cloudflare.stream_state import StreamOptions
+from forwarder.cloudflare.streams import Stream
 from forwarder.dead_letters import DeadLetters
 from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
 from forwarder.kubernetes.leader import LeaderElector, Term

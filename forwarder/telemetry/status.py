@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from forwarder import __version__
 
 if TYPE_CHECKING:
-    from forwarder.cloudflare.streams import Stream, StreamProgress
+    from forwarder.cloudflare.stream_state import StreamProgress
+    from forwarder.cloudflare.streams import Stream
     from forwarder.runner import Forwarder
 
 # The event loop runs a heartbeat every second; nothing the forwarder does blocks it for long
