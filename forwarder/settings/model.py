@@ -49,6 +49,12 @@ class Settings(KubernetesSettings):
         validation_alias="CLOUDFLARE_API_BASE_URL",
         description="Base URL of the Cloudflare API (the simulator and tests point it elsewhere).",
     )
+    cloudflare_tls_ca_file: Path | None = Field(
+        default=None,
+        validation_alias="CLOUDFLARE_TLS_CA_FILE",
+        description="PEM file of the CAs that may sign the Cloudflare API's certificate (a TLS-inspecting "
+        "proxy's CA, say); replaces the operating system's trust store, which is used when empty.",
+    )
     account_ids: StringList = Field(
         default_factory=list,
         validation_alias="FORWARDER_ACCOUNT_IDS",
@@ -168,6 +174,13 @@ class Settings(KubernetesSettings):
         validation_alias="FORWARDER_SCIM_REDACT_KEYS",
         description="Extra keys to redact in SCIM request bodies, beside passwords, tokens and secrets.",
     )
+    scim_unknown_body: Literal["redact", "drop"] = Field(
+        default="redact",
+        validation_alias="FORWARDER_SCIM_UNKNOWN_BODY",
+        description="What happens to a SCIM request body that is neither JSON, form-encoded, header lines "
+        "nor markup: `redact` well-known secret shapes (bearer tokens, JWTs, cloud keys, `key=value` pairs "
+        "whose key is on the redaction list) and ship the rest, or `drop` the body whole.",
+    )
     scim_body_max_bytes: int = Field(
         default=65536,
         ge=256,
@@ -222,6 +235,12 @@ class Settings(KubernetesSettings):
         ge=1,
         validation_alias="FORWARDER_DEAD_LETTER_BACKUPS",
         description="Rotated dead-letter files kept; deleting the oldest is logged as an error.",
+    )
+    dead_letter_mode: Literal["0600", "0640"] = Field(
+        default="0600",
+        validation_alias="FORWARDER_DEAD_LETTER_MODE",
+        description="Permissions of the dead-letter files (whole records, PII included): owner only, or "
+        "`0640` to let the file's group read them. Their directory is created 0700 (0750).",
     )
 
     # State.
