@@ -8,6 +8,7 @@ from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.cloudflare.errors import CloudflareError
 from forwarder.records import LogType
 from forwarder.runner import Forwarder, make_client
+from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config
 from forwarder.sinks.base import SinkError
 
@@ -15,12 +16,14 @@ from forwarder.sinks.base import SinkError
 ATTEMPTS = 3
 
 
-def say(ok: bool, what: str, detail: str = "") -> None:
+def say(ok: bool, what: str, detail: str = "", *, scrubber: Scrubber | None = None) -> None:
     mark = "ok  " if ok else "FAIL"
-    print(f"{mark} {what}{': ' + detail if detail else ''}", file=sys.stdout, flush=True)
+    line = f"{mark} {what}{': ' + detail if detail else ''}"
+    print(scrubber.text(line) if scrubber is not None else line, file=sys.stdout, flush=True)
 
 
 async def run_check(config: Config) -> int:
+    scrubber = Scrubber.from_config(config)
     settings = config.settings
     client = make_client(settings, attempts=ATTEMPTS)
     failures = 0
@@ -32,22 +35,22 @@ async def run_check(config: Config) -> int:
                 idps = await stream.probe()
             except CloudflareError as error:
                 failures += 1
-                say(False, what, str(error))
+                say(False, what, str(error), scrubber=scrubber)
                 continue
             if stream.log_type is LogType.SCIM_UPDATES:
                 detail = f"readable ({idps} SCIM identity providers)" if idps else "no SCIM IdP yet"
             else:
                 detail = "readable"
-            say(True, what, detail)
+            say(True, what, detail, scrubber=scrubber)
         for sink_config in config.sinks:
             sink = sink_config.build()
             try:
                 await sink.open()
                 await sink.check()
-                say(True, f"sink {sink.describe()}")
+                say(True, f"sink {sink.describe()}", scrubber=scrubber)
             except SinkError as error:
                 failures += 1
-                say(False, f"sink {sink.describe()}", str(error))
+                say(False, f"sink {sink.describe()}", str(error), scrubber=scrubber)
             finally:
                 await sink.close()
     finally:

@@ -19,6 +19,7 @@ from forwarder.cloudflare.errors import CloudflareError
 from forwarder.kubernetes.api import KubernetesConfigurationError
 from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline import SinkStopped
+from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, ConfigurationError, load_config
 
 log = logging.getLogger("forwarder")
@@ -77,11 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
         return EXIT_CONFIG
     settings = config.settings
+    scrubber = Scrubber.from_config(config)
     if command in ("run", "once"):
-        configure(settings.log_level, fmt=settings.log_format, stream=forwarding_stream(config))
+        configure(
+            settings.log_level, fmt=settings.log_format, stream=forwarding_stream(config), scrubber=scrubber
+        )
     else:
         # Standard output is the command's result (`check` lines, `replay-dlq` counts).
-        configure(settings.log_level, fmt=settings.log_format, stream=sys.stderr)
+        configure(settings.log_level, fmt=settings.log_format, stream=sys.stderr, scrubber=scrubber)
     if command == "check":
         from forwarder.check import run_check
 
@@ -146,8 +150,9 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         if code != EXIT_OK and forwarding_stream(config) is not sys.stderr:
             # Logs went to standard output: the reason the process ended also goes where a person
             # looks first, as the configuration errors do.
+            scrubber = Scrubber.from_config(config)
             for leaf in leaves(error):
-                print(f"cloudflare-siem-forwarder: {leaf}", file=sys.stderr)
+                print(f"cloudflare-siem-forwarder: {scrubber.text(str(leaf))}", file=sys.stderr)
         return code
     finally:
         telemetry.shutdown()

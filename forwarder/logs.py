@@ -7,8 +7,10 @@ the ``demo`` summary, ``map`` NDJSON), so those log on standard error.
 
 A JSON line carries ``time``, ``level``, ``logger``, ``message``, the ``trace_id`` and ``span_id``
 of the OpenTelemetry span it was written in (when there is one), and every ``extra=`` field.
-Nothing prints a secret: secret settings are never passed to a log call, and as a second line of
-defence a field whose name says it is a secret is printed as ``[redacted]``.
+Nothing prints a secret: secret settings are never passed to a log call; as a second line of
+defence a field whose name says it is a secret is printed as ``[redacted]``, and every line passes
+the process's :class:`~forwarder.scrubbing.Scrubber`, which removes the configured secrets' values
+and URL user information wherever they appear (a library's exception that quotes a header, say).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import orjson
 from opentelemetry import trace
 from pydantic import SecretStr
 
+from forwarder.scrubbing import REDACTED, URL_USERINFO, Scrubber
+
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
@@ -39,8 +43,6 @@ STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), Non
     "taskName",
 }
 SECRET_NAME = re.compile(r"token|passw|secret|api_?key|authorization|client_key|cloud_id", re.IGNORECASE)
-URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-REDACTED = "[redacted]"
 
 
 def redact(key: str, value: Any) -> Any:
@@ -84,6 +86,8 @@ def plain(value: Any) -> Any:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the trace id of the span the line belongs to."""
 
+    scrubber = Scrubber()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -96,11 +100,15 @@ class JsonFormatter(logging.Formatter):
             entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=plain, option=orjson.OPT_NON_STR_KEYS).decode()
+        line = orjson.dumps(entry, default=plain, option=orjson.OPT_NON_STR_KEYS).decode()
+        # Scrubbed as JSON text: the scrubber knows the JSON-escaped spelling of every secret.
+        return self.scrubber.text(line)
 
 
 class KeyValueFormatter(logging.Formatter):
     """``time level logger: message key=value ...``: readable, and grep-able by field."""
+
+    scrubber = Scrubber()
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -108,7 +116,7 @@ class KeyValueFormatter(logging.Formatter):
             f"{key}={value!r}" if isinstance(value, str) and " " in value else f"{key}={value}"
             for key, value in extras(record).items()
         )
-        return f"{line} {fields}" if fields else line
+        return self.scrubber.text(f"{line} {fields}" if fields else line)
 
 
 def uses_json(fmt: LogFormat, stream: TextIO) -> bool:
@@ -120,14 +128,24 @@ def uses_json(fmt: LogFormat, stream: TextIO) -> bool:
         return True
 
 
-def configure(level: str, *, fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
-    """Send every log line of the process to ``stream`` (standard error by default) in ``fmt``."""
+def configure(
+    level: str, *, fmt: LogFormat = "text", stream: TextIO | None = None, scrubber: Scrubber | None = None
+) -> None:
+    """Send every log line of the process to ``stream`` (standard error by default) in ``fmt``.
+
+    ``scrubber`` removes the configured secrets from every line; without one, URL user
+    information only.
+    """
     stream = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(stream)
+    formatter: JsonFormatter | KeyValueFormatter
     if uses_json(fmt, stream):
-        handler.setFormatter(JsonFormatter())
+        formatter = JsonFormatter()
     else:
-        handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        formatter = KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if scrubber is not None:
+        formatter.scrubber = scrubber
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -26,6 +26,7 @@ from forwarder.kubernetes.leader import LeaderElector, Term
 from forwarder.pipeline import Pipeline
 from forwarder.records import LogType
 from forwarder.retry import Backoff
+from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
 from forwarder.telemetry import Telemetry
@@ -75,6 +76,8 @@ class Forwarder:
     telemetry: Telemetry = field(default_factory=Telemetry)
     # With leader election, streams are read only while this replica holds the Lease.
     leadership: LeaderElector | None = None
+    # What /status and /readyz pass their text through: the configured secrets never leave.
+    scrubber: Scrubber = field(default_factory=Scrubber)
 
     @classmethod
     def build(
@@ -118,7 +121,15 @@ class Forwarder:
             reread_interval=settings.late_reread_interval,
             checkpoint_ids=settings.checkpoint_ids,
         )
-        forwarder = cls(settings, client, pipeline, store, telemetry=telemetry, leadership=leadership)
+        forwarder = cls(
+            settings,
+            client,
+            pipeline,
+            store,
+            telemetry=telemetry,
+            leadership=leadership,
+            scrubber=Scrubber.from_config(config),
+        )
         telemetry.watch(forwarder)
         prepare = scim_preparer(settings)
         for account_id in settings.owned_account_ids():

@@ -16,6 +16,7 @@ from forwarder.settings.values import (
     ACCOUNT_ID,
     Seconds,
     StringList,
+    credential,
     resolve_start,
     seconds,
     split_list,
@@ -338,6 +339,16 @@ class Settings(KubernetesSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("cloudflare_api_token", "cloudflare_api_key", mode="before")
+    @classmethod
+    def _credential(cls, value: Any) -> Any:
+        return credential(value)
+
+    @field_validator("cloudflare_email", mode="before")
+    @classmethod
+    def _email(cls, value: Any) -> Any:
+        return credential(value)
 
     @field_validator("start_at")
     @classmethod

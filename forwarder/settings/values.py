@@ -1,12 +1,13 @@
-"""Parsing of setting values: durations, lists, account ids and start times."""
+"""Parsing of setting values: durations, lists, account ids, start times and credentials."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import NoDecode
 
 ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -54,3 +55,28 @@ def resolve_start(value: str, now: datetime) -> datetime:
             f"{value!r} is neither `now`, a duration such as 24h, nor an RFC 3339 time"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def credential(value: Any, *, spaces: bool = False) -> Any:
+    """A token, key or password as the environment gave it, made safe to send in a header.
+
+    Surrounding whitespace is stripped (a pasted value, `kubectl create secret --from-literal`
+    with a newline), as for ``*_FILE`` values. An empty value, or one holding control characters
+    (or whitespace, unless ``spaces``), is refused. The message never shows the value: it
+    says what is wrong and where.
+    """
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(text, str):
+        return value
+    text = text.strip()
+    if not text:
+        raise ValueError("is set but empty: give the value, or unset the variable")
+    for position, character in enumerate(text, start=1):
+        control = unicodedata.category(character).startswith("C")
+        if control or (not spaces and character.isspace()):
+            kind = "a control character" if control else "whitespace"
+            raise ValueError(
+                f"holds {kind} (character {position} of {len(text)}; the value is not shown): "
+                "a credential is one unbroken string, check what was pasted"
+            )
+    return text

@@ -82,7 +82,13 @@ class StatusBoard:
         return []
 
     def readiness(self) -> list[str]:
-        """Why the forwarder is not doing its job, one sentence per problem; empty when it is."""
+        """Why the forwarder is not doing its job, one sentence per problem; empty when it is.
+
+        Scrubbed: a sentence may quote an error that quoted a credential.
+        """
+        return [self.forwarder.scrubber.text(problem) for problem in self._problems()]
+
+    def _problems(self) -> list[str]:
         problems = self.liveness()
         problems += self._cloudflare_problems()
         for worker in self.forwarder.pipeline.workers:
@@ -113,22 +119,24 @@ class StatusBoard:
         now = self.now()
         client = self.forwarder.client
         problems = self.readiness()
-        return {
-            "version": __version__,
-            "started": iso(self.started),
-            "ready": not problems,
-            "problems": problems,
-            "cloudflare": {
-                "last_success_seconds_ago": rounded(
-                    None if client.last_success is None else self.monotonic() - client.last_success
-                ),
-                "last_error": client.last_error or None,
-                "rate_limit_remaining": client.server_remaining,
-            },
-            "leadership": self._leadership(),
-            "streams": [self._stream(stream, now) for stream in self.forwarder.streams],
-            "sinks": [dataclasses.asdict(worker.status) for worker in self.forwarder.pipeline.workers],
-        }
+        return self.forwarder.scrubber.document(
+            {
+                "version": __version__,
+                "started": iso(self.started),
+                "ready": not problems,
+                "problems": problems,
+                "cloudflare": {
+                    "last_success_seconds_ago": rounded(
+                        None if client.last_success is None else self.monotonic() - client.last_success
+                    ),
+                    "last_error": client.last_error or None,
+                    "rate_limit_remaining": client.server_remaining,
+                },
+                "leadership": self._leadership(),
+                "streams": [self._stream(stream, now) for stream in self.forwarder.streams],
+                "sinks": [dataclasses.asdict(worker.status) for worker in self.forwarder.pipeline.workers],
+            }
+        )
 
     def _leadership(self) -> dict[str, Any] | None:
         """With leader election: which Lease, who this replica is, and whether it reads now.
