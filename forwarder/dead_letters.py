@@ -8,6 +8,10 @@ checkpoint, so every line here is an event the SIEM does not have: each is count
 The file is capped: past ``max_bytes`` it is rotated to ``<path>.1`` (``.1`` to ``.2`` and so on),
 keeping ``backups`` old files. Deleting the oldest file is the one place events can leave the
 forwarder unshipped, so it is logged as an error with the number of events it held.
+
+The lines hold whole Cloudflare records, personal data included, so the files are created with
+``mode`` (0600, owner only, unless widened to 0640) whatever the process umask, and the directories
+the forwarder creates for them with 0700 (0750), by the helpers of ``private_files``.
 """
 
 from __future__ import annotations
@@ -19,13 +23,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from forwarder.private_files import (
+    conform_mode,
+    directory_mode,
+    fsync_directory,
+    make_directories,
+    open_private,
+)
 from forwarder.records import Record
 
+if TYPE_CHECKING:
+    from forwarder.settings import Settings
+
 log = logging.getLogger(__name__)
+
+# Named in warnings about permissions, so that an operator knows what to change.
+SETTING = "FORWARDER_DEAD_LETTER_MODE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +73,30 @@ def rotated(path: Path, index: int) -> Path:
 
 
 class DeadLetters:
-    def __init__(self, path: Path, *, max_bytes: int = 100_000_000, backups: int = 5) -> None:
+    def __init__(
+        self, path: Path, *, max_bytes: int = 100_000_000, backups: int = 5, mode: int = 0o600
+    ) -> None:
         if backups < 1:
             raise ValueError("keep at least one rotated dead-letter file")
+        if mode & ~0o777 or mode & 0o600 != 0o600:
+            raise ValueError(f"dead-letter file mode {mode:o}: permission bits with owner read and write")
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
+        self.mode = mode
         self.count = 0
         self.discarded = 0
         self._lock = asyncio.Lock()
+        self._conform_existing()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeadLetters:
+        return cls(
+            settings.dead_letter_path,
+            max_bytes=settings.dead_letter_max_bytes,
+            backups=settings.dead_letter_backups,
+            mode=int(settings.dead_letter_mode, 8),
+        )
 
     async def add(
         self, record: Record, *, sink: str, reason: str, document: Mapping[str, Any] | None = None
@@ -104,18 +136,40 @@ class DeadLetters:
         candidates = [self.path, *(rotated(self.path, index) for index in range(1, self.backups + 1))]
         return [path for path in candidates if path.exists()]
 
+    def _conform_existing(self) -> None:
+        """Give files left by an older version (0644 by the umask) the configured mode now.
+
+        The current file would be fixed at the next dead letter, but rotated ones are never opened
+        again: without this they would stay readable by everyone until rotation deletes them.
+        """
+        try:
+            for path in self.files():
+                conform_mode(path, path, self.mode, log, SETTING)
+        except OSError as error:
+            # Not fatal here: writing, which needs the same access, reports it where it matters.
+            log.warning(
+                "cannot check the permissions of the dead-letter files",
+                extra={"path": str(self.path), "reason": error.strerror},
+            )
+
     def _append(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_directories(self.path.parent, directory_mode(self.mode))
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
             size = 0
-        if size and size + len(data) > self.max_bytes:
+        rotating = bool(size) and size + len(data) > self.max_bytes
+        if rotating:
             self._rotate()
-        with self.path.open("ab") as handle:
+        handle, created = open_private(self.path, self.mode, log, SETTING)
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if created or rotating:
+            # The new name (and the renames of a rotation) must be durable too before these
+            # letters count as handled, or a power cut could lose the whole file.
+            fsync_directory(self.path.parent)
 
     def _rotate(self) -> None:
         oldest = rotated(self.path, self.backups)

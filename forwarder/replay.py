@@ -73,11 +73,7 @@ def to_record(entry: dict[str, Any]) -> Record | None:
 
 async def replay(config: Config, only: Sequence[str] = ()) -> ReplayReport:
     settings = config.settings
-    dead_letters = DeadLetters(
-        settings.dead_letter_path,
-        max_bytes=settings.dead_letter_max_bytes,
-        backups=settings.dead_letter_backups,
-    )
+    dead_letters = DeadLetters.from_settings(settings)
     sinks = {sink.sink_class.name: sink for sink in config.sinks if not only or sink.sink_class.name in only}
     pipelines: dict[str, Pipeline] = {}
     report = ReplayReport()

@@ -97,11 +97,7 @@ class Forwarder:
         built_sinks = sinks if sinks is not None else [sink.build() for sink in config.sinks]
         pipeline = Pipeline(
             built_sinks,
-            DeadLetters(
-                settings.dead_letter_path,
-                max_bytes=settings.dead_letter_max_bytes,
-                backups=settings.dead_letter_backups,
-            ),
+            DeadLetters.from_settings(settings),
             backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
             max_event_age=settings.max_event_age,
             telemetry=telemetry,

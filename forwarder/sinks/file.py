@@ -2,21 +2,26 @@
 
 It is the demo's sink and a way to hand events to any log agent that tails files. An event
 counts as delivered once written and flushed (and fsynced, unless turned off).
+
+The events hold personal data: the file is created with ``mode`` (0600 unless widened to 0640 for a
+log agent's group) whatever the umask, and the directories the sink creates with 0700 (0750).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from forwarder.private_files import directory_mode, fsync_directory, make_directories, open_private
 from forwarder.sinks.base import (
     Event,
     RetryableError,
@@ -25,6 +30,8 @@ from forwarder.sinks.base import (
     SinkConfigError,
     SinkSettings,
 )
+
+log = logging.getLogger(__name__)
 
 # Errors no retry can fix: a person must change the path or its permissions.
 PERMANENT_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR})
@@ -36,6 +43,12 @@ class FileSinkSettings(SinkSettings):
     path: str = Field(default="-", description="File to append NDJSON to; `-` is standard output.")
     fsync: bool = Field(
         default=True, description="fsync after each batch, so a delivered event survives a power cut."
+    )
+    mode: Literal["0600", "0640"] = Field(
+        default="0600",
+        description="Permissions of the file (events hold personal data): owner only, or `0640` to let "
+        "the file's group (a log agent's) read it. An existing file is changed to them, with a warning. "
+        "Directories the sink creates are 0700 (0750).",
     )
 
 
@@ -59,12 +72,25 @@ class FileSink(Sink):
             return
         path = Path(self.file_settings.path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = await asyncio.to_thread(path.open, "ab")
+            self._stream = await asyncio.to_thread(self._open_file, path)
         except OSError as error:
             raise SinkConfigError(
                 f"FORWARDER_FILE__PATH: cannot open {str(path)!r} for appending: {error.strerror}"
             ) from error
+
+    def _open_file(self, path: Path) -> BinaryIO:
+        mode = int(self.file_settings.mode, 8)
+        make_directories(path.parent, directory_mode(mode))
+        stream, created = open_private(path, mode, log, "FORWARDER_FILE__MODE")
+        if created and self.file_settings.fsync:
+            # Without this, a power cut could take the new file, and the events in it, away. With
+            # fsync off, durability was given up for speed (or for a file system that refuses it).
+            try:
+                fsync_directory(path.parent)
+            except BaseException:
+                stream.close()
+                raise
+        return stream
 
     async def check(self) -> None:
         if self._stream is None:
