@@ -16,8 +16,8 @@ from forwarder.sinks.base import SinkError
 ATTEMPTS = 3
 
 
-def say(ok: bool, what: str, detail: str = "", *, scrubber: Scrubber | None = None) -> None:
-    mark = "ok  " if ok else "FAIL"
+def say(ok: bool, what: str, detail: str = "", *, scrubber: Scrubber | None = None, mark: str = "") -> None:
+    mark = mark or ("ok  " if ok else "FAIL")
     line = f"{mark} {what}{': ' + detail if detail else ''}"
     print(scrubber.text(line) if scrubber is not None else line, file=sys.stdout, flush=True)
 
@@ -48,6 +48,10 @@ async def run_check(config: Config) -> int:
                 await sink.open()
                 await sink.check()
                 say(True, f"sink {sink.describe()}", scrubber=scrubber)
+                for warning in sink.warnings():
+                    say(
+                        True, f"sink {sink.describe()}", f"warning: {warning}", scrubber=scrubber, mark="warn"
+                    )
             except SinkError as error:
                 failures += 1
                 say(False, f"sink {sink.describe()}", str(error), scrubber=scrubber)

@@ -89,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "check":
         from forwarder.check import run_check
 
-        return asyncio.run(run_check(config))
+        try:
+            return asyncio.run(run_check(config))
+        except ConfigurationError as error:
+            print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
+            return EXIT_CONFIG
     if command == "replay-dlq":
         return replay_dead_letters(config, arguments.sink)
     return forward(config, until_caught_up=command == "once")
@@ -110,7 +114,7 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
 
             leadership = leader_elector(settings)
         forwarder = Forwarder.build(config, telemetry=telemetry, leadership=leadership)
-    except KubernetesConfigurationError as error:
+    except (KubernetesConfigurationError, ConfigurationError) as error:
         print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
         telemetry.shutdown()
         return EXIT_CONFIG

@@ -27,9 +27,10 @@ from forwarder.pipeline import Pipeline
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
-from forwarder.settings import Config, Settings
+from forwarder.settings import Config, ConfigurationError, Settings
 from forwarder.sinks.base import Sink
 from forwarder.telemetry import Telemetry
+from forwarder.tls import TlsSettingError, TlsVariables, client_context
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ log = logging.getLogger(__name__)
 def make_client(
     settings: Settings, *, attempts: int | None = None, telemetry: Telemetry | None = None
 ) -> CloudflareClient:
+    """The Cloudflare API client; ConfigurationError naming CLOUDFLARE_TLS_CA_FILE if it cannot be used."""
+    try:
+        # The OS trust store, or only the CAs of CLOUDFLARE_TLS_CA_FILE (a TLS-inspecting proxy's).
+        tls = client_context(
+            settings.cloudflare_tls_ca_file,
+            what="the Cloudflare API",
+            variables=TlsVariables(ca_file="CLOUDFLARE_TLS_CA_FILE"),
+        )
+    except TlsSettingError as error:
+        raise ConfigurationError([str(error)]) from None
     return CloudflareClient(
         settings.cloudflare_api_base_url,
         Credentials(
@@ -49,6 +60,7 @@ def make_client(
         timeout=settings.request_timeout,
         attempts=attempts,
         telemetry=telemetry,
+        tls=tls,
     )
 
 

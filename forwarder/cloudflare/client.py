@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +166,7 @@ class CloudflareClient:
         attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         telemetry: Telemetry | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -185,6 +187,9 @@ class CloudflareClient:
             headers={"User-Agent": f"cloudflare-siem-forwarder/{__version__}", "Accept": "application/json"},
             # Proxies from the standard HTTPS_PROXY / NO_PROXY variables.
             trust_env=True,
+            # make_client passes the OS trust store or CLOUDFLARE_TLS_CA_FILE (forwarder.tls); True,
+            # httpx's certifi bundle, is left only for clients built by hand (tests, tools).
+            verify=tls if tls is not None else True,
         )
 
     async def close(self) -> None:

@@ -171,6 +171,15 @@ class Sink(abc.ABC):
         """One line for logs and `check`: where this sink sends, never a secret."""
         return f"{self.name} ({self.format})"
 
+    def warnings(self) -> list[str]:
+        """What a person should know about settings that work but are risky, one sentence each.
+
+        Credentials and events sent unencrypted (``http://``), TLS verification turned off, a
+        deprecated variable name. Read from the settings only (nothing is sent), never a secret.
+        A sink logs them when it opens; `check` prints them. Empty (the default) when all is well.
+        """
+        return []
+
 
 @cache
 def _entry_points() -> dict[str, EntryPoint]:

@@ -11,6 +11,10 @@
   comes from ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` (service name
   ``cloudflare-siem-forwarder`` when neither names one).
 
+Over https, the collector's certificate is verified against the operating system's trust store
+(:mod:`forwarder.tls`), where the exporters alone would use certifi's bundle;
+``OTEL_EXPORTER_OTLP_CERTIFICATE`` (or the per-signal one) replaces it with the CAs of that file.
+
 Spans are made even without an exporter: their trace ids tie log lines together.
 """
 
@@ -19,15 +23,20 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
+import requests
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
 
 from forwarder import __version__
 from forwarder.telemetry.instruments import Telemetry
+from forwarder.tls import system_trust_context
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,50 @@ def warn_about_protocol(signal: str, environ: Mapping[str, str]) -> None:
         )
 
 
+class SystemTrustAdapter(HTTPAdapter):
+    """requests' adapter verifying https against the OS trust store instead of certifi's bundle."""
+
+    def __init__(self) -> None:
+        # One context for every connection of this adapter: truststore locks around its use.
+        self._context = system_trust_context()
+        super().__init__()
+
+    def build_connection_pool_key_attributes(
+        self, request: PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        # A string is a CA file someone named (REQUESTS_CA_BUNDLE): requests loads it alone.
+        if verify is True:
+            pool_kwargs["ssl_context"] = self._context
+        return host_params, pool_kwargs
+
+    def cert_verify(
+        self, conn: Any, url: str, verify: bool | str, cert: str | tuple[str, str] | None
+    ) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if verify is True:
+            # requests points every verified connection at certifi's file, which would be loaded
+            # into the context on top of the OS store.
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
+
+def otlp_session(signal: str, environ: Mapping[str, str]) -> requests.Session | None:
+    """The session an OTLP exporter of ``signal`` uses: the OS trust store, unless the environment
+    names a CA file (the exporter then verifies against it alone) or a session of its own."""
+    named = (
+        f"OTEL_EXPORTER_OTLP_{signal}_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{signal}_CREDENTIAL_PROVIDER",
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    )
+    if any(environ.get(variable, "").strip() for variable in named):
+        return None
+    session = requests.Session()
+    session.mount("https://", SystemTrustAdapter())
+    return session
+
+
 def resource() -> Resource:
     """The SDK's resource from OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, with our defaults."""
     detected = Resource.create({SERVICE_VERSION: __version__})
@@ -84,14 +137,18 @@ def telemetry_from_environment(*, prometheus: bool, environ: Mapping[str, str] |
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         warn_about_protocol("METRICS", environ)
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        readers.append(
+            PeriodicExportingMetricReader(OTLPMetricExporter(session=otlp_session("METRICS", environ)))
+        )
         exporting.append("metrics")
     tracer_provider = TracerProvider(resource=described)
     if otlp_enabled("TRACES", environ):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         warn_about_protocol("TRACES", environ)
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(session=otlp_session("TRACES", environ)))
+        )
         exporting.append("traces")
     if exporting:
         log.info(

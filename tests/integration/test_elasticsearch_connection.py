@@ -103,7 +103,7 @@ async def test_untrusted_certificate_is_a_config_error(tls: tuple[ssl.SSLContext
                 await sink.send(make_events(1))
         finally:
             await sink.close()
-        assert "FORWARDER_ELASTICSEARCH__CA_BUNDLE" in str(raised.value)
+        assert "FORWARDER_ELASTICSEARCH__TLS_CA_FILE" in str(raised.value)
         assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
         assert fake.requests == []
 

@@ -60,7 +60,7 @@ async def test_a_custom_ca_bundle(tls_fake: FakeHec, ca_bundle: Path) -> None:
     await sink.close()
     assert tls_fake.url.startswith("https://")
     assert sorted(tls_fake.counts(event_id_of)) == sorted(event.event_id for event in batch)
-    assert f"CA bundle {ca_bundle}" in sink.describe()
+    assert f"CA file {ca_bundle}" in sink.describe()
 
 
 async def test_an_untrusted_certificate_is_a_configuration_error(tls_fake: FakeHec) -> None:
@@ -70,7 +70,7 @@ async def test_an_untrusted_certificate_is_a_configuration_error(tls_fake: FakeH
     await sink.close()
     message = str(raised.value)
     assert "is not trusted" in message
-    assert "FORWARDER_SPLUNK_HEC__CA_BUNDLE" in message
+    assert "FORWARDER_SPLUNK_HEC__TLS_CA_FILE" in message
     assert tls_fake.requests == []
 
 
@@ -121,7 +121,7 @@ async def test_without_the_required_client_certificate_over_tls_1_3(
     # TLS 1.3 servers drop the connection after the handshake: indistinguishable from a reset,
     # so it stays retryable, and the reason carries the hint.
     sink = sink_for(mutual_tls_fake, ca_bundle=ca_bundle)
-    with pytest.raises(RetryableError, match="set FORWARDER_SPLUNK_HEC__CLIENT_CERT"):
+    with pytest.raises(RetryableError, match="set FORWARDER_SPLUNK_HEC__TLS_CERT_FILE"):
         await sink.send(make_events(1))
     await sink.close()
     assert mutual_tls_fake.indexed == []
@@ -134,7 +134,7 @@ async def test_without_the_required_client_certificate_over_tls_1_2(ca: trustme.
     async with hec.serve(context):
         sink = sink_for(hec, ca_bundle=ca_bundle)
         with pytest.raises(
-            SinkConfigError, match=r"TLS handshake with .* failed .* FORWARDER_SPLUNK_HEC__CLIENT_CERT"
+            SinkConfigError, match=r"TLS handshake with .* failed .* FORWARDER_SPLUNK_HEC__TLS_CERT_FILE"
         ):
             await sink.send(make_events(1))
         await sink.close()

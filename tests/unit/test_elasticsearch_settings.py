@@ -205,4 +205,22 @@ def test_tls_settings_are_checked(tmp_path: Path) -> None:
     assert "FORWARDER_ELASTICSEARCH__CA_BUNDLE" in message
     assert "not a readable file" in message
     assert "contradict" in message
-    assert "FORWARDER_ELASTICSEARCH__CLIENT_KEY needs FORWARDER_ELASTICSEARCH__CLIENT_CERT" in message
+    # The unset partner is named by its current name, the one to set now.
+    assert "FORWARDER_ELASTICSEARCH__CLIENT_KEY needs FORWARDER_ELASTICSEARCH__TLS_CERT_FILE" in message
+
+
+def test_a_user_and_password_in_the_url_are_used_as_username_and_password() -> None:
+    built = ElasticsearchSettings(url="https://elastic:p%40ss%20word@es.example:9200", api_key=None)  # type: ignore[call-arg]
+    assert str(built.url) == "https://es.example:9200/"
+    assert built.username == "elastic"
+    assert built.password is not None
+    assert built.password.get_secret_value() == "p@ss word"
+    assert authorization_header(built) == "Basic " + base64.b64encode(b"elastic:p@ss word").decode()
+
+
+@pytest.mark.parametrize("other", [{"username": "x", "password": "y"}, {"api_key": "k" * 20}])
+def test_credentials_in_the_url_and_in_settings_at_once_are_refused(other: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ElasticsearchSettings(url="https://elastic:hunter22@es.example:9200", **other)  # type: ignore[arg-type]
+    assert "hunter22" not in str(caught.value)
+    assert "FORWARDER_ELASTICSEARCH__" in str(caught.value)

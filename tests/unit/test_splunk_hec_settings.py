@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from forwarder.settings.loading import describe_errors
 from forwarder.sinks.base import load_sink_class
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
 
@@ -72,7 +73,7 @@ def test_a_blank_token_is_refused() -> None:
 
 def test_nothing_printed_shows_the_token_or_url_credentials() -> None:
     settings = SplunkHecSettings(
-        url="https://user:hunter2@splunk.example:8088/",
+        url="https://splunk.example:8088/",
         token=SECRET,
         client_key_password="pw-secret",
     )
@@ -80,8 +81,31 @@ def test_nothing_printed_shows_the_token_or_url_credentials() -> None:
     for text in (sink.describe(), repr(settings), str(settings)):
         assert SECRET not in text
         assert "pw-secret" not in text
-    assert "hunter2" not in sink.describe()
     assert sink.describe() == (
         "splunk_hec (raw) to https://splunk.example:8088/services/collector/event, gzip, "
         "indexer acknowledgement off, system CAs"
     )
+
+
+def test_a_user_and_password_in_the_url_are_refused_not_used_in_place_of_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORWARDER_SPLUNK_HEC__URL", "https://user:hunter2@splunk.example:8088/")
+    monkeypatch.setenv("FORWARDER_SPLUNK_HEC__TOKEN", SECRET)
+    with pytest.raises(ValidationError) as caught:
+        SplunkHecSettings()
+    problems = describe_errors(SplunkHecSettings, caught.value)
+    assert problems == [
+        "FORWARDER_SPLUNK_HEC__URL: must not carry a user or password (the value is not shown): HEC "
+        "authenticates with FORWARDER_SPLUNK_HEC__TOKEN; remove them from the URL"
+    ]
+
+
+@pytest.mark.parametrize("token", ["", "abc def", "abc\x01def"])
+def test_a_broken_token_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SplunkHecSettings(url="https://splunk.example:8088/", token=token)
+    problems = describe_errors(SplunkHecSettings, caught.value)
+    assert len(problems) == 1
+    assert problems[0].startswith("FORWARDER_SPLUNK_HEC__TOKEN: ")
+    assert token.strip() == "" or token not in problems[0]

@@ -7,19 +7,17 @@ alone, as httpx keeps its transports apart from its models.
 from __future__ import annotations
 
 import base64
-import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from forwarder import __version__
+from forwarder import __version__, tls
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
+from forwarder.sinks.elasticsearch.settings import env_var
 
 if TYPE_CHECKING:
     from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings
-
-logger = logging.getLogger(__name__)
 
 
 def authorization_header(settings: ElasticsearchSettings) -> str | None:
@@ -39,26 +37,21 @@ def authorization_header(settings: ElasticsearchSettings) -> str | None:
     return None
 
 
-def tls_verification(settings: ElasticsearchSettings) -> ssl.SSLContext | bool:
-    """What httpx's ``verify`` gets: False only with the explicit insecure switch."""
-    if settings.tls_insecure:
-        logger.warning(
-            "TLS verification of %s is OFF (FORWARDER_ELASTICSEARCH__TLS_INSECURE): anyone on the path "
-            "can read and change the events; use CA_BUNDLE instead outside of tests",
-            settings.base_url(),
+def tls_context(settings: ElasticsearchSettings) -> ssl.SSLContext:
+    """What httpx's ``verify`` gets; SinkConfigError naming the setting when a file cannot be used."""
+    password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
+    try:
+        return tls.client_context(
+            settings.tls_ca_file,
+            settings.tls_cert_file,
+            settings.tls_key_file,
+            password,
+            verify=settings.tls_verify,
+            what="the cluster",
+            variables=tls.tls_variables(settings, env_var),
         )
-        return False
-    if settings.ca_bundle is None and settings.client_cert is None:
-        # True lets httpx use certifi or SSL_CERT_FILE / SSL_CERT_DIR from the environment.
-        return True
-    context = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
-    if settings.client_cert is not None:
-        context.load_cert_chain(
-            str(settings.client_cert),
-            str(settings.client_key) if settings.client_key else None,
-            settings.client_key_password.get_secret_value() if settings.client_key_password else None,
-        )
-    return context
+    except tls.TlsSettingError as error:
+        raise SinkConfigError(str(error)) from None
 
 
 def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:
@@ -75,7 +68,7 @@ def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=settings.base_url(),
         headers=headers,
-        verify=tls_verification(settings),
+        verify=tls_context(settings),
         # Proxies from HTTP(S)_PROXY / NO_PROXY, as every other HTTP client in a cluster honours them.
         trust_env=True,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
@@ -84,22 +77,6 @@ def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
     )
-
-
-def tls_failure(error: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a failed connection, if that is why it failed.
-
-    A TLS failure (untrusted certificate, wrong host name, https to a plain-http port) does not go
-    away by retrying: it is a configuration problem for a person to fix.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
 
 
 async def request(
@@ -119,14 +96,14 @@ async def request(
 def transport_error(settings: ElasticsearchSettings, error: httpx.TransportError) -> SinkError:
     """Network trouble is retryable; a TLS failure or a malformed address is for a person to fix."""
     where = settings.base_url()
-    tls = tls_failure(error)
-    if tls is not None:
+    failure = tls.tls_failure(error)
+    if failure is not None:
         return SinkConfigError(
-            f"TLS with {where} failed ({tls.reason or tls}): trust its CA with "
-            f"FORWARDER_ELASTICSEARCH__CA_BUNDLE (or check the URL's scheme and host name)"
+            f"TLS with {where} failed ({failure.reason or failure}): trust its CA with "
+            f"{tls.variable_for(settings, 'tls_ca_file', env_var)} (or check the URL's scheme and host name)"
         )
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return SinkConfigError(f"cannot use the address {where}: {error}; check FORWARDER_ELASTICSEARCH__URL")
+        return SinkConfigError(f"cannot use the address {where}: {error}; check {env_var('url')}")
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
     detail = str(error) or type(error).__name__
     return RetryableError(f"connection to {where} {kind}: {detail}")

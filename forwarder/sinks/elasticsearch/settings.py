@@ -7,16 +7,19 @@ item after the forwarder has started polling.
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from forwarder.mapping import Format
 from forwarder.records import LogType
+from forwarder.settings.values import credential
 from forwarder.sinks.base import SinkSettings
 from forwarder.sinks.elasticsearch.cloud_id import CloudIdError, decode_cloud_id
+from forwarder.tls import adopt_former_names, former_name_conflicts, tls_variables, verification_switch
 
 ENV_PREFIX = "FORWARDER_ELASTICSEARCH__"
 
@@ -153,29 +156,48 @@ class ElasticsearchSettings(SinkSettings):
         gt=0,
         description="Seconds to wait for connecting, sending or an answer before retrying.",
     )
-    ca_bundle: Path | None = Field(
+    tls_ca_file: Path | None = Field(
         default=None,
         description=(
-            "PEM file of the CAs that may sign the cluster's certificate; replaces the system trust store. "
-            "Empty: the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured)."
+            "PEM file of the CAs that may sign the cluster's certificate; replaces the operating system's "
+            "trust store, which is used when empty (on Linux `SSL_CERT_FILE` / `SSL_CERT_DIR` point it "
+            "elsewhere)."
         ),
     )
-    client_cert: Path | None = Field(
+    tls_cert_file: Path | None = Field(
         default=None,
         description="PEM client certificate (chain) for clusters that require one; may hold the key.",
     )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of `TLS_CERT_FILE`, when it is not in the same file."
+    )
+    tls_key_password: SecretStr | None = Field(
+        default=None, description="Password of `TLS_KEY_FILE`, if it is encrypted."
+    )
+    tls_verify: bool = Field(
+        default=True,
+        description=(
+            "Verify the cluster's certificate and host name. `false` only for tests: anyone on the path can "
+            "read and change the events and the credentials. A warning is logged at start."
+        ),
+    )
+    # The former names, still read into the fields above (a warning says so at start).
+    ca_bundle: Path | None = Field(
+        default=None, description="Deprecated: the former name of `TLS_CA_FILE`; set only one."
+    )
+    client_cert: Path | None = Field(
+        default=None, description="Deprecated: the former name of `TLS_CERT_FILE`; set only one."
+    )
     client_key: Path | None = Field(
-        default=None, description="PEM private key of `CLIENT_CERT`, when it is not in the same file."
+        default=None, description="Deprecated: the former name of `TLS_KEY_FILE`; set only one."
     )
     client_key_password: SecretStr | None = Field(
-        default=None, description="Password of `CLIENT_KEY`, if any."
+        default=None, description="Deprecated: the former name of `TLS_KEY_PASSWORD`; set only one."
     )
     tls_insecure: bool = Field(
         default=False,
-        description=(
-            "Skip verification of the cluster's certificate and host name. Only for tests: anyone on the "
-            "path can read and change the events. A warning is logged at start."
-        ),
+        description="Deprecated: the former, inverted name of `TLS_VERIFY` (`true` is `TLS_VERIFY=false`); "
+        "set only one.",
     )
     bootstrap_template: bool = Field(
         default=False,
@@ -207,6 +229,45 @@ class ElasticsearchSettings(SinkSettings):
         if problems:
             raise ValueError(f"{env_var('template_name')} {value!r}: " + "; ".join(problems))
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names(cls, data: Any) -> Any:
+        return adopt_former_names(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_in_url(cls, data: Any) -> Any:
+        """``https://user:password@host`` is Basic auth, like USERNAME and PASSWORD: taken out of the
+        URL into them, so that it is used, shown and scrubbed as those are; never both at once."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        parts = urllib.parse.urlsplit(data["url"])
+        if parts.username is None and parts.password is None:
+            return data
+        if any(data.get(name) is not None for name in ("username", "password")):
+            raise ValueError(
+                f"{env_var('url')} carries a user and password and {env_var('username')} / "
+                f"{env_var('password')} are set too: set the credentials in one place"
+            )
+        host = parts.netloc.rpartition("@")[2]
+        return {
+            **data,
+            "url": urllib.parse.urlunsplit(parts._replace(netloc=host)),
+            "username": urllib.parse.unquote(parts.username or ""),
+            "password": urllib.parse.unquote(parts.password or ""),
+        }
+
+    @field_validator("api_key", "bearer_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        return credential(value)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> Any:
+        # A password may hold spaces; never a line break or another control character.
+        return credential(value, spaces=True) if value is not None else value
 
     @model_validator(mode="after")
     def _consistent(self) -> ElasticsearchSettings:
@@ -244,14 +305,23 @@ class ElasticsearchSettings(SinkSettings):
             found = check(name)
             if found:
                 problems.append(f"{env_var('target_' + log_type.value)} {name!r}: " + "; ".join(found))
-        if self.client_key is not None and self.client_cert is None:
-            problems.append(f"{env_var('client_key')} needs {env_var('client_cert')}")
-        if self.tls_insecure and self.ca_bundle is not None:
-            problems.append(f"{env_var('tls_insecure')} and {env_var('ca_bundle')} contradict; set only one")
-        for path_field in ("ca_bundle", "client_cert", "client_key"):
+        problems.extend(former_name_conflicts(self, env_var))
+        variables = tls_variables(self, env_var)
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            problems.append(f"{variables.key_file} needs {variables.cert_file}")
+        if not self.tls_verify and self.tls_ca_file is not None:
+            problems.append(
+                f"{verification_switch(self, env_var)} and {variables.ca_file} is set: they contradict; "
+                "set only one"
+            )
+        for path_field, variable in (
+            ("tls_ca_file", variables.ca_file),
+            ("tls_cert_file", variables.cert_file),
+            ("tls_key_file", variables.key_file),
+        ):
             path: Path | None = getattr(self, path_field)
             if path is not None and not path.is_file():
-                problems.append(f"{env_var(path_field)}: {str(path)!r} is not a readable file")
+                problems.append(f"{variable}: {str(path)!r} is not a readable file")
         if problems:
             raise ValueError("; ".join(problems))
         return self

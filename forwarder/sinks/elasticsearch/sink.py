@@ -9,10 +9,12 @@ answer meant "too large" rather than "try later".
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import httpx
 
+from forwarder import tls
 from forwarder.records import LogType
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
 from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
@@ -25,12 +27,14 @@ from forwarder.sinks.elasticsearch.encoding import (
     compress,
 )
 from forwarder.sinks.elasticsearch.probe import check_cluster
-from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings
+from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 from forwarder.sinks.elasticsearch.template import ensure_template
 
 # Compressing a few hundred kB takes about a millisecond; above that it moves off the event loop
 # so that other sinks and the source keep running while a 10 MB batch is squeezed.
 _COMPRESS_IN_THREAD_ABOVE = 256 * 1024
+
+logger = logging.getLogger(__name__)
 
 
 class ElasticsearchSink(Sink):
@@ -57,8 +61,36 @@ class ElasticsearchSink(Sink):
         kind = self.settings.target_type
         return f"{self.name} ({self.format}) to {self.settings.base_url()}, {kind}s {targets}"
 
+    def warnings(self) -> list[str]:
+        settings = self.settings
+        found = tls.former_names_in_use(settings, env_var)
+        cleartext = tls.cleartext_warning(settings.base_url(), env_var("url"), self._secrets_named())
+        if cleartext is not None:
+            found.append(cleartext)
+        elif not settings.tls_verify:
+            found.append(
+                tls.verification_off_warning(
+                    tls.verification_switch(settings, env_var),
+                    settings.base_url(),
+                    tls.variable_for(settings, "tls_ca_file", env_var),
+                )
+            )
+        return found
+
+    def _secrets_named(self) -> str | None:
+        settings = self.settings
+        if settings.api_key is not None:
+            return "the API key"
+        if settings.password is not None:
+            return f"the password of {settings.username}"
+        if settings.bearer_token is not None:
+            return "the bearer token"
+        return None
+
     async def open(self) -> None:
         if self._client is None:
+            for warning in self.warnings():
+                logger.warning(warning)
             self._client = make_client(self.settings)
 
     async def close(self) -> None:

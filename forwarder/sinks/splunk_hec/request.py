@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import logging
 import ssl
 import uuid
 from dataclasses import dataclass
@@ -16,11 +15,9 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from forwarder import __version__
+from forwarder import __version__, tls
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
-
-logger = logging.getLogger(__name__)
 
 EVENT_PATH = "/services/collector/event"
 ACK_PATH = "/services/collector/ack"
@@ -39,50 +36,19 @@ class Answer:
 
 def build_ssl_context(settings: SplunkHecSettings) -> ssl.SSLContext:
     """The TLS context for HEC; SinkConfigError naming the setting when a file cannot be used."""
-    if settings.tls_insecure:
-        logger.warning(
-            "%s is true: the HEC certificate is NOT verified; anyone on the network path can read "
-            "and change the events and the token",
-            env_var("tls_insecure"),
+    password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
+    try:
+        return tls.client_context(
+            settings.tls_ca_file,
+            settings.tls_cert_file,
+            settings.tls_key_file,
+            password,
+            verify=settings.tls_verify,
+            what="HEC",
+            variables=tls.tls_variables(settings, env_var),
         )
-        context = httpx.create_ssl_context(verify=False)
-    elif settings.ca_bundle is not None:
-        try:
-            context = ssl.create_default_context(cafile=str(settings.ca_bundle))
-        except (OSError, ssl.SSLError) as error:
-            raise SinkConfigError(
-                f"{env_var('ca_bundle')}: cannot load CA certificates from "
-                f"{str(settings.ca_bundle)!r}: {error}"
-            ) from None
-    else:
-        context = httpx.create_ssl_context(verify=True, trust_env=True)
-    if settings.client_cert is not None:
-        password = settings.client_key_password.get_secret_value() if settings.client_key_password else None
-        try:
-            context.load_cert_chain(
-                str(settings.client_cert),
-                str(settings.client_key) if settings.client_key is not None else None,
-                password,
-            )
-        except (OSError, ssl.SSLError) as error:
-            # The password is never part of the message: ssl reports only what failed.
-            raise SinkConfigError(
-                f"{env_var('client_cert')} / {env_var('client_key')}: cannot load the client certificate "
-                f"{str(settings.client_cert)!r}: {getattr(error, 'strerror', None) or error}"
-            ) from None
-    elif settings.client_key is not None:
-        raise SinkConfigError(f"{env_var('client_key')} is set but {env_var('client_cert')} is not; set both")
-    return context
-
-
-def _tls_failure(error: BaseException) -> ssl.SSLError | None:
-    """The TLS error under an httpx error, if that is what it is."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    except tls.TlsSettingError as error:
+        raise SinkConfigError(str(error)) from None
 
 
 class HecClient:
@@ -117,7 +83,7 @@ class HecClient:
                 max_keepalive_connections=settings.concurrency,
                 keepalive_expiry=30.0,
             ),
-            # HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR are honoured.
+            # HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured; trust is the context's alone.
             trust_env=True,
             transport=transport,
         )
@@ -158,9 +124,9 @@ class HecClient:
         try:
             response = await self._client.request(method, url, headers=headers, content=body)
         except httpx.TransportError as error:
-            tls = _tls_failure(error)
-            if tls is not None:
-                raise SinkConfigError(self._tls_message(tls)) from None
+            failure = tls.tls_failure(error)
+            if failure is not None:
+                raise SinkConfigError(self._tls_message(failure)) from None
             raise RetryableError(f"{method} {path} to {self._display_url}: {self._explain(error)}") from error
         return Answer(response.status_code, response.content, response.headers.get("Retry-After"))
 
@@ -169,19 +135,23 @@ class HecClient:
         # Over TLS 1.3 a server that wants a client certificate and gets none drops the connection
         # after the handshake, which looks exactly like a network reset: give the person the hint.
         dropped = isinstance(error, httpx.ReadError | httpx.RemoteProtocolError)
-        if dropped and self._base_url.startswith("https:") and self._settings.client_cert is None:
-            described += f" (if HEC requires a client certificate, set {env_var('client_cert')})"
+        if dropped and self._base_url.startswith("https:") and self._settings.tls_cert_file is None:
+            described += f" (if HEC requires a client certificate, set {self._variable('tls_cert_file')})"
         return described
+
+    def _variable(self, field_name: str) -> str:
+        return tls.variable_for(self._settings, field_name, env_var)
 
     def _tls_message(self, error: ssl.SSLError) -> str:
         if isinstance(error, ssl.SSLCertVerificationError):
             return (
                 f"TLS: the certificate of {self._display_url} is not trusted ({error.verify_message}); set "
-                f"{env_var('ca_bundle')} to the CA that signed it (or fix {env_var('url')}'s host name)"
+                f"{self._variable('tls_ca_file')} to the CA that signed it (or fix {env_var('url')}'s host "
+                "name)"
             )
         return (
             f"TLS handshake with {self._display_url} failed ({error.reason or error}); if HEC requires a "
-            f"client certificate set {env_var('client_cert')} and {env_var('client_key')}"
+            f"client certificate set {self._variable('tls_cert_file')} and {self._variable('tls_key_file')}"
         )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from forwarder.records import LogType
+from forwarder.settings.values import credential
 from forwarder.sinks.base import SinkSettings
+from forwarder.tls import adopt_former_names, former_name_conflicts
 
 ENV_PREFIX = "FORWARDER_SPLUNK_HEC__"
 
@@ -105,36 +108,80 @@ class SplunkHecSettings(SinkSettings):
     ack_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between two queries of `/services/collector/ack`."
     )
-    ca_bundle: Path | None = Field(
+    tls_ca_file: Path | None = Field(
         default=None,
         description=(
-            "PEM file of the CAs that may sign the HEC certificate; replaces the system trust store. "
-            "Empty: the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured)."
+            "PEM file of the CAs that may sign the HEC certificate; replaces the operating system's trust "
+            "store, which is used when empty (on Linux `SSL_CERT_FILE` / `SSL_CERT_DIR` point it elsewhere)."
         ),
     )
-    client_cert: Path | None = Field(
+    tls_cert_file: Path | None = Field(
         default=None,
         description="PEM client certificate (chain) for HEC inputs that require one; may also hold the key.",
     )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of `TLS_CERT_FILE`, when it is not in the same file."
+    )
+    tls_key_password: SecretStr | None = Field(
+        default=None, description="Password of `TLS_KEY_FILE`, if it is encrypted."
+    )
+    tls_verify: bool = Field(
+        default=True,
+        description=(
+            "Verify the HEC certificate and host name. `false` only for tests: anyone on the path can read "
+            "and change the events and the token. A warning is logged at start."
+        ),
+    )
+    # The former names, still read into the fields above (a warning says so at start).
+    ca_bundle: Path | None = Field(
+        default=None, description="Deprecated: the former name of `TLS_CA_FILE`; set only one."
+    )
+    client_cert: Path | None = Field(
+        default=None, description="Deprecated: the former name of `TLS_CERT_FILE`; set only one."
+    )
     client_key: Path | None = Field(
-        default=None, description="PEM private key of `CLIENT_CERT`, when it is not in the same file."
+        default=None, description="Deprecated: the former name of `TLS_KEY_FILE`; set only one."
     )
     client_key_password: SecretStr | None = Field(
-        default=None, description="Password of `CLIENT_KEY`, if it is encrypted."
+        default=None, description="Deprecated: the former name of `TLS_KEY_PASSWORD`; set only one."
     )
     tls_insecure: bool = Field(
         default=False,
-        description=(
-            "Skip verification of the HEC certificate and host name. Only for tests: anyone on the path "
-            "can read and change the events. A warning is logged at start."
-        ),
+        description="Deprecated: the former, inverted name of `TLS_VERIFY` (`true` is `TLS_VERIFY=false`); "
+        "set only one.",
     )
 
-    @field_validator("token")
+    @model_validator(mode="before")
     @classmethod
-    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
+    def _former_names(cls, data: Any) -> Any:
+        return adopt_former_names(data)
+
+    @model_validator(mode="after")
+    def _former_names_agree(self) -> SplunkHecSettings:
+        problems = former_name_conflicts(self, env_var)
+        if problems:
+            # One line each: the loader lists every line as a problem of its own.
+            raise ValueError("\n".join(problems))
+        return self
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        # A token pasted with its scheme (`Splunk <token>`, as Splunk's docs show it) is the token.
+        if isinstance(value, str):
+            value = value.strip().removeprefix("Splunk ")
+        return credential(value)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # HEC authenticates with its token alone; a user and password in the URL would be sent
+        # as Basic auth in its place, silently.
+        if value.username or value.password:
+            raise ValueError(
+                "must not carry a user or password (the value is not shown): HEC authenticates with "
+                "FORWARDER_SPLUNK_HEC__TOKEN; remove them from the URL"
+            )
         return value
 
     def display_url(self) -> str:

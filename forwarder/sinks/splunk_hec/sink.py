@@ -15,16 +15,20 @@ events of a request for each verdict:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from forwarder import tls
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
 from forwarder.sinks.splunk_hec.acks import AckTracker
 from forwarder.sinks.splunk_hec.classifier import Outcome, Verdict, classify, parse_ack_statuses
 from forwarder.sinks.splunk_hec.encoder import SEPARATOR, HecEncoder, join
 from forwarder.sinks.splunk_hec.request import EVENT_PATH, HecClient
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,8 @@ class SplunkHecSink(Sink):
     async def open(self) -> None:
         if self._client is not None:
             return
+        for warning in self.warnings():
+            logger.warning(warning)
         self._client = HecClient(self.settings)
         if self.settings.acknowledgements:
             self._acks = AckTracker(self._query_acks, self.settings.ack_poll_interval)
@@ -89,23 +95,37 @@ class SplunkHecSink(Sink):
         assert self._client is not None
         return self._client
 
+    def warnings(self) -> list[str]:
+        settings = self.settings
+        found = tls.former_names_in_use(settings, env_var)
+        cleartext = tls.cleartext_warning(str(settings.url), env_var("url"), "the HEC token")
+        if cleartext is not None:
+            found.append(cleartext)
+        elif not settings.tls_verify:
+            found.append(
+                tls.verification_off_warning(
+                    tls.verification_switch(settings, env_var),
+                    settings.display_url(),
+                    tls.variable_for(settings, "tls_ca_file", env_var),
+                )
+            )
+        return found
+
     def describe(self) -> str:
         settings = self.settings
-        if settings.tls_insecure:
-            tls = "TLS NOT VERIFIED"
-        elif settings.ca_bundle is not None:
-            tls = f"CA bundle {settings.ca_bundle}"
+        if settings.url.scheme == "http":
+            trust = "unencrypted HTTP"
         else:
-            tls = "system CAs"
-        if settings.client_cert is not None:
-            tls += ", client certificate"
+            trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
+            if settings.tls_cert_file is not None:
+                trust += ", client certificate"
         acks = (
             f"indexer acknowledgement on (timeout {settings.ack_timeout:g} s)"
             if settings.acknowledgements
             else "indexer acknowledgement off"
         )
         gzip = "gzip" if settings.gzip else "uncompressed"
-        return f"{self.name} ({self.format}) to {settings.display_url()}{EVENT_PATH}, {gzip}, {acks}, {tls}"
+        return f"{self.name} ({self.format}) to {settings.display_url()}{EVENT_PATH}, {gzip}, {acks}, {trust}"
 
     # --- delivery ---------------------------------------------------------------------------
 

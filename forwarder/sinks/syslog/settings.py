@@ -185,8 +185,8 @@ class SyslogSettings(SinkSettings):
     )
     tls_ca_file: str = Field(
         default="",
-        description="PEM file of the CA(s) that signed the receiver's certificate; empty means the "
-        "system's trusted CAs.",
+        description="PEM file of the CA(s) that signed the receiver's certificate; replaces the "
+        "operating system's trust store, which is used when empty.",
     )
     tls_cert_file: str = Field(
         default="",

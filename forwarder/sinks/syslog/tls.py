@@ -7,10 +7,14 @@ heals by retrying: those become SinkConfigError with the setting to change. Ever
 
 from __future__ import annotations
 
+import logging
 import ssl
 
+from forwarder import tls
 from forwarder.sinks.base import SinkConfigError
 from forwarder.sinks.syslog.settings import SyslogSettings
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "FORWARDER_SYSLOG__"
 
@@ -31,44 +35,37 @@ CLIENT_CERTIFICATE_REFUSED = frozenset(
 
 
 def client_context(settings: SyslogSettings) -> ssl.SSLContext:
-    """The context for every connection; raises SinkConfigError naming the file that is wrong."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if settings.tls_ca_file:
-        try:
-            context.load_verify_locations(cafile=settings.tls_ca_file)
-        except (OSError, ssl.SSLError) as error:
-            raise SinkConfigError(
-                f"{PREFIX}TLS_CA_FILE: cannot load CA certificates from {settings.tls_ca_file!r}: "
-                f"{describe(error)}; give a PEM file with the CA that signed the receiver's certificate"
-            ) from error
-    if settings.tls_cert_file:
-        password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
-        try:
-            context.load_cert_chain(
-                certfile=settings.tls_cert_file,
-                keyfile=settings.tls_key_file or None,
-                password=password,
-            )
-        except (OSError, ssl.SSLError) as error:
-            raise SinkConfigError(
-                f"{PREFIX}TLS_CERT_FILE / {PREFIX}TLS_KEY_FILE: cannot load the client certificate "
-                f"{settings.tls_cert_file!r} with key {settings.tls_key_file or '(in the cert file)'!r}: "
-                f"{describe(error)}; give a PEM certificate and its matching key "
-                f"(and {PREFIX}TLS_KEY_PASSWORD if the key is encrypted)"
-            ) from error
+    """The context for every connection; raises SinkConfigError naming the file that is wrong.
+
+    Built by :func:`forwarder.tls.client_context` like every other connection's: the operating
+    system's trust store, or only the CAs of ``TLS_CA_FILE`` when it is set.
+    """
+    password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
+    try:
+        context = tls.client_context(
+            settings.tls_ca_file,
+            settings.tls_cert_file,
+            settings.tls_key_file,
+            password,
+            verify=settings.tls_verify,
+            what="the receiver",
+            variables=tls.TlsVariables.with_prefix(PREFIX),
+        )
+    except tls.TlsSettingError as error:
+        raise SinkConfigError(str(error)) from None
     if not settings.tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        logger.warning(
+            tls.verification_off_warning(
+                f"{PREFIX}TLS_VERIFY is false",
+                f"{settings.host}:{settings.effective_port}",
+                f"{PREFIX}TLS_CA_FILE",
+            )
+        )
     return context
 
 
 def describe(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    if isinstance(error, ssl.SSLError) and error.reason:
-        return error.reason.lower().replace("_", " ")
-    return str(error) or type(error).__name__
+    return tls.describe_error(error)
 
 
 def config_error(error: BaseException, settings: SyslogSettings) -> SinkConfigError | None:
