@@ -72,7 +72,10 @@ def scim_preparer(settings: Settings) -> Any:
         return None
     keys = frozenset(key.lower() for key in (*DEFAULT_REDACT_KEYS, *settings.scim_redact_keys))
     return functools.partial(
-        prepare_scim_record, redact_keys=keys, max_body_bytes=settings.scim_body_max_bytes
+        prepare_scim_record,
+        redact_keys=keys,
+        max_body_bytes=settings.scim_body_max_bytes,
+        unknown_body=settings.scim_unknown_body,
     )
 
 

@@ -210,7 +210,7 @@ def test_tls_settings_are_checked(tmp_path: Path) -> None:
 
 
 def test_a_user_and_password_in_the_url_are_used_as_username_and_password() -> None:
-    built = ElasticsearchSettings(url="https://elastic:p%40ss%20word@es.example:9200", api_key=None)  # type: ignore[call-arg]
+    built = ElasticsearchSettings(url="https://elastic:p%40ss%20word@es.example:9200", api_key=None)
     assert str(built.url) == "https://es.example:9200/"
     assert built.username == "elastic"
     assert built.password is not None

@@ -123,6 +123,7 @@ def test_an_untouched_body_is_kept_byte_for_byte() -> None:
         "original_bytes": len(body),
         "parsed": True,
         "redactions": 0,
+        "shape": "json",
         "truncated": False,
     }
 
@@ -157,7 +158,13 @@ def test_the_documented_example_body_is_kept() -> None:
     prepared = prepare_scim_record({"request_body": "{}}", "request_method": "DELETE"})
     assert prepared["request_body"] == "{}}"
     assert prepared["request_method"] == "DELETE"
-    assert prepared[INFO_KEY] == {"original_bytes": 3, "parsed": False, "redactions": 0, "truncated": False}
+    assert prepared[INFO_KEY] == {
+        "original_bytes": 3,
+        "parsed": False,
+        "redactions": 0,
+        "shape": "json",
+        "truncated": False,
+    }
 
 
 def test_a_giant_body_is_truncated_with_a_visible_marker() -> None:
@@ -173,6 +180,7 @@ def test_a_giant_body_is_truncated_with_a_visible_marker() -> None:
         "original_bytes": len(body),
         "parsed": True,
         "redactions": 0,
+        "shape": "json",
         "truncated": True,
     }
 
