@@ -16,11 +16,18 @@ FROM ${BASE_IMAGE} AS build
 # A virtualenv gives every base a pip: Debian's python3 has none of its own.
 RUN python3 -m venv /opt/build
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
-COPY forwarder ./forwarder
-# The project's wheel and a wheel of every dependency, at the versions pinned in constraints.txt.
+# A wheel of every dependency, from constraints-runtime.txt (`make lock`): with --require-hashes pip takes
+# only the versions pinned there, refuses any file whose sha256 is not listed beside its version, and
+# adds nothing the lock does not name. Binary wheels only: no sdist runs its build code here. This layer
+# is rebuilt only when the lock changes.
+COPY constraints-runtime.txt ./
 RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check \
-        --constraint constraints.txt --wheel-dir /wheels .
+        --require-hashes --only-binary :all: --requirement constraints-runtime.txt --wheel-dir /wheels
+# The project's own wheel, without dependencies (they are the ones above). Its build backend
+# (pyproject.toml's build-system) is fetched by version range for the build and is not in the image.
+COPY pyproject.toml README.md ./
+COPY forwarder ./forwarder
+RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .
 
 FROM ${BASE_IMAGE} AS runtime
 ARG BASE_IMAGE
@@ -43,14 +50,22 @@ RUN groupadd --gid 10001 forwarder \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/cloudflare-siem-forwarder
 
 # The build stage's pip installs into a virtualenv that has none, from the wheels alone (no index):
-# neither pip nor the wheels end up in a layer of this image. Bytecode is compiled here, because the
-# root filesystem is read-only at run time.
+# neither pip nor the wheels end up in a layer of this image. The dependencies are checked against the
+# lock's hashes again (--require-hashes), then the project goes in with --no-deps, and `pip check` fails
+# the build if the lock lacks a dependency that pyproject.toml names. Bytecode is compiled here, because
+# the root filesystem is read-only at run time.
 RUN --mount=type=bind,from=build,source=/opt/build,target=/opt/build \
     --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    --mount=type=bind,from=build,source=/src/constraints-runtime.txt,target=/tmp/constraints-runtime.txt \
     python3 -m venv --without-pip /opt/cloudflare-siem-forwarder \
     && /opt/build/bin/pip --python /opt/cloudflare-siem-forwarder/bin/python install \
         --no-cache-dir --disable-pip-version-check --no-index --find-links /wheels \
-        "cloudflare-siem-forwarder==${VERSION}"
+        --require-hashes --requirement /tmp/constraints-runtime.txt \
+    && /opt/build/bin/pip --python /opt/cloudflare-siem-forwarder/bin/python install \
+        --no-cache-dir --disable-pip-version-check --no-index --find-links /wheels \
+        --no-deps "cloudflare-siem-forwarder==${VERSION}" \
+    && /opt/build/bin/pip --python /opt/cloudflare-siem-forwarder/bin/python check \
+        --disable-pip-version-check
 
 ENV PATH=/opt/cloudflare-siem-forwarder/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -11,6 +11,10 @@ lower rlimits (CONTAINERS_CONF): the podman commands themselves are the ones REA
 (under "Deploy on Kubernetes").
 podman, runc and debootstrap come from scripts/install-container-tools.sh, hadolint from the dev
 extra; missing any fails in CI and skips elsewhere.
+
+The supply chain is read without podman: both locks (`make lock`) pin every requirement with its sha256,
+the runtime lock is the dev lock's versions and hashes, both cover pyproject.toml, and the Dockerfile and
+the Makefile install dependencies with --require-hashes only, the project itself with --no-deps.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
 from forwarder import __version__
 from tests.missing_tool import missing_tool
@@ -56,6 +63,9 @@ default_ulimits = ["nofile=8192:8192", "nproc=4096:4096"]
 runtime = "runc"
 """
 BUILD_TIMEOUT = 900
+DEV_LOCK = "constraints.txt"
+RUNTIME_LOCK = "constraints-runtime.txt"
+SHA256 = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 
 
 def missing(what: str) -> NoReturn:
@@ -119,6 +129,94 @@ def test_dockerfile_is_hadolint_clean() -> None:
         [hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def logical_lines(text: str) -> list[str]:
+    """The lines of a requirements file or a Dockerfile with backslash continuations joined, no comments."""
+    kept = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    joined = re.sub(r"\\\n", " ", kept)
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
+
+
+def read_lock(name: str) -> dict[NormalizedName, tuple[Requirement, frozenset[str]]]:
+    """Each requirement of a lock file, with the sha256 hashes listed beside it."""
+    pins: dict[NormalizedName, tuple[Requirement, frozenset[str]]] = {}
+    for line in logical_lines((ROOT / name).read_text(encoding="utf-8")):
+        requirement = Requirement(line.split(" --hash=", 1)[0])
+        assert canonicalize_name(requirement.name) not in pins, f"{name}: {requirement.name} twice"
+        pins[canonicalize_name(requirement.name)] = (requirement, frozenset(SHA256.findall(line)))
+    return pins
+
+
+@pytest.mark.parametrize("lock", [DEV_LOCK, RUNTIME_LOCK])
+def test_every_requirement_of_the_locks_is_pinned_with_a_hash(lock: str) -> None:
+    text = (ROOT / lock).read_text(encoding="utf-8")
+    header = text.split("\n", 4)
+    assert header[0].startswith("# "), f"{lock}: no header"
+    assert "Made by `make lock`" in header[1], f"{lock}: the header does not say how it is made"
+    lines = logical_lines(text)
+    assert len(lines) >= 30, f"{lock}: only {len(lines)} requirements"
+    for line in lines:
+        requirement = Requirement(line.split(" --hash=", 1)[0])
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", f"{lock}: {line.split(' --hash=')[0]} is not pinned with =="
+        assert "--hash=sha256:" in line, f"{lock}: {requirement.name} has no --hash=sha256:"
+        assert len(SHA256.findall(line)) == line.count("--hash="), f"{lock}: {requirement.name}: not sha256"
+
+
+def test_the_runtime_lock_is_the_dev_lock_without_the_extras() -> None:
+    """The image runs the versions and files the tests ran; both locks cover pyproject.toml."""
+    development, runtime = read_lock(DEV_LOCK), read_lock(RUNTIME_LOCK)
+    for name, (requirement, hashes) in runtime.items():
+        assert name in development, f"{RUNTIME_LOCK}: {name} is not in {DEV_LOCK}"
+        pinned, pinned_hashes = development[name]
+        assert requirement.specifier == pinned.specifier, f"{name}: {requirement} but {pinned}"
+        assert hashes == pinned_hashes, f"{name}: the two locks list different hashes"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = [item for group in ("dev", "bench") for item in project["optional-dependencies"][group]]
+    for lock, pins, wanted in [
+        (RUNTIME_LOCK, runtime, project["dependencies"]),
+        (DEV_LOCK, development, project["dependencies"] + extras),
+    ]:
+        for item in map(Requirement, wanted):
+            name = canonicalize_name(item.name)
+            assert name in pins, f"{lock} lacks {item.name} (pyproject.toml): run `make lock`"
+            (pin,) = pins[name][0].specifier
+            assert item.specifier.contains(pin.version, prereleases=True), (
+                f"{lock} pins {item.name}=={pin.version}, pyproject.toml asks {item.specifier}: make lock"
+            )
+    # Nothing for the dev extras only: the runtime lock holds no test or lint tool.
+    assert not {"pytest", "ruff", "mypy", "hypothesis", "elasticsearch"} & set(runtime)
+
+
+def test_dependencies_are_installed_with_require_hashes_only() -> None:
+    """Every pip that fetches or installs a dependency does so from a lock with --require-hashes."""
+    dockerfile = logical_lines((ROOT / "Dockerfile").read_text(encoding="utf-8"))
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    calls = [
+        call.strip()
+        for line in dockerfile
+        if line.startswith("RUN ")
+        for call in line.split("&&")
+        if re.search(r"/pip (--python \S+ )?(wheel|install) ", call)
+    ]
+    assert len(calls) == 4, calls
+    for call in calls:
+        hashed = "--require-hashes" in call and f"--requirement {RUNTIME_LOCK}" in call.replace("/tmp/", "")
+        assert hashed or "--no-deps" in call, f"Dockerfile: pip without --require-hashes or --no-deps: {call}"
+        assert "--constraint" not in call
+    # Fetched from PyPI as binary wheels in the build stage, checked again where they are installed.
+    hashed_calls = [call for call in calls if "--require-hashes" in call]
+    assert any(" wheel " in call and "--only-binary :all:" in call for call in hashed_calls), calls
+    assert any(" install " in call and "--no-index" in call for call in hashed_calls), calls
+    assert f"COPY {RUNTIME_LOCK} ./" in dockerfile, f"the build stage does not copy {RUNTIME_LOCK}"
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert f"!{RUNTIME_LOCK}" in ignored, f".dockerignore keeps {RUNTIME_LOCK} out of the build context"
+    # The dev venv too (make): the lock with hashes, then the project alone.
+    install = "pip install --quiet --disable-pip-version-check"
+    assert f"{install} --require-hashes -r {DEV_LOCK}\n" in makefile, "Makefile: the lock without hashes"
+    assert f"{install} --no-deps -e .\n" in makefile, "Makefile: the project is not installed alone"
+    assert f" -c {DEV_LOCK}" not in makefile, "Makefile: a hashed lock as -c fails for an unpinned project"
 
 
 def test_dockerfile_versions_follow_the_package() -> None:
@@ -187,7 +285,8 @@ def test_runtime_holds_no_pip_and_runs_as_its_user(podman_environment: dict[str,
     probe = (
         "import importlib.util, os, pathlib; "
         "print(os.getuid(), os.getgid(), importlib.util.find_spec('pip') is None, "
-        "os.access('/opt/cloudflare-siem-forwarder', os.W_OK), pathlib.Path('/wheels').exists())"
+        "os.access('/opt/cloudflare-siem-forwarder', os.W_OK), pathlib.Path('/wheels').exists(), "
+        f"pathlib.Path('/tmp/{RUNTIME_LOCK}').exists())"
     )
     result = subprocess.run(
         [
@@ -197,7 +296,7 @@ def test_runtime_holds_no_pip_and_runs_as_its_user(podman_environment: dict[str,
         env=podman_environment, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(USER_ID), str(USER_ID), "True", "False", "False"]
+    assert result.stdout.split() == [str(USER_ID), str(USER_ID), "True", "False", "False", "False"]
 
 
 # Answers every GET with the status in STUB_STATUS, on FORWARDER_HEALTH_PORT, as the forwarder's
