@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,6 +107,8 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
     from forwarder.telemetry.exporters import telemetry_from_environment
 
     settings = config.settings
+    # A signal that comes before the event loop's handlers are in place still stops gracefully.
+    early = EarlySignals()
     telemetry = telemetry_from_environment(prometheus=settings.health_port != 0)
     try:
         leadership = None
@@ -136,6 +139,8 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         assert task is not None
         stop = asyncio.Event()
         install_signal_handlers(stop, task)
+        if early.received:
+            stop.set()
         if settings.health_port == 0:
             await forwarder.run(until_caught_up=until_caught_up, stop=stop)
             return stop.is_set()
@@ -191,6 +196,18 @@ def leaves(error: BaseException) -> list[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         return [leaf for inner in error.exceptions for leaf in leaves(inner)]
     return [error]
+
+
+class EarlySignals:
+    """SIGTERM and SIGINT noted from process start until the event loop takes them over."""
+
+    def __init__(self) -> None:
+        self.received = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.received = True
 
 
 def exit_code_for(error: BaseException) -> int:

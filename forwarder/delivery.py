@@ -43,6 +43,10 @@ class Ticket:
             self.done.set()
 
 
+class Abandoned(Exception):
+    """This replica may no longer ship (its lease may have expired): the batch is dropped unsent."""
+
+
 class PartialRetry(RetryableError):
     """Some events of a batch are to be sent again; the sink took or rejected the others."""
 
@@ -88,8 +92,11 @@ class SinkWorker:
         max_event_age: float,
         on_stopped: Callable[[str, str], None],
         telemetry: Telemetry | None = None,
+        may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sink = sink
+        # Asked before every attempt: a replica that may have lost its lease starts no request.
+        self.may_send = may_send
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.dead_letters = dead_letters
         self.backoff = backoff
@@ -103,6 +110,8 @@ class SinkWorker:
         self._changed = asyncio.Condition()
         self._sending = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Bumped by `abandon`: a batch cut in an earlier epoch is never sent.
+        self._epoch = 0
 
     @property
     def stopped(self) -> bool:
@@ -142,8 +151,9 @@ class SinkWorker:
         try:
             while True:
                 batch = await self._next_batch()
+                epoch = self._epoch
                 await self._sending.acquire()
-                task = asyncio.create_task(self._send(batch), name=f"send:{self.sink.name}")
+                task = asyncio.create_task(self._send(batch, epoch), name=f"send:{self.sink.name}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:
@@ -191,19 +201,21 @@ class SinkWorker:
             size += item.size
         return batch
 
-    async def _send(self, batch: list[Item]) -> None:
+    async def _send(self, batch: list[Item], epoch: int) -> None:
         # One span per batch, the attempts its children: retry and stop log lines carry its trace id.
         with self.telemetry.tracer.start_as_current_span(
             "sink deliver", attributes={"sink": self.sink.name, "events": len(batch)}
         ):
             try:
-                await self._deliver(batch)
+                await self._deliver(batch, epoch)
             except SinkConfigError as error:
                 self.stop(str(error))
+            except Abandoned:
+                pass  # unacknowledged and uncommitted: whoever reads next sends it again
             finally:
                 self._sending.release()
 
-    async def _deliver(self, batch: list[Item]) -> None:
+    async def _deliver(self, batch: list[Item], epoch: int) -> None:
         """Send until every item is delivered, rejected (dead letters) or expired (dead letters)."""
         status = self.status
         pending = batch
@@ -217,6 +229,8 @@ class SinkWorker:
         )
         async for attempt in retrying:
             with attempt:
+                if epoch != self._epoch or not self.may_send():
+                    raise Abandoned
                 pending = await self._expire(pending)
                 if not pending:
                     return
@@ -287,8 +301,9 @@ class SinkWorker:
         for item in items:
             item.ticket.settle()
         async with self._changed:
-            self.status.inflight_events -= len(items)
-            self.status.inflight_bytes -= sum(item.size for item in items)
+            # Never below zero: items of an abandoned epoch may settle after the window was emptied.
+            self.status.inflight_events = max(0, self.status.inflight_events - len(items))
+            self.status.inflight_bytes = max(0, self.status.inflight_bytes - sum(item.size for item in items))
             self._changed.notify_all()
 
     def _note_retry(self, state: RetryCallState) -> None:
@@ -310,6 +325,25 @@ class SinkWorker:
                 "wait": wait,
             },
         )
+
+    async def abandon(self) -> int:
+        """Drop every queued event and cancel every send in flight, unacknowledged: their tickets
+        never complete, so nothing is committed past them. The count of events dropped.
+
+        For a replica that lost its lease: the next leader reads these events again, and this one
+        must not ship them meanwhile. The worker goes on, empty, for the next term; a batch cut
+        before this moment and not yet sent is dropped when its turn comes (its epoch is past).
+        """
+        self._epoch += 1
+        for task in list(self._tasks):
+            task.cancel()
+        async with self._changed:
+            dropped = self.status.inflight_events
+            self._queue.clear()
+            self.status.inflight_events = 0
+            self.status.inflight_bytes = 0
+            self._changed.notify_all()
+        return dropped
 
     def stop(self, reason: str) -> None:
         """Stop this sink for a configuration error: its events stay uncommitted until it is fixed."""

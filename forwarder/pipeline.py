@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from forwarder.dead_letters import DeadLetters
 from forwarder.delivery import Item, SinkStatus, SinkWorker, Ticket
@@ -44,6 +44,7 @@ class Pipeline:
         backoff: Backoff,
         max_event_age: float,
         telemetry: Telemetry | None = None,
+        may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sinks = list(sinks)
         self.dead_letters = dead_letters
@@ -56,6 +57,7 @@ class Pipeline:
                 max_event_age=max_event_age,
                 on_stopped=self._stopped,
                 telemetry=self.telemetry,
+                may_send=may_send,
             )
             for sink in self.sinks
         ]
@@ -124,6 +126,10 @@ class Pipeline:
     def raise_if_stopped(self) -> None:
         for sink, reason in self.stopped.items():
             raise SinkStopped(sink, reason)
+
+    async def abandon(self) -> int:
+        """Drop every unacknowledged event of every sink (a lost lease); how many were dropped."""
+        return sum([await worker.abandon() for worker in self.workers])
 
     async def drain(self) -> None:
         """Wait until every queued event is acknowledged (or its sink stopped)."""

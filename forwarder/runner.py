@@ -7,7 +7,7 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,6 +93,8 @@ class Forwarder:
     leadership: LeaderElector | None = None
     # What /status and /readyz pass their text through: the configured secrets never leave.
     scrubber: Scrubber = field(default_factory=Scrubber)
+    # Why the run is ending on an error, for /readyz while the process shuts down.
+    failure: str | None = None
 
     @classmethod
     def build(
@@ -116,6 +118,8 @@ class Forwarder:
             backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
             max_event_age=settings.max_event_age,
             telemetry=telemetry,
+            # A replica that may have lost its lease starts no delivery: two must never ship at once.
+            may_send=leadership.is_leader if leadership is not None else lambda: True,
         )
         store = checkpoints if checkpoints is not None else checkpoint_store(settings)
         if leadership is not None:
@@ -166,54 +170,80 @@ class Forwarder:
     async def run(self, *, until_caught_up: bool, stop: asyncio.Event | None = None) -> None:
         """Read every stream and ship it; return when caught up (``once``) or when ``stop`` is set.
 
-        On ``stop`` (SIGTERM) reading ends at once; what is already in flight gets
-        FORWARDER_SHUTDOWN_GRACE seconds to be delivered and committed. Whatever is left is read
-        again at the next start. A Cloudflare error a person must fix ends the run with it.
+        On ``stop`` (SIGTERM), in any state, start-up included, reading ends at once; what is
+        already in flight gets FORWARDER_SHUTDOWN_GRACE seconds to be delivered and committed.
+        Whatever is left is read again at the next start. A Cloudflare error a person must fix, a
+        stopped sink in ``once``, or a background task that fails for good ends the run with it.
         """
         if isinstance(self.checkpoints, FileCheckpointStore):
             self.checkpoints.check_writable()
         stop = stop if stop is not None else asyncio.Event()
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self.client.close)
-            store = self.checkpoints
-            if isinstance(store, LeaderGuardedCheckpoints):
-                store = store.inner
-            if isinstance(store, ConfigMapCheckpointStore):
-                stack.push_async_callback(store.close)
-                await store.check()
-            if self.leadership is not None:
-                stack.push_async_callback(self.leadership.api.close)
-            await self.pipeline.open()
-            stack.push_async_callback(self.pipeline.close)
-            # A wrong token or a missing permission is reported now, not after the first settle delay.
-            async with asyncio.TaskGroup() as group:
-                for stream in self.streams:
-                    group.create_task(stream.probe())
+            if not await until_stopped(self._start(stack), stop):
+                log.info("stopping: stopped during start-up")
+                return
             background = [asyncio.create_task(self._report_progress())]
+            stack.callback(lambda: [task.cancel() for task in background])
             if self.leadership is not None:
-                stack.callback(lambda: [task.cancel() for task in background])
                 await self._read_while_leading(self.leadership, until_caught_up, stop)
                 return
-            background += [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
-            stack.callback(lambda: [task.cancel() for task in background])
-            readers = asyncio.create_task(self._read_all(until_caught_up))
-            stopping = asyncio.create_task(stop.wait())
-            watched = {readers, stopping}
-            if until_caught_up:
-                # `once` cannot finish past a stopped sink: say so instead of waiting forever.
-                watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
-            try:
-                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in watched:
-                    task.cancel()
-            for task in done:
-                if task is not stopping:
-                    task.result()
-            if stopping in done:
-                await self._drain_for_shutdown()
-                return
-            await self._flush(until_caught_up)
+            commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+            stack.callback(lambda: [task.cancel() for task in commits])
+            await self._read_then_finish(commits, until_caught_up, stop)
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        """Everything before reading: the checkpoint store, the sinks, one probe of every stream."""
+        store = self.checkpoints
+        if isinstance(store, LeaderGuardedCheckpoints):
+            store = store.inner
+        if isinstance(store, ConfigMapCheckpointStore):
+            stack.push_async_callback(store.close)
+            await store.check()
+        if self.leadership is not None:
+            stack.push_async_callback(self.leadership.api.close)
+        stack.push_async_callback(self.pipeline.close)
+        await self.pipeline.open()
+        # A wrong token or a missing permission is reported now, not after the first settle delay.
+        async with asyncio.TaskGroup() as group:
+            for stream in self.streams:
+                group.create_task(stream.probe())
+
+    async def _read_then_finish(
+        self, commits: list[asyncio.Task[None]], until_caught_up: bool, stop: asyncio.Event
+    ) -> None:
+        """Read until stopped (or caught up, for ``once``), then deliver and commit what was read.
+
+        Every task the run depends on is watched: a commit loop that fails for good (the checkpoint
+        store refuses) ends the run with its error rather than reading on without committing.
+        """
+        readers = asyncio.create_task(self._read_all(until_caught_up))
+        stopping = asyncio.create_task(stop.wait())
+        watched = {readers, stopping, *commits}
+        if until_caught_up:
+            # `once` cannot finish past a stopped sink: say so instead of waiting forever.
+            watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
+        try:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in watched - set(commits):
+                task.cancel()
+        for task in done:
+            if task is not stopping:
+                self._raise_failure(task)
+        if stopping in done:
+            await self._drain_for_shutdown()
+            return
+        await self._flush(until_caught_up, stop, commits)
+
+    def _raise_failure(self, task: asyncio.Future[Any]) -> None:
+        """Re-raise what ended ``task``, noting it for /readyz first (the process is about to exit)."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            self.failure = f"{type(error).__name__}: {error}"
+            raise error
 
     async def _read_while_leading(
         self, leadership: LeaderElector, until_caught_up: bool, stop: asyncio.Event
@@ -256,26 +286,30 @@ class Forwarder:
         watched = {readers, lost, stopping, campaign}
         if until_caught_up:
             watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
+        watched.update(commits)
         ours = [*commits, *(watched - {campaign})]
         try:
             done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            # Reading stops at once, whatever ended the wait: no request after a stop or a lost lease.
+            readers.cancel()
             if lost in done:
-                readers.cancel()
-                log.warning(
-                    "stopped reading: this replica no longer holds the lease; the uncommitted window "
-                    "will be read again by the next leader",
-                    extra={"streams": len(self.streams)},
-                )
+                await self._abandon_deliveries()
                 return False
             for task in done:
-                if task is not stopping:
-                    task.result()
-            ending = self._drain_for_shutdown() if stopping in done else self._flush(until_caught_up)
+                if task is not stopping and task is not readers:
+                    self._raise_failure(task)
+            if readers in done:
+                self._raise_failure(readers)
+            ending = (
+                self._drain_for_shutdown()
+                if stopping in done
+                else self._flush(until_caught_up, stop, commits)
+            )
             finishing = asyncio.ensure_future(ending)
             await asyncio.wait({finishing, lost}, return_when=asyncio.FIRST_COMPLETED)
             if not finishing.done():
                 finishing.cancel()
-                log.warning("lost the lease before every window was committed; the next leader reads them")
+                await self._abandon_deliveries()
             await asyncio.gather(finishing, return_exceptions=True)
             if finishing.done() and not finishing.cancelled() and finishing.exception() is not None:
                 finishing.result()
@@ -286,6 +320,16 @@ class Forwarder:
             # Stopped for good before the lease can be released or taken by another replica.
             await asyncio.gather(*ours, return_exceptions=True)
 
+    async def _abandon_deliveries(self) -> None:
+        """The lease is lost: stop shipping too, not only reading. What is queued or in flight and
+        not yet acknowledged is dropped uncommitted; the next leader reads it again."""
+        abandoned = await self.pipeline.abandon()
+        log.warning(
+            "stopped reading and shipping: this replica no longer holds the lease; the uncommitted "
+            "windows will be read again by the next leader",
+            extra={"streams": len(self.streams), "events_abandoned": abandoned},
+        )
+
     async def _read_all(self, until_caught_up: bool) -> None:
         async with asyncio.TaskGroup() as group:
             for stream in self.streams:
@@ -295,19 +339,30 @@ class Forwarder:
         await self.pipeline.stopped_event.wait()
         self.pipeline.raise_if_stopped()
 
-    async def _flush(self, until_caught_up: bool) -> None:
+    async def _flush(
+        self, until_caught_up: bool, stop: asyncio.Event, commits: list[asyncio.Task[None]]
+    ) -> None:
+        """Deliver and commit everything read; a stop (SIGTERM) meanwhile leaves it the grace period,
+        a stopped sink in ``once`` or a failed commit loop ends it with the error."""
         flushing = asyncio.ensure_future(self._flush_streams())
-        if not until_caught_up:
-            await flushing
-            return
-        stopped = asyncio.create_task(self._raise_when_a_sink_stops())
+        stopping = asyncio.ensure_future(stop.wait())
+        watched = {flushing, stopping, *commits}
+        if until_caught_up:
+            watched.add(asyncio.ensure_future(self._raise_when_a_sink_stops()))
         try:
-            await asyncio.wait({flushing, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopped.cancel()
-        if not flushing.done():
-            flushing.cancel()
-            self.pipeline.raise_if_stopped()
+            for task in watched - set(commits):
+                if task is not flushing:
+                    task.cancel()
+        if flushing in done:
+            return
+        flushing.cancel()
+        for task in done:
+            if task is not stopping:
+                self._raise_failure(task)
+        if stopping in done:
+            await self._drain_for_shutdown()
 
     async def _flush_streams(self) -> None:
         await asyncio.gather(*(stream.flush() for stream in self.streams))
@@ -368,6 +423,22 @@ def renewed(stream: Stream) -> Stream:
     )
     fresh.progress.events = stream.progress.events
     return fresh
+
+
+async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` is set first; then cancel it and say False."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return False
 
 
 def install_signal_handlers(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:

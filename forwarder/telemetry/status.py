@@ -90,6 +90,8 @@ class StatusBoard:
 
     def _problems(self) -> list[str]:
         problems = self.liveness()
+        if self.forwarder.failure is not None:
+            problems.append(f"stopping on an error: {self.forwarder.failure}")
         problems += self._cloudflare_problems()
         for worker in self.forwarder.pipeline.workers:
             status = worker.status

@@ -33,6 +33,7 @@ import gzip
 import json
 import socket
 import ssl
+import time
 import uuid
 import zlib
 from collections import Counter
@@ -113,6 +114,9 @@ class ReceivedRequest:
     # As on the wire, and after gzip decoding.
     raw_body: bytes
     body: bytes
+    # Wall-clock time the request arrived, and (event requests) when its answer left.
+    received_at: float = 0.0
+    answered_at: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -146,6 +150,8 @@ class FakeHec:
         # that a real Splunk would refuse, chosen by the test.
         self.refuse: Callable[[Mapping[str, Any]], bool] = lambda envelope: False
         self.ack_delay_queries = 0
+        # Seconds every event request waits before it is handled.
+        self.answer_delay = 0.0
         self.acks_to_lose = 0
         # Ack ids (of any channel) that never read true.
         self.lost_ack_ids: set[int] = set()
@@ -223,7 +229,7 @@ class FakeHec:
             except (OSError, EOFError, zlib.error):
                 body = b"\x00not gzip"
         received = ReceivedRequest(
-            self.request_count, request.method, request.path, dict(request.headers), raw, body
+            self.request_count, request.method, request.path, dict(request.headers), raw, body, time.time()
         )
         self.request_count += 1
         if self.keep:
@@ -262,9 +268,14 @@ class FakeHec:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.answer_delay:
+                # A slow indexer: the events are taken only after the wait.
+                await asyncio.sleep(self.answer_delay)
             return await self._handle_event(request)
         finally:
             self.in_flight -= 1
+            if self.requests and self.keep:
+                self.requests[-1].answered_at.append(time.time())
 
     async def _handle_event(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)

@@ -298,6 +298,13 @@ def test_a_syslog_receiver_that_starts_late_gets_everything(tmp_path: Path, rece
 
 @contextmanager
 def splunk_hec(**options: Any) -> Iterator[ThreadedFake[FakeHec]]:
+    with splunk_hec_serving(FakeHec([HecToken(HEC_TOKEN, use_ack=True)], **options)) as fake:
+        yield fake
+
+
+@contextmanager
+def splunk_hec_serving(hec: FakeHec) -> Iterator[ThreadedFake[FakeHec]]:
+    """``hec`` served on a thread of its own, for subprocess tests."""
     stack = AsyncExitStack()
 
     async def start(fake: FakeHec) -> None:
@@ -306,7 +313,7 @@ def splunk_hec(**options: Any) -> Iterator[ThreadedFake[FakeHec]]:
     async def stop(fake: FakeHec) -> None:
         await stack.aclose()
 
-    with ThreadedFake(FakeHec([HecToken(HEC_TOKEN, use_ack=True)], **options), start, stop) as fake:
+    with ThreadedFake(hec, start, stop) as fake:
         yield fake
 
 

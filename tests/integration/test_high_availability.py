@@ -376,7 +376,7 @@ def test_a_leader_cut_off_from_the_api_stops_polling_before_its_lease_expires(cl
     requests = cluster.cloudflare_requests(leader)
     assert requests
     assert max(request.time for request in requests) < min(expiry, taken.time)
-    assert "stopped reading: this replica no longer holds the lease" in leader.log
+    assert "stopped reading and shipping: this replica no longer holds the lease" in leader.log
     # Healed, it finds the lease held, and it commits nothing for the windows it read before.
     healed_at = time.time()
     cluster.api.call(lambda fake: fake.heal(token))
@@ -437,3 +437,50 @@ def test_outside_a_cluster_the_missing_settings_are_named_and_exit_2(cluster: Cl
     assert (
         "FORWARDER_KUBERNETES_API_URL: not set, and KUBERNETES_SERVICE_HOST is not set either" in replica.log
     )
+
+
+def hec_token(index: int) -> str:
+    return f"00000000-0000-4000-8000-00000000000{index}"
+
+
+def test_a_partitioned_leader_with_a_slow_sink_stops_shipping_before_another_starts(cluster: Cluster) -> None:
+    """Each replica ships to one slow HEC with a token of its own: the SIEM sees the requests of the
+    old leader end before the first of the new one arrives."""
+    from tests.fakes.splunk_hec import FakeHec, HecToken
+    from tests.integration.test_fault_injection import splunk_hec_serving
+
+    with splunk_hec_serving(FakeHec([HecToken(hec_token(0)), HecToken(hec_token(1))])) as hec:
+        hec.call(lambda fake: setattr(fake, "answer_delay", 0.3))
+        for index in range(2):
+            cluster.start(
+                index,
+                FORWARDER_SINKS="splunk_hec",
+                FORWARDER_SPLUNK_HEC__URL=hec.fake.url,
+                FORWARDER_SPLUNK_HEC__TOKEN=hec_token(index),
+                FORWARDER_SPLUNK_HEC__BATCH_MAX_EVENTS="50",
+                FORWARDER_SPLUNK_HEC__CONCURRENCY="2",
+            )
+        leader = cluster.leader()
+        other = next(replica for replica in cluster.replicas if replica is not leader)
+
+        def requests_of(replica: Replica) -> list[Any]:
+            token = f"Splunk {hec_token(replica.index)}"
+            return hec.call(
+                lambda fake: [r for r in fake.requests if r.headers.get("Authorization") == token]
+            )
+
+        wait_for(lambda: len(requests_of(leader)) >= 3, "the leader to ship", processes=cluster.replicas)
+        cluster.api.call(lambda fake: fake.partition(kubernetes_token(leader.index)))
+        wait_for(lambda: requests_of(other), "the new leader to ship", timeout=30, processes=cluster.replicas)
+        wait_for(lambda: "stopped reading and shipping" in leader.log, "the old leader to stop shipping")
+        time.sleep(1)
+        old, new = requests_of(leader), requests_of(other)
+        assert old
+        assert new
+        # Every request of the old leader was answered (its events taken) before the first request
+        # of the new one arrived: no moment with two replicas shipping.
+        first_new = min(request.received_at for request in new)
+        assert max(max(request.answered_at, default=request.received_at) for request in old) < first_new
+        assert not [request for request in old if request.received_at > first_new]
+        cluster.api.call(lambda fake: fake.heal(kubernetes_token(leader.index)))
+        stop_all(cluster, other)

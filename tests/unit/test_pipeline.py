@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from forwarder.delivery import Ticket
 from forwarder.pipeline import Pipeline, SinkStopped
 from forwarder.records import LogType, Record, make_record
 from forwarder.retry import Backoff
-from forwarder.sinks.base import Event, RetryableError, SinkConfigError
+from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
 from tests.fakes.memory_sink import MemorySink, MemorySinkSettings, fail_once, reject, retry_tail
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -193,3 +194,71 @@ async def test_a_sink_that_is_down_fills_its_window_then_pauses_the_source(harne
     await flow.close()
     assert len({event.event_id for event in down.delivered}) == 100
     assert len(healthy.delivered) == 100
+
+
+class SlowSink(MemorySink):
+    """Holds every send until released: a batch in flight for as long as a test needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.started = 0
+
+    async def send(self, batch: Sequence[Event]) -> SendResult:
+        self.started += 1
+        await self.release.wait()
+        return await super().send(batch)
+
+
+async def test_a_lost_lease_abandons_queued_and_in_flight_events_uncommitted(tmp_path: Path) -> None:
+    leading = True
+    sink = SlowSink()
+    pipeline = Pipeline(
+        [sink],
+        DeadLetters(tmp_path / "dlq.ndjson"),
+        backoff=Backoff(0.001, 0.01),
+        max_event_age=3600,
+        may_send=lambda: leading,
+    )
+    await pipeline.open()
+    try:
+        first = await pipeline.submit(records(3))
+        while sink.started == 0:
+            await asyncio.sleep(0.001)
+        second = await pipeline.submit(records(3, start=3))
+        # The lease may have expired: no new request starts, and what is queued or in flight goes.
+        leading = False
+        assert await pipeline.abandon() == 6
+        sink.release.set()
+        await asyncio.sleep(0.05)
+        assert sink.delivered == []
+        assert sink.started == 1
+        assert not first.done.is_set()
+        assert not second.done.is_set()
+        assert pipeline.workers[0].status.inflight_events == 0
+        # The next term ships what it submits.
+        leading = True
+        third = await pipeline.submit(records(2, start=10))
+        await asyncio.wait_for(third.done.wait(), timeout=5)
+        assert [event.record.data["ray_id"] for event in sink.delivered] == [f"{i:016x}" for i in (10, 11)]
+    finally:
+        await pipeline.close()
+
+
+async def test_no_send_starts_while_the_replica_may_not_ship(tmp_path: Path) -> None:
+    sink = MemorySink()
+    pipeline = Pipeline(
+        [sink],
+        DeadLetters(tmp_path / "dlq.ndjson"),
+        backoff=Backoff(0.001, 0.01),
+        max_event_age=3600,
+        may_send=lambda: False,
+    )
+    await pipeline.open()
+    try:
+        ticket = await pipeline.submit(records(4))
+        await asyncio.sleep(0.05)
+        assert sink.calls == []
+        assert not ticket.done.is_set()
+    finally:
+        await pipeline.close()
