@@ -278,6 +278,9 @@ def redact_pairs(text: str, is_sensitive: Matcher) -> tuple[str, int]:
         return text, 0
     pieces: list[str] = []
     position = count = search_from = 0
+    # Where the last redacted value started: a pair found inside it whose value runs further
+    # (`password: x password="y z"`, the line value stopping at the quote) widens that redaction.
+    last_start = -1
     while (pair := _PAIR.search(text, search_from)) is not None:
         search_from = pair.end()
         if not is_sensitive(pair["key"]):
@@ -285,8 +288,15 @@ def redact_pairs(text: str, is_sensitive: Matcher) -> tuple[str, int]:
         start, end = _value_span(text, pair.end(), pair["separator"], pair["quote"] is not None)
         if start >= end or is_redacted(text, start):
             continue
+        # Pairs inside this value are looked at too: the value may stop before one of them ends.
+        search_from = start
+        if start < position:
+            if end > position:
+                pieces[-1] = redact_credential(text[last_start:end])
+                position = end
+            continue
         pieces += (text[position:start], redact_credential(text[start:end]))
-        position = search_from = end
+        position, last_start = end, start
         count += 1
     pieces.append(text[position:])
     return _joined(text, pieces, count)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from forwarder import __version__, tls
+from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
 from forwarder.sinks.elasticsearch.settings import env_var
 
@@ -39,19 +40,7 @@ def authorization_header(settings: ElasticsearchSettings) -> str | None:
 
 def tls_context(settings: ElasticsearchSettings) -> ssl.SSLContext:
     """What httpx's ``verify`` gets; SinkConfigError naming the setting when a file cannot be used."""
-    password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
-    try:
-        return tls.client_context(
-            settings.tls_ca_file,
-            settings.tls_cert_file,
-            settings.tls_key_file,
-            password,
-            verify=settings.tls_verify,
-            what="the cluster",
-            variables=tls.tls_variables(settings, env_var),
-        )
-    except tls.TlsSettingError as error:
-        raise SinkConfigError(str(error)) from None
+    return http_tls.context(settings, env_var, what="the cluster")
 
 
 def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:

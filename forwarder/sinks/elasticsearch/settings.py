@@ -17,9 +17,10 @@ from pydantic_settings import SettingsConfigDict
 from forwarder.mapping import Format
 from forwarder.records import LogType
 from forwarder.settings.values import credential
+from forwarder.sinks._http.tls import HttpTlsSettings
 from forwarder.sinks.base import SinkSettings
 from forwarder.sinks.elasticsearch.cloud_id import CloudIdError, decode_cloud_id
-from forwarder.tls import adopt_former_names, former_name_conflicts, tls_variables, verification_switch
+from forwarder.tls import former_name_conflicts, tls_variables, verification_switch
 
 ENV_PREFIX = "FORWARDER_ELASTICSEARCH__"
 
@@ -81,7 +82,7 @@ def data_stream_name_problems(name: str) -> list[str]:
     return problems
 
 
-class ElasticsearchSettings(SinkSettings):
+class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
     # hide_input_in_errors: a cross-field error would otherwise echo every value, secrets included.
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
@@ -156,49 +157,6 @@ class ElasticsearchSettings(SinkSettings):
         gt=0,
         description="Seconds to wait for connecting, sending or an answer before retrying.",
     )
-    tls_ca_file: Path | None = Field(
-        default=None,
-        description=(
-            "PEM file of the CAs that may sign the cluster's certificate; replaces the operating system's "
-            "trust store, which is used when empty (on Linux `SSL_CERT_FILE` / `SSL_CERT_DIR` point it "
-            "elsewhere)."
-        ),
-    )
-    tls_cert_file: Path | None = Field(
-        default=None,
-        description="PEM client certificate (chain) for clusters that require one; may hold the key.",
-    )
-    tls_key_file: Path | None = Field(
-        default=None, description="PEM private key of `TLS_CERT_FILE`, when it is not in the same file."
-    )
-    tls_key_password: SecretStr | None = Field(
-        default=None, description="Password of `TLS_KEY_FILE`, if it is encrypted."
-    )
-    tls_verify: bool = Field(
-        default=True,
-        description=(
-            "Verify the cluster's certificate and host name. `false` only for tests: anyone on the path can "
-            "read and change the events and the credentials. A warning is logged at start."
-        ),
-    )
-    # The former names, still read into the fields above (a warning says so at start).
-    ca_bundle: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_CA_FILE`; set only one."
-    )
-    client_cert: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_CERT_FILE`; set only one."
-    )
-    client_key: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_KEY_FILE`; set only one."
-    )
-    client_key_password: SecretStr | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_KEY_PASSWORD`; set only one."
-    )
-    tls_insecure: bool = Field(
-        default=False,
-        description="Deprecated: the former, inverted name of `TLS_VERIFY` (`true` is `TLS_VERIFY=false`); "
-        "set only one.",
-    )
     bootstrap_template: bool = Field(
         default=False,
         description=(
@@ -229,11 +187,6 @@ class ElasticsearchSettings(SinkSettings):
         if problems:
             raise ValueError(f"{env_var('template_name')} {value!r}: " + "; ".join(problems))
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _former_names(cls, data: Any) -> Any:
-        return adopt_former_names(data)
 
     @model_validator(mode="before")
     @classmethod

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import httpx
 
-from forwarder import tls
 from forwarder.records import LogType
+from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
 from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
 from forwarder.sinks.elasticsearch.connection import make_client, request
@@ -62,20 +62,10 @@ class ElasticsearchSink(Sink):
         return f"{self.name} ({self.format}) to {self.settings.base_url()}, {kind}s {targets}"
 
     def warnings(self) -> list[str]:
-        settings = self.settings
-        found = tls.former_names_in_use(settings, env_var)
-        cleartext = tls.cleartext_warning(settings.base_url(), env_var("url"), self._secrets_named())
-        if cleartext is not None:
-            found.append(cleartext)
-        elif not settings.tls_verify:
-            found.append(
-                tls.verification_off_warning(
-                    tls.verification_switch(settings, env_var),
-                    settings.base_url(),
-                    tls.variable_for(settings, "tls_ca_file", env_var),
-                )
-            )
-        return found
+        url = self.settings.base_url()
+        return http_tls.warnings(
+            self.settings, env_var, url=url, shown_url=url, secrets=self._secrets_named()
+        )
 
     def _secrets_named(self) -> str | None:
         settings = self.settings

@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from forwarder import __version__, tls
+from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
 
@@ -36,19 +37,7 @@ class Answer:
 
 def build_ssl_context(settings: SplunkHecSettings) -> ssl.SSLContext:
     """The TLS context for HEC; SinkConfigError naming the setting when a file cannot be used."""
-    password = settings.tls_key_password.get_secret_value() if settings.tls_key_password else None
-    try:
-        return tls.client_context(
-            settings.tls_ca_file,
-            settings.tls_cert_file,
-            settings.tls_key_file,
-            password,
-            verify=settings.tls_verify,
-            what="HEC",
-            variables=tls.tls_variables(settings, env_var),
-        )
-    except tls.TlsSettingError as error:
-        raise SinkConfigError(str(error)) from None
+    return http_tls.context(settings, env_var, what="HEC")
 
 
 class HecClient:

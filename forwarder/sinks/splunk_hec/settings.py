@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
@@ -10,8 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from forwarder.records import LogType
 from forwarder.settings.values import credential
+from forwarder.sinks._http.tls import HttpTlsSettings
 from forwarder.sinks.base import SinkSettings
-from forwarder.tls import adopt_former_names, former_name_conflicts
+from forwarder.tls import former_name_conflicts
 
 ENV_PREFIX = "FORWARDER_SPLUNK_HEC__"
 
@@ -21,7 +21,7 @@ def env_var(field_name: str) -> str:
     return f"{ENV_PREFIX}{field_name.upper()}"
 
 
-class SplunkHecSettings(SinkSettings):
+class SplunkHecSettings(SinkSettings, HttpTlsSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     url: AnyHttpUrl = Field(
@@ -108,53 +108,6 @@ class SplunkHecSettings(SinkSettings):
     ack_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between two queries of `/services/collector/ack`."
     )
-    tls_ca_file: Path | None = Field(
-        default=None,
-        description=(
-            "PEM file of the CAs that may sign the HEC certificate; replaces the operating system's trust "
-            "store, which is used when empty (on Linux `SSL_CERT_FILE` / `SSL_CERT_DIR` point it elsewhere)."
-        ),
-    )
-    tls_cert_file: Path | None = Field(
-        default=None,
-        description="PEM client certificate (chain) for HEC inputs that require one; may also hold the key.",
-    )
-    tls_key_file: Path | None = Field(
-        default=None, description="PEM private key of `TLS_CERT_FILE`, when it is not in the same file."
-    )
-    tls_key_password: SecretStr | None = Field(
-        default=None, description="Password of `TLS_KEY_FILE`, if it is encrypted."
-    )
-    tls_verify: bool = Field(
-        default=True,
-        description=(
-            "Verify the HEC certificate and host name. `false` only for tests: anyone on the path can read "
-            "and change the events and the token. A warning is logged at start."
-        ),
-    )
-    # The former names, still read into the fields above (a warning says so at start).
-    ca_bundle: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_CA_FILE`; set only one."
-    )
-    client_cert: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_CERT_FILE`; set only one."
-    )
-    client_key: Path | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_KEY_FILE`; set only one."
-    )
-    client_key_password: SecretStr | None = Field(
-        default=None, description="Deprecated: the former name of `TLS_KEY_PASSWORD`; set only one."
-    )
-    tls_insecure: bool = Field(
-        default=False,
-        description="Deprecated: the former, inverted name of `TLS_VERIFY` (`true` is `TLS_VERIFY=false`); "
-        "set only one.",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _former_names(cls, data: Any) -> Any:
-        return adopt_former_names(data)
 
     @model_validator(mode="after")
     def _former_names_agree(self) -> SplunkHecSettings:

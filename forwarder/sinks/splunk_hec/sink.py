@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from forwarder import tls
+from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
 from forwarder.sinks.splunk_hec.acks import AckTracker
 from forwarder.sinks.splunk_hec.classifier import Outcome, Verdict, classify, parse_ack_statuses
@@ -97,19 +98,13 @@ class SplunkHecSink(Sink):
 
     def warnings(self) -> list[str]:
         settings = self.settings
-        found = tls.former_names_in_use(settings, env_var)
-        cleartext = tls.cleartext_warning(str(settings.url), env_var("url"), "the HEC token")
-        if cleartext is not None:
-            found.append(cleartext)
-        elif not settings.tls_verify:
-            found.append(
-                tls.verification_off_warning(
-                    tls.verification_switch(settings, env_var),
-                    settings.display_url(),
-                    tls.variable_for(settings, "tls_ca_file", env_var),
-                )
-            )
-        return found
+        return http_tls.warnings(
+            settings,
+            env_var,
+            url=str(settings.url),
+            shown_url=settings.display_url(),
+            secrets="the HEC token",
+        )
 
     def describe(self) -> str:
         settings = self.settings
