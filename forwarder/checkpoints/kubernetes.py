@@ -13,6 +13,13 @@ same write, so ``data`` keeps its plain shape.
 The forwarder creates the ConfigMap on its first commit (and never deletes it), so that the state
 outlives a `helm uninstall` and the chart need not own data it would overwrite on upgrade.
 Commits of many streams that arrive while a write is under way go out together in the next one.
+
+Transient API errors (no answer, a timeout, a reset, 429 with its ``Retry-After``, 5xx) are retried
+with backoff: for at most ``startup_retry_seconds`` in :meth:`check` (then the process exits and
+Kubernetes restarts it), without limit in reads and commits (a commit can wait; it must not be
+dropped). When the ConfigMap is deleted while the forwarder runs, the next commit creates it
+again with every checkpoint this replica knows (the ConfigMap as it last read or wrote it, and the
+positions being committed), never moving a position backwards.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 from datetime import datetime
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_never
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay, stop_never
+from tenacity.stop import StopBaseT
 
 from forwarder.checkpoints.base import CheckpointStore
 from forwarder.kubernetes.api import (
@@ -34,7 +43,12 @@ from forwarder.kubernetes.api import (
 )
 from forwarder.retry import Backoff
 
+log = logging.getLogger(__name__)
+
 MANAGED_BY = {"app.kubernetes.io/managed-by": "cloudflare-siem-forwarder"}
+# How long `check` keeps retrying an API that fails transiently at start-up: an API server
+# restarting or a control-plane upgrade is over well within it; past it, exit and be restarted.
+STARTUP_RETRY_SECONDS = 60.0
 
 
 def config_map_key(stream: str) -> str:
@@ -46,16 +60,41 @@ def remembered_key(stream: str) -> str:
 
 
 def _retryable(error: BaseException) -> bool:
-    return isinstance(error, KubernetesError) and error.retryable and not error.conflict
+    return (
+        isinstance(error, KubernetesError)
+        and not isinstance(error, KubernetesConfigurationError)
+        and error.retryable
+        and not error.conflict
+    )
+
+
+def _parsed(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 class ConfigMapCheckpointStore(CheckpointStore):
-    def __init__(self, api: KubernetesApi, name: str, *, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        api: KubernetesApi,
+        name: str,
+        *,
+        backoff: Backoff | None = None,
+        startup_retry_seconds: float = STARTUP_RETRY_SECONDS,
+    ) -> None:
         self.api = api
         self.name = name
         self.backoff = backoff if backoff is not None else Backoff()
+        self.startup_retry_seconds = startup_retry_seconds
         # The ConfigMap as last read or written: its resourceVersion is what the next PUT carries.
         self._config_map: JsonObject | None = None
+        # The same, but kept when the cached copy is dropped (a conflict, a deletion): what this
+        # replica knows, and re-creates a deleted ConfigMap with.
+        self._known: JsonObject | None = None
+        # A write found the ConfigMap deleted: merge what we know into whatever we write next.
+        self._restoring = False
         self._reading: asyncio.Future[JsonObject | None] | None = None
         self._pending: dict[str, datetime] = {}
         self._pending_remembered: dict[str, bytes] = {}
@@ -68,13 +107,35 @@ class ConfigMapCheckpointStore(CheckpointStore):
         await self.api.close()
 
     async def check(self) -> None:
-        """Fail at start, not at the first commit, when the ConfigMap cannot be read (RBAC, no API)."""
+        """Fail at start, not at the first commit, when the ConfigMap cannot be read (RBAC, no API).
+
+        A transient failure is retried for up to ``startup_retry_seconds``: one 500 or one timeout
+        while the API server restarts must not stop the process.
+        """
+        found: JsonObject | None = None
         try:
-            await self.api.get(CONFIG_MAPS, self.name)
+            retrying = self._retrying(
+                "cannot read the checkpoint ConfigMap at start-up; trying again",
+                stop_before_delay(self.startup_retry_seconds),
+            )
+            async for attempt in retrying:
+                with attempt:
+                    found = await self.api.get(CONFIG_MAPS, self.name)
         except KubernetesConfigurationError as error:
             raise KubernetesConfigurationError(
                 f"FORWARDER_KUBERNETES_CONFIGMAP: cannot read {self.describe()}: {error}"
             ) from error
+        except KubernetesError as error:
+            if not error.retryable:
+                raise
+            raise KubernetesError(
+                f"cannot read {self.describe()}: the Kubernetes API kept failing for "
+                f"{self.startup_retry_seconds:g} s at start-up: {error}",
+                status=error.status,
+                reason=error.reason,
+            ) from error
+        if found is not None:
+            self._known = found
 
     async def load(self, stream: str) -> datetime | None:
         # Always a fresh read: a new leader must see what the previous one committed. Streams starting
@@ -87,7 +148,10 @@ class ConfigMapCheckpointStore(CheckpointStore):
 
     async def load_remembered(self, stream: str) -> bytes | None:
         # `load` has just read the ConfigMap afresh: its copy is current.
-        config_map = self._config_map if self._config_map is not None else await self._read_retrying()
+        if self._config_map is not None:
+            config_map: JsonObject | None = self._view(self._config_map)
+        else:
+            config_map = await self._read_retrying()
         value = ((config_map or {}).get("binaryData") or {}).get(remembered_key(stream))
         try:
             return base64.b64decode(str(value), validate=True) if value else None
@@ -106,7 +170,7 @@ class ConfigMapCheckpointStore(CheckpointStore):
             batch, self._pending = self._pending, {}
             remembering, self._pending_remembered = self._pending_remembered, {}
             try:
-                async for attempt in self._retrying():
+                async for attempt in self._retrying("cannot write the checkpoints; trying again"):
                     with attempt:
                         await self._write(batch, remembering)
             except BaseException:
@@ -118,37 +182,66 @@ class ConfigMapCheckpointStore(CheckpointStore):
                             self._pending_remembered[key] = remembering[key]
                 raise
 
-    def _retrying(self) -> AsyncRetrying:
-        # No attempt limit, as for Cloudflare: the commit can wait, it must not be dropped.
+    def _retrying(self, message: str, stop: StopBaseT = stop_never) -> AsyncRetrying:
+        # No attempt limit by default, as for Cloudflare: the commit can wait, it must not be dropped.
+        def say(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            log.warning(
+                message,
+                extra={
+                    "configmap": self.describe(),
+                    "reason": str(error),
+                    "attempt": state.attempt_number,
+                    "wait": round(state.upcoming_sleep, 3),
+                },
+            )
+
         return AsyncRetrying(
             retry=retry_if_exception(_retryable),
             wait=self.backoff.waiter(),
-            stop=stop_never,
+            stop=stop,
             reraise=True,
+            before_sleep=say,
         )
 
     async def _read_retrying(self) -> JsonObject | None:
-        async for attempt in self._retrying():
+        found: JsonObject | None = None
+        async for attempt in self._retrying("cannot read the checkpoint ConfigMap; trying again"):
             with attempt:
-                self._config_map = await self.api.get(CONFIG_MAPS, self.name)
-        return self._config_map
+                found = await self.api.get(CONFIG_MAPS, self.name)
+        self._config_map = found
+        # Deleted (or deleted and created again) while we ran: resume from what we know rather than
+        # from FORWARDER_START_AT or from older positions; the next commit writes it back.
+        self._notice_deletion(found)
+        return self._view(found)
+
+    def _view(self, found: JsonObject | None) -> JsonObject | None:
+        """``found`` as the next write will leave it: with what we know merged in, while restoring."""
+        if not self._restoring:
+            return found
+        data = dict((found or {}).get("data") or {})
+        binary = dict((found or {}).get("binaryData") or {})
+        self._merge_known(data, binary)
+        return {**(found or {}), "data": data, "binaryData": binary}
 
     async def _write(self, batch: dict[str, datetime], remembering: dict[str, bytes]) -> None:
         """Merge ``batch`` onto the ConfigMap; on a conflict read it again and merge again.
 
         What a stream remembers goes with its position: written when the position is not behind
-        the one stored (a re-read of the past changes it without moving the position).
+        the one stored (a re-read of the past changes it without moving the position). A ConfigMap
+        found deleted is created again with what this replica knows merged in.
         """
         while True:
             current = self._config_map
             if current is None:
                 current = self._config_map = await self.api.get(CONFIG_MAPS, self.name)
+                self._notice_deletion(current)
             data = dict((current or {}).get("data") or {})
             binary = dict((current or {}).get("binaryData") or {})
-            changed = False
+            changed = self._merge_known(data, binary) if self._restoring else False
             for stream, position in batch.items():
-                committed = self._position(current, stream)
                 key = config_map_key(stream)
+                committed = self._position({"data": data}, stream)
                 if committed is None or position > committed:
                     data[key] = position.isoformat()
                     changed = True
@@ -158,6 +251,9 @@ class ConfigMapCheckpointStore(CheckpointStore):
                     changed = changed or binary.get(remembered_key(stream)) != encoded
                     binary[remembered_key(stream)] = encoded
             if not changed:
+                if current is not None:
+                    self._known = current
+                self._restoring = False
                 return
             try:
                 contents: JsonObject = {"data": data, **({"binaryData": binary} if binary else {})}
@@ -168,14 +264,71 @@ class ConfigMapCheckpointStore(CheckpointStore):
                         "metadata": {"name": self.name, "labels": MANAGED_BY},
                         **contents,
                     }
-                    self._config_map = await self.api.create(CONFIG_MAPS, body)
+                    written = await self.api.create(CONFIG_MAPS, body)
                 else:
-                    self._config_map = await self.api.replace(CONFIG_MAPS, self.name, {**current, **contents})
-                return
+                    written = await self.api.replace(CONFIG_MAPS, self.name, {**current, **contents})
             except KubernetesError as error:
                 self._config_map = None
+                if isinstance(error, KubernetesConfigurationError):
+                    raise
+                if error.not_found and current is not None:
+                    # The PUT of the cached object: deleted since we read it.
+                    self._restore("the checkpoint ConfigMap was deleted")
+                    continue
                 if not error.conflict:
                     raise
+                continue
+            self._config_map = self._known = written
+            if self._restoring:
+                self._restoring = False
+                log.warning(
+                    "restored the checkpoint ConfigMap with the checkpoints this replica knows",
+                    extra={"configmap": self.describe(), "positions": len(data)},
+                )
+            return
+
+    def _notice_deletion(self, found: JsonObject | None) -> None:
+        """Compare a fresh read with what we knew: gone, or another object (a new uid) in its place,
+        means it was deleted, and what we knew must be written back. Otherwise it is what we know."""
+        if self._restoring:
+            return  # what we knew is kept until a write has merged it
+        known_uid = ((self._known or {}).get("metadata") or {}).get("uid")
+        found_uid = ((found or {}).get("metadata") or {}).get("uid")
+        if self._known is not None and found is None:
+            self._restore("the checkpoint ConfigMap was deleted")
+        elif known_uid and found_uid and known_uid != found_uid:
+            self._restore("the checkpoint ConfigMap was deleted and created again")
+        elif found is not None:
+            self._known = found
+
+    def _restore(self, what: str) -> None:
+        if not self._restoring:
+            log.warning(
+                f"{what}; writing back the checkpoints this replica knows (no position moves backwards)",
+                extra={"configmap": self.describe()},
+            )
+        self._restoring = True
+
+    def _merge_known(self, data: dict[str, str], binary: dict[str, str]) -> bool:
+        """Put what this replica knows into ``data``/``binaryData`` where it is ahead; True if it changed.
+
+        Never backwards: a position is taken only where the one found is missing or earlier, and
+        the remembered ids of a stream only together with its position.
+        """
+        known = self._known or {}
+        changed = False
+        for key, value in (known.get("data") or {}).items():
+            ours, found = _parsed(value), _parsed(data.get(key))
+            if key not in data or (ours is not None and found is not None and ours > found):
+                data[key] = value
+                changed = True
+        for key, value in (known.get("binaryData") or {}).items():
+            stream_key = key.removesuffix(".remembered")
+            same_position = data.get(stream_key) == (known.get("data") or {}).get(stream_key)
+            if same_position and binary.get(key) != value:
+                binary[key] = value
+                changed = True
+        return changed
 
     def _position(self, config_map: JsonObject | None, stream: str) -> datetime | None:
         value = ((config_map or {}).get("data") or {}).get(config_map_key(stream))

@@ -14,6 +14,7 @@ from forwarder.kubernetes.api import (
 )
 from forwarder.kubernetes.leader import LeaderElector, LeadershipLost, LeaseTimings, Term
 from forwarder.kubernetes.shards import shard_lease_name
+from forwarder.retry import Backoff
 
 if TYPE_CHECKING:
     from forwarder.settings import Settings
@@ -25,7 +26,9 @@ def kubernetes_api(settings: Settings, identity: str = "") -> KubernetesApi:
         namespace=settings.kubernetes_namespace,
         service_account_dir=settings.kubernetes_service_account_dir,
     )
-    return KubernetesApi(access, timeout=settings.request_timeout, identity=identity)
+    # Its own timeout, not Cloudflare's (FORWARDER_REQUEST_TIMEOUT, 30 s): a Lease renewal must be able
+    # to time out and try again well within the renew deadline.
+    return KubernetesApi(access, timeout=settings.kubernetes_request_timeout, identity=identity)
 
 
 def replica_identity(settings: Settings) -> str:
@@ -41,6 +44,7 @@ def leader_elector(settings: Settings) -> LeaderElector:
         shard_lease_name(settings.lease_name, settings.shards, settings.ordinal() or 0),
         identity,
         LeaseTimings(settings.lease_duration, settings.lease_renew_deadline, settings.lease_retry_period),
+        backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
     )
 
 

@@ -6,15 +6,22 @@ server from ``KUBERNETES_SERVICE_HOST``/``KUBERNETES_SERVICE_PORT`` and authenti
 service-account token, trusting the service-account CA, both from
 /var/run/secrets/kubernetes.io/serviceaccount/. The token file is re-read every minute: kubelet
 rotates projected tokens in place.
+
+Errors are sorted here, once, for every caller: transient ones (no answer, a timeout, a reset, 429
+with its ``Retry-After``, 5xx) are worth retrying; those a person must fix (the token, an RBAC
+rule, a namespace that does not exist, a name the API refuses) are
+:class:`KubernetesConfigurationError` and name the setting or the rule to fix.
 """
 
 from __future__ import annotations
 
+import email.utils
 import os
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,27 +37,45 @@ JsonObject = dict[str, Any]
 
 @dataclass(frozen=True)
 class Kind:
-    """Where objects of one kind live in the API."""
+    """Where objects of one kind live in the API, and the setting that names the forwarder's object."""
 
     group_version: str
     plural: str
+    setting: str = ""
+
+    @property
+    def group(self) -> str:
+        return "" if self.group_version == "v1" else self.group_version.split("/")[0]
 
     def collection(self, namespace: str) -> str:
         prefix = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
         return f"{prefix}/namespaces/{namespace}/{self.plural}"
 
+    def rbac_rule(self) -> str:
+        """The Role rule the forwarder's service account needs, as a person writes it in YAML."""
+        verbs = '["get", "create", "update"]'
+        return f'apiGroups: ["{self.group}"], resources: ["{self.plural}"], verbs: {verbs}'
 
-CONFIG_MAPS = Kind("v1", "configmaps")
-LEASES = Kind("coordination.k8s.io/v1", "leases")
+
+CONFIG_MAPS = Kind("v1", "configmaps", "FORWARDER_KUBERNETES_CONFIGMAP")
+LEASES = Kind("coordination.k8s.io/v1", "leases", "FORWARDER_LEASE_NAME")
+
+# A server asking for a longer pause than this is more likely sending a bad header; the caller's
+# backoff caps it again (forwarder.retry.MAX_RETRY_AFTER).
+MAX_RETRY_AFTER = 300.0
 
 
 class KubernetesError(Exception):
     """The API answered with an error ``Status``, or could not be reached."""
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        # Read by forwarder.retry.Backoff: the server's own idea of when to ask again (429, 503).
+        self.retry_after = retry_after
 
     @property
     def conflict(self) -> bool:
@@ -58,8 +83,13 @@ class KubernetesError(Exception):
         return self.status == 409
 
     @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
     def retryable(self) -> bool:
-        """Worth trying again later: the network, timeouts, throttling, the API server's own troubles."""
+        """Transient: no answer (a timeout, a reset, a refused connection), throttling (429), or
+        the API server's own troubles (5xx). Worth trying again after a pause."""
         return self.status is None or self.status == 429 or self.status >= 500
 
 
@@ -119,11 +149,23 @@ class ClusterAccess:
 
 
 class KubernetesApi:
-    """get / create / replace of namespaced objects, with the API's ``Status`` errors as exceptions."""
+    """get / create / replace of namespaced objects, with the API's ``Status`` errors as exceptions.
 
-    def __init__(self, access: ClusterAccess, *, timeout: float = 10.0, identity: str = "") -> None:
+    ``timeout`` bounds every request (FORWARDER_KUBERNETES_REQUEST_TIMEOUT) unless a call passes a
+    shorter ``request_timeout``; ``transport`` replaces the network (tests answer in-process).
+    """
+
+    def __init__(
+        self,
+        access: ClusterAccess,
+        *,
+        timeout: float = 5.0,
+        identity: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.access = access
         self.namespace = access.namespace
+        self.timeout = timeout
         self._token: str | None = None
         self._token_read = 0.0
         verify: ssl.SSLContext | bool = True
@@ -135,6 +177,7 @@ class KubernetesApi:
             verify=verify,
             timeout=timeout,
             headers={"User-Agent": agent, "Accept": "application/json"},
+            transport=transport,
         )
 
     async def close(self) -> None:
@@ -183,10 +226,15 @@ class KubernetesApi:
         options: dict[str, Any] = {"headers": self._authorization()}
         if body is not None:
             options["json"] = body
-        if request_timeout is not None:
-            options["timeout"] = request_timeout
+        timeout = self.timeout if request_timeout is None else request_timeout
+        options["timeout"] = timeout
         try:
             response = await self._http.request(method, path, **options)
+        except httpx.TimeoutException as error:
+            raise KubernetesError(
+                f"{method} {path}: the Kubernetes API did not answer within {timeout:g} s "
+                f"({type(error).__name__})"
+            ) from error
         except httpx.HTTPError as error:
             raise KubernetesError(
                 f"{method} {path}: the Kubernetes API did not answer: {type(error).__name__} {error}"
@@ -197,20 +245,67 @@ class KubernetesApi:
             data = None
         if response.is_success and isinstance(data, dict):
             return data
-        raise self._error(method, path, response.status_code, data)
+        raise self._error(method, kind, path, response, data)
 
-    def _error(self, method: str, path: str, status: int, data: Any) -> KubernetesError:
+    def _error(
+        self, method: str, kind: Kind, path: str, response: httpx.Response, data: Any
+    ) -> KubernetesError:
+        status = response.status_code
         status_object = data if isinstance(data, dict) else {}
         reason = str(status_object.get("reason", ""))
         message = str(status_object.get("message", "")) or f"HTTP {status}"
         text = f"{method} {path}: {status} {reason}: {message}".replace(": :", ":")
-        if status in (401, 403):
-            # The words a person needs: which verb on which resource the Role lacks.
-            hint = (
-                "the service-account token was not accepted"
-                if status == 401
-                else "the service account lacks this permission; the Role needs get, create and update "
-                "on this resource"
-            )
+        hint = self._configuration_hint(method, kind, status, status_object)
+        if hint:
             return KubernetesConfigurationError(f"{text} ({hint})", status=status, reason=reason)
-        return KubernetesError(text, status=status, reason=reason)
+        return KubernetesError(
+            text, status=status, reason=reason, retry_after=retry_after(response.headers.get("Retry-After"))
+        )
+
+    def _configuration_hint(self, method: str, kind: Kind, status: int, status_object: JsonObject) -> str:
+        """What a person must change, for the errors that asking again cannot fix; empty otherwise."""
+        if status == 401:
+            return (
+                "the service-account token was not accepted; check FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR "
+                "and that the pod's service account still exists"
+            )
+        if status == 403:
+            # The words a person needs: which rule the Role bound to the service account lacks.
+            return (
+                f"the service account lacks this permission; the Role bound to it in namespace "
+                f"{self.namespace} needs the rule {kind.rbac_rule()}"
+            )
+        details = status_object.get("details")
+        missing_kind = details.get("kind") if isinstance(details, dict) else None
+        if status == 404 and (method == "POST" or missing_kind == "namespaces"):
+            # Creating in a namespace that does not exist: the object's own 404 is an answer, not this.
+            return (
+                f"FORWARDER_KUBERNETES_NAMESPACE: the namespace {self.namespace!r} does not exist; set it "
+                "to the namespace the forwarder runs in (empty: the pod's own)"
+            )
+        if status == 422:
+            return (
+                f"{kind.setting}: the API refused the object as invalid; fix what the message names (a "
+                "name is lowercase letters, digits, '-' and '.', at most 253 characters)"
+            )
+        return ""
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -35,6 +35,14 @@ class KubernetesSettings(EnvironmentSettings):
         validation_alias="FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR",
         description="Directory of the service-account `token`, `ca.crt` and `namespace` files.",
     )
+    kubernetes_request_timeout: Seconds = Field(
+        default=5.0,
+        validation_alias="FORWARDER_KUBERNETES_REQUEST_TIMEOUT",
+        description="Seconds before a Kubernetes API request (the checkpoint ConfigMap, the Lease) times "
+        "out and is retried. With leader election it must be shorter than FORWARDER_LEASE_RENEW_DEADLINE "
+        "(a renewal is also cut off at that deadline), and when not set it is 5 or half the renew "
+        "deadline, whichever is less.",
+    )
     pod_name: str = Field(
         default="",
         validation_alias="FORWARDER_POD_NAME",
@@ -87,9 +95,15 @@ class KubernetesSettings(EnvironmentSettings):
     )
 
     # Named apart from Settings' own validators: a subclass method of the same name would replace it.
-    @field_validator("lease_duration", "lease_renew_deadline", "lease_retry_period", mode="before")
+    @field_validator(
+        "lease_duration",
+        "lease_renew_deadline",
+        "lease_retry_period",
+        "kubernetes_request_timeout",
+        mode="before",
+    )
     @classmethod
-    def _lease_durations(cls, value: Any) -> Any:
+    def _kubernetes_durations(cls, value: Any) -> Any:
         return seconds(value)
 
     @model_validator(mode="after")
@@ -101,6 +115,7 @@ class KubernetesSettings(EnvironmentSettings):
             problems += LeaseTimings(
                 self.lease_duration, self.lease_renew_deadline, self.lease_retry_period
             ).problems()
+            problems += self._fit_request_timeout()
         if self.shards > 1:
             if not self.leader_election:
                 problems.append("FORWARDER_SHARDS: needs FORWARDER_LEADER_ELECTION=true (a Lease per shard)")
@@ -117,6 +132,26 @@ class KubernetesSettings(EnvironmentSettings):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _fit_request_timeout(self) -> list[str]:
+        """A request that may outlast the renew deadline would let a hung call hold a term to its end.
+
+        Only a value someone set is refused: left unset, it is the default or half the renew
+        deadline, whichever is less, so that a short deadline (a test cluster's 2 s) needs no second
+        setting and a renewal that timed out still has time for another try.
+        """
+        if "kubernetes_request_timeout" not in self.model_fields_set:
+            fitted = min(self.kubernetes_request_timeout, self.lease_renew_deadline / 2)
+            # The model is frozen; this runs while it is being built, before anyone can have read it.
+            object.__setattr__(self, "kubernetes_request_timeout", fitted)
+            return []
+        if self.kubernetes_request_timeout < self.lease_renew_deadline:
+            return []
+        return [
+            f"FORWARDER_KUBERNETES_REQUEST_TIMEOUT: must be shorter than FORWARDER_LEASE_RENEW_DEADLINE "
+            f"({self.kubernetes_request_timeout:g} s is not below {self.lease_renew_deadline:g} s), so "
+            "that a leader can retry a renewal that timed out before its deadline"
+        ]
 
     def resolved_pod_name(self) -> str:
         return self.pod_name or os.environ.get("HOSTNAME", "")

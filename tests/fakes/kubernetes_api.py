@@ -1,27 +1,38 @@
 """A fake Kubernetes API server: only what the forwarder uses, answered as the real one answers it.
 
 Endpoints: ConfigMaps (``/api/v1/namespaces/{ns}/configmaps``) and Leases
-(``/apis/coordination.k8s.io/v1/namespaces/{ns}/leases``): get, create (POST) and replace (PUT).
-As the real API server:
+(``/apis/coordination.k8s.io/v1/namespaces/{ns}/leases``): get, create (POST), replace (PUT) and
+delete (DELETE). As the real API server:
 
 - every write bumps one cluster-wide ``resourceVersion`` (a string); a PUT whose
   ``metadata.resourceVersion`` differs from the stored one answers 409 ``Conflict``, a POST of an
   existing name 409 ``AlreadyExists``, a PUT of a missing object 404 ``NotFound``; errors are
   ``Status`` objects;
 - a bearer token is required (401 without one); a token can be made ``forbidden`` (403, as RBAC);
+- with ``namespaces`` given, only those exist: a GET there answers 404 for the object, a POST 404
+  ``namespaces "x" not found`` (``None``, the default: every namespace exists);
 - ConfigMap keys must match ``[-._a-zA-Z0-9]+`` and the whole object stay under 1 MiB (422
   ``Invalid``); Lease times must be MicroTime (RFC 3339 with six fractional digits, 400 otherwise),
   ``leaseDurationSeconds`` positive (422).
 
 Faults, per client (identified by its bearer token, as the API server identifies a pod's service
 account token): ``partition(token)`` stops answering that client at all (its requests hang, as
-when packets are dropped) until ``heal(token)``; ``latency`` delays every answer (or one client's);
-``conflict_next(count)`` makes the next writes of an object lose a race to an invisible writer (the
-stored resourceVersion moves first, so the client must read again).
+when packets are dropped, so the client times out; or with ``mode="refuse"`` its connections are
+dropped at once) until ``heal(token)`` or for ``seconds``; ``latency`` delays every answer (or one
+client's); ``conflict_next(count)`` makes the next writes of an object lose a race to an invisible
+writer (the stored resourceVersion moves first, so the client must read again). Transient errors on
+demand, each consumed by ``count`` matching requests (by method, kind, name and token):
+``fail_next`` (a 500, a 503, a 429 with ``Retry-After``...), ``time_out_next`` (no answer: the
+request hangs until the client gives up) and ``reset_next`` (the connection drops unanswered).
+``delete(plural, namespace, name)`` removes an object, as ``kubectl delete`` would.
 
-Everything is recorded for tests: ``requests`` (time, token, method, path, status) and ``writes``
-(time, token, kind, name, the object written), with ``time.time()`` so that times compare with
-the Cloudflare simulator's request log.
+Everything is recorded for tests: ``requests`` (time, token, method, path, status, fault),
+``writes`` (time, token, kind, name, the object written) and ``deletions``, with ``clock`` (by
+default ``time.time()``, so that times compare with the Cloudflare simulator's request log).
+
+Two ways in: over HTTP (:meth:`start`, for real processes) or in-process through
+:meth:`transport`, an httpx transport with no sockets. With ``clock`` and ``sleep`` from a virtual
+clock, the in-process fake runs entirely in virtual time: latency, hangs and timeouts included.
 """
 
 from __future__ import annotations
@@ -31,10 +42,12 @@ import copy
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+import httpx
 import orjson
 from aiohttp import web
 
@@ -43,6 +56,14 @@ JsonObject = dict[str, Any]
 CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
 MAX_CONFIG_MAP_BYTES = 1024 * 1024
+STATUS_REASONS = {
+    400: "BadRequest",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
 
 KINDS = {
     ("api/v1", "configmaps"): ("v1", "ConfigMap"),
@@ -53,6 +74,9 @@ ROUTE = re.compile(
 )
 
 
+PartitionMode = Literal["timeout", "refuse"]
+
+
 @dataclass
 class ReceivedRequest:
     time: float
@@ -61,6 +85,8 @@ class ReceivedRequest:
     path: str
     user_agent: str
     status: int | None = None
+    # "timeout" (never answered), "reset" (connection dropped) or "refused" (partitioned away).
+    fault: str = ""
 
 
 @dataclass
@@ -74,6 +100,48 @@ class Write:
 
 
 @dataclass
+class Fault:
+    """What the next ``remaining`` matching requests get instead of an answer."""
+
+    kind: Literal["status", "timeout", "reset"]
+    status: int = 500
+    retry_after: str | None = None
+    method: str | None = None
+    plural: str | None = None
+    name: str | None = None
+    token: str | None = None
+    remaining: int = 1
+
+    def matches(self, method: str, plural: str, name: str, token: str | None) -> bool:
+        return (
+            self.remaining > 0
+            and self.method in (None, method)
+            and self.plural in (None, plural)
+            and self.name in (None, name)
+            and self.token in (None, token)
+        )
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Dropped(Exception):
+    """The connection is closed without an answer."""
+
+    def __init__(self, refused: bool = False) -> None:
+        super().__init__("connection refused" if refused else "connection reset by peer")
+        self.refused = refused
+
+
+class GaveUp(Exception):
+    """An unanswered request outlived the client's timeout (in-process only)."""
+
+
+@dataclass
 class FakeKubernetesApi:
     host: str = "127.0.0.1"
     port: int = 0
@@ -82,12 +150,19 @@ class FakeKubernetesApi:
     latency_by_token: dict[str, float] = field(default_factory=dict)
     requests: list[ReceivedRequest] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    deletions: list[Write] = field(default_factory=list)
+    # None: every namespace exists.
+    namespaces: set[str] | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         self.objects: dict[tuple[str, str, str], JsonObject] = {}
         self.version = 1000
         self._partitioned: dict[str, asyncio.Event] = {}
+        self._partition_modes: dict[str, PartitionMode] = {}
         self._conflicts: dict[tuple[str, str], int] = {}
+        self.faults: list[Fault] = []
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self.url = ""
@@ -117,14 +192,62 @@ class FakeKubernetesApi:
 
     # -- faults --------------------------------------------------------------------------------------
 
-    def partition(self, token: str) -> None:
-        """Stop answering ``token``'s requests (they hang) until :meth:`heal`."""
+    def partition(self, token: str, *, mode: PartitionMode = "timeout", seconds: float | None = None) -> None:
+        """Cut ``token`` off until :meth:`heal` (or for ``seconds`` of real time): its requests hang
+        unanswered (``timeout``: the client's timeout ends them) or its connections drop (``refuse``)."""
         self._partitioned.setdefault(token, asyncio.Event())
+        self._partition_modes[token] = mode
+        if seconds is not None:
+            asyncio.get_running_loop().call_later(seconds, self.heal, token)
 
     def heal(self, token: str) -> None:
+        self._partition_modes.pop(token, None)
         event = self._partitioned.pop(token, None)
         if event is not None:
             event.set()
+
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        count: int = 1,
+        retry_after: float | str | None = None,
+        method: str | None = None,
+        plural: str | None = None,
+        name: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """The next ``count`` matching requests are answered ``status`` (a ``Status`` object), with a
+        ``Retry-After`` header when given: a 500, an overloaded API's 503 or 429."""
+        header = None if retry_after is None else str(retry_after)
+        self.faults.append(Fault("status", status, header, method, plural, name, token, count))
+
+    def time_out_next(
+        self,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        plural: str | None = None,
+        name: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """The next ``count`` matching requests are never answered: the client's timeout ends them."""
+        self.faults.append(Fault("timeout", 0, None, method, plural, name, token, count))
+
+    def reset_next(
+        self,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        plural: str | None = None,
+        name: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """The next ``count`` matching requests see their connection dropped, unanswered."""
+        self.faults.append(Fault("reset", 0, None, method, plural, name, token, count))
+
+    def pending_faults(self) -> int:
+        return sum(fault.remaining for fault in self.faults)
 
     def conflict_next(self, plural: str, name: str, count: int = 1) -> None:
         """The next ``count`` writes of the object lose a race to a writer that changed nothing."""
@@ -142,40 +265,108 @@ class FakeKubernetesApi:
         self.objects[(plural, namespace, stored["metadata"]["name"])] = stored
         return copy.deepcopy(stored)
 
+    def delete(self, plural: str, namespace: str, name: str) -> bool:
+        """Remove an object, as ``kubectl delete`` would; False when there was none."""
+        found = self.objects.pop((plural, namespace, name), None)
+        if found is not None:
+            self.deletions.append(Write(self.clock(), None, plural, name, "DELETE", copy.deepcopy(found)))
+        return found is not None
+
     def writes_of(self, plural: str, name: str) -> list[Write]:
         return [write for write in self.writes if write.kind == plural and write.name == name]
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport answering from this fake in-process: no server, no sockets."""
+        return InProcessTransport(self)
 
     # -- answering -----------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        authorization = request.headers.get("Authorization", "")
+        body = await request.read()
+        try:
+            answer = await self.answer(request.method, request.path, request.headers, body)
+        except Dropped:
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            # The client sees the connection drop; aiohttp does not write to an aborted transport.
+            return web.Response(status=500)
+        return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+    async def answer(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        give_up_after: float | None = None,
+    ) -> Answer:
+        """The answer to one request, after its faults. Raises Dropped for a connection closed
+        unanswered, GaveUp when a hanging request outlives ``give_up_after`` (the client's timeout)."""
+        authorization = headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else None
-        received = ReceivedRequest(
-            time.time(), token, request.method, request.path, request.headers.get("User-Agent", "")
-        )
+        received = ReceivedRequest(self.clock(), token, method, path, headers.get("User-Agent", ""))
         self.requests.append(received)
         if token is not None and token in self._partitioned:
-            await self._hang(self._partitioned[token])
+            if self._partition_modes.get(token) == "refuse":
+                received.fault = "refused"
+                raise Dropped(refused=True)
+            received.fault = "timeout"
+            await self._hang(self._partitioned[token], give_up_after)
             received.status = 504
             return self._status(504, "Timeout", "the client was partitioned away")
+        fault = self._fault_for(method, path, token)
+        if fault is not None and fault.kind == "reset":
+            received.fault = "reset"
+            raise Dropped()
+        if fault is not None and fault.kind == "timeout":
+            received.fault = "timeout"
+            await self._hang(asyncio.Event(), give_up_after)
+            raise Dropped()  # closing: the client has long given up
         delay = self.latency_by_token.get(token or "", self.latency)
         if delay:
-            await asyncio.sleep(delay)
-        body = await request.read()
-        response = self._answer(request.method, request.path, body, token)
-        received.status = response.status
-        return response
+            await self.sleep(delay)
+        if fault is not None:
+            answer = self._status(
+                fault.status, STATUS_REASONS.get(fault.status, "InternalError"), "injected fault"
+            )
+            if fault.retry_after is not None:
+                answer.headers["Retry-After"] = fault.retry_after
+        else:
+            answer = self._answer(method, path, body, token)
+        received.status = answer.status
+        return answer
 
-    async def _hang(self, healed: asyncio.Event) -> None:
-        closing = asyncio.ensure_future(self._closing.wait())
-        healing = asyncio.ensure_future(healed.wait())
+    def _fault_for(self, method: str, path: str, token: str | None) -> Fault | None:
+        match = ROUTE.match(path)
+        if match is None:
+            return None
+        _, _, plural, name = match.groups()
+        for fault in self.faults:
+            if fault.matches(method, plural, name or "", token):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    async def _hang(self, healed: asyncio.Event, give_up_after: float | None = None) -> None:
+        waits: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(self._closing.wait()),
+            asyncio.ensure_future(healed.wait()),
+        }
+        timer = asyncio.ensure_future(self.sleep(give_up_after)) if give_up_after is not None else None
+        if timer is not None:
+            waits.add(timer)
         try:
-            await asyncio.wait({closing, healing}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closing.cancel()
-            healing.cancel()
+            for waiting in waits:
+                waiting.cancel()
+        if timer is not None and timer.done() and not timer.cancelled() and not healed.is_set():
+            raise GaveUp()
 
-    def _answer(self, method: str, path: str, body: bytes, token: str | None) -> web.Response:
+    def _answer(self, method: str, path: str, body: bytes, token: str | None) -> Answer:
         if token is None:
             return self._status(401, "Unauthorized", "Unauthorized")
         match = ROUTE.match(path)
@@ -183,7 +374,9 @@ class FakeKubernetesApi:
             return self._status(404, "NotFound", "the server could not find the requested resource")
         prefix, namespace, plural, name = match.groups()
         if token in self.forbidden:
-            verb = {"GET": "get", "POST": "create", "PUT": "update"}.get(method, method.lower())
+            verb = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+                method, method.lower()
+            )
             group = "" if prefix == "api/v1" else "coordination.k8s.io"
             return self._status(
                 403,
@@ -197,14 +390,23 @@ class FakeKubernetesApi:
                 return self._status(404, "NotFound", f'{plural} "{name}" not found', name, plural)
             return self._json(200, found)
         if method == "POST" and not name:
+            if self.namespaces is not None and namespace not in self.namespaces:
+                return self._status(
+                    404, "NotFound", f'namespaces "{namespace}" not found', namespace, "namespaces"
+                )
             return self._create(plural, namespace, body, token)
         if method == "PUT" and name:
             return self._replace(plural, namespace, name, body, token)
+        if method == "DELETE" and name:
+            if not self.delete(plural, namespace, name):
+                return self._status(404, "NotFound", f'{plural} "{name}" not found', name, plural)
+            self.deletions[-1].token = token
+            return self._json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
         return self._status(405, "MethodNotAllowed", f"{method} is not supported by this fake on {path}")
 
-    def _create(self, plural: str, namespace: str, body: bytes, token: str) -> web.Response:
+    def _create(self, plural: str, namespace: str, body: bytes, token: str) -> Answer:
         parsed = self._parse(body, plural, namespace)
-        if isinstance(parsed, web.Response):
+        if isinstance(parsed, Answer):
             return parsed
         name = parsed["metadata"].get("name", "")
         if (plural, namespace, name) in self.objects:
@@ -215,12 +417,12 @@ class FakeKubernetesApi:
             )
         stored = self._stamp(plural, namespace, parsed, None)
         self.objects[(plural, namespace, name)] = stored
-        self.writes.append(Write(time.time(), token, plural, name, "POST", copy.deepcopy(stored)))
+        self.writes.append(Write(self.clock(), token, plural, name, "POST", copy.deepcopy(stored)))
         return self._json(201, stored)
 
-    def _replace(self, plural: str, namespace: str, name: str, body: bytes, token: str) -> web.Response:
+    def _replace(self, plural: str, namespace: str, name: str, body: bytes, token: str) -> Answer:
         parsed = self._parse(body, plural, namespace)
-        if isinstance(parsed, web.Response):
+        if isinstance(parsed, Answer):
             return parsed
         if parsed["metadata"].get("name") != name:
             return self._status(
@@ -246,10 +448,10 @@ class FakeKubernetesApi:
             )
         stored = self._stamp(plural, namespace, parsed, current)
         self.objects[(plural, namespace, name)] = stored
-        self.writes.append(Write(time.time(), token, plural, name, "PUT", copy.deepcopy(stored)))
+        self.writes.append(Write(self.clock(), token, plural, name, "PUT", copy.deepcopy(stored)))
         return self._json(200, stored)
 
-    def _parse(self, body: bytes, plural: str, namespace: str) -> JsonObject | web.Response:
+    def _parse(self, body: bytes, plural: str, namespace: str) -> JsonObject | Answer:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -318,10 +520,10 @@ class FakeKubernetesApi:
         )
         return {**body, "apiVersion": api_version, "kind": kind, "metadata": metadata}
 
-    def _json(self, status: int, body: JsonObject) -> web.Response:
-        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+    def _json(self, status: int, body: JsonObject) -> Answer:
+        return Answer(status, orjson.dumps(body), {"Content-Type": "application/json"})
 
-    def _status(self, code: int, reason: str, message: str, name: str = "", plural: str = "") -> web.Response:
+    def _status(self, code: int, reason: str, message: str, name: str = "", plural: str = "") -> Answer:
         body: JsonObject = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -334,3 +536,25 @@ class FakeKubernetesApi:
         if name:
             body["details"] = {"name": name, "kind": plural}
         return self._json(code, body)
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """httpx straight into the fake: what a dropped connection or a timeout would raise, raised."""
+
+    def __init__(self, fake: FakeKubernetesApi) -> None:
+        self.fake = fake
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        timeouts = request.extensions.get("timeout") or {}
+        try:
+            answer = await self.fake.answer(
+                request.method, request.url.path, request.headers, body, give_up_after=timeouts.get("read")
+            )
+        except Dropped as dropped:
+            if dropped.refused:
+                raise httpx.ConnectError(str(dropped), request=request) from None
+            raise httpx.ReadError(str(dropped), request=request) from None
+        except GaveUp:
+            raise httpx.ReadTimeout("timed out", request=request) from None
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body, request=request)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
-from forwarder.kubernetes.api import KubernetesConfigurationError
+from forwarder.kubernetes.api import KubernetesConfigurationError, KubernetesError
 from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
 from forwarder.kubernetes.leader import LeaderElector, LeadershipLost, LeaseTimings
 from forwarder.retry import Backoff
@@ -204,3 +204,225 @@ async def test_remembered_ids_go_to_binary_data_in_the_same_write(tmp_path: Path
         assert await again.load_remembered(ACCESS) == remembered + bytes(8)
         assert await again.load_remembered(SCIM) is None
         await again.close()
+
+
+# -- transient errors, deletions and permanent errors ------------------------------------------------
+
+
+async def test_one_500_at_start_up_is_retried(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        fake.fail_next(500, method="GET", plural="configmaps")
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.check()
+        assert [r.status for r in fake.requests] == [500, 404]
+        await checkpoints.close()
+
+
+async def test_a_timeout_and_a_reset_at_start_up_are_retried(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        fake.put_object("configmaps", NAMESPACE, {"metadata": {"name": NAME}, "data": {}})
+        fake.time_out_next(method="GET")
+        fake.reset_next(method="GET")
+        checkpoints = ConfigMapCheckpointStore(client(fake, tmp_path, timeout=0.2), NAME, backoff=FAST)
+        await checkpoints.check()
+        assert [(r.status, r.fault) for r in fake.requests] == [(None, "timeout"), (None, "reset"), (200, "")]
+        await checkpoints.close()
+
+
+async def test_a_429_at_start_up_waits_its_retry_after(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        fake.fail_next(429, retry_after="0.3", method="GET")
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.check()
+        throttled, answered = fake.requests
+        assert (throttled.status, answered.status) == (429, 404)
+        assert answered.time - throttled.time >= 0.3
+        await checkpoints.close()
+
+
+async def test_an_api_failing_for_the_whole_start_up_budget_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        fake.fail_next(503, count=10_000)
+        checkpoints = ConfigMapCheckpointStore(
+            client(fake, tmp_path), NAME, backoff=FAST, startup_retry_seconds=0.3
+        )
+        with pytest.raises(KubernetesError, match=r"kept failing for 0\.3 s at start-up") as raised:
+            await checkpoints.check()
+        assert not isinstance(raised.value, KubernetesConfigurationError)
+        assert len(fake.requests) > 2
+        await checkpoints.close()
+
+
+async def test_transient_errors_during_a_commit_are_retried_until_it_lands(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        checkpoints = ConfigMapCheckpointStore(client(fake, tmp_path, timeout=0.2), NAME, backoff=FAST)
+        await checkpoints.commit(ACCESS, T0)
+        fake.fail_next(500, method="PUT")
+        fake.reset_next(method="PUT")
+        fake.time_out_next(method="PUT")
+        fake.fail_next(429, retry_after="0.1", method="PUT")
+        await checkpoints.commit(ACCESS, T0 + timedelta(minutes=1))
+        assert [(r.method, r.status) for r in fake.requests if r.method == "PUT"] == [
+            ("PUT", 500),
+            ("PUT", None),
+            ("PUT", None),
+            ("PUT", 429),
+            ("PUT", 200),
+        ]
+        assert await checkpoints.load(ACCESS) == T0 + timedelta(minutes=1)
+        await checkpoints.close()
+
+
+async def test_a_deleted_config_map_is_created_again_with_every_known_checkpoint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_shard = "1b2c3d4e5f60718293a4b5c6d7e8f901/access_requests"
+    async with fake_api() as fake:
+        ours, theirs = store(fake, tmp_path, "token-a"), store(fake, tmp_path, "token-b")
+        await theirs.commit(other_shard, T0 + timedelta(hours=2), b"v1 theirs")
+        await ours.commit(SCIM, T0 + timedelta(hours=1), b"v1 scim")
+        await ours.commit(ACCESS, T0, b"v1 access")
+        # Someone deletes it (`kubectl delete`, a namespace clean-up) while the forwarder runs.
+        assert fake.delete("configmaps", NAMESPACE, NAME)
+        await ours.commit(ACCESS, T0 + timedelta(minutes=1), b"v1 access, later")
+        assert [(r.method, r.status) for r in fake.requests[-3:]] == [
+            ("PUT", 404),
+            ("GET", 404),
+            ("POST", 201),
+        ]
+        stored = fake.get("configmaps", NAMESPACE, NAME)
+        assert stored is not None
+        # The pending position, and what this replica last read or wrote: the other shard's too.
+        assert stored["data"] == {
+            f"{ACCOUNT}.access_requests": (T0 + timedelta(minutes=1)).isoformat(),
+            f"{ACCOUNT}.scim_updates": (T0 + timedelta(hours=1)).isoformat(),
+            "1b2c3d4e5f60718293a4b5c6d7e8f901.access_requests": (T0 + timedelta(hours=2)).isoformat(),
+        }
+        assert stored["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "cloudflare-siem-forwarder"}
+        fresh = store(fake, tmp_path, "token-c")
+        assert await fresh.load_remembered(ACCESS) == b"v1 access, later"
+        assert await fresh.load_remembered(SCIM) == b"v1 scim"
+        assert await fresh.load_remembered(other_shard) == b"v1 theirs"
+        warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+        assert any("checkpoint ConfigMap was deleted" in message for message in warnings)
+        for checkpoints in (ours, theirs, fresh):
+            await checkpoints.close()
+
+
+async def test_a_config_map_found_missing_on_a_fresh_read_during_a_commit_is_created_again(
+    tmp_path: Path,
+) -> None:
+    async with fake_api() as fake:
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.commit(ACCESS, T0, b"v1 access")
+        await checkpoints.commit(SCIM, T0)
+        assert fake.delete("configmaps", NAMESPACE, NAME)
+        # The write fails transiently first, so the cached copy is dropped and read afresh: a GET 404.
+        fake.fail_next(500, method="PUT")
+        await checkpoints.commit(SCIM, T0 + timedelta(minutes=5))
+        assert [(r.method, r.status) for r in fake.requests[-3:]] == [
+            ("PUT", 500),
+            ("GET", 404),
+            ("POST", 201),
+        ]
+        stored = fake.get("configmaps", NAMESPACE, NAME)
+        assert stored is not None
+        assert stored["data"] == {
+            f"{ACCOUNT}.access_requests": T0.isoformat(),
+            f"{ACCOUNT}.scim_updates": (T0 + timedelta(minutes=5)).isoformat(),
+        }
+        assert set(stored["binaryData"]) == {f"{ACCOUNT}.access_requests.remembered"}
+        await checkpoints.close()
+
+
+async def test_a_config_map_recreated_by_another_replica_is_merged_never_backwards(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        ours = store(fake, tmp_path, "token-a")
+        await ours.commit(ACCESS, T0 + timedelta(minutes=10), b"ours")
+        await ours.commit(SCIM, T0)
+        assert fake.delete("configmaps", NAMESPACE, NAME)
+        # Another replica got there first: one stream behind what we know, one ahead.
+        fake.put_object(
+            "configmaps",
+            NAMESPACE,
+            {
+                "metadata": {"name": NAME},
+                "data": {
+                    f"{ACCOUNT}.access_requests": T0.isoformat(),
+                    f"{ACCOUNT}.scim_updates": (T0 + timedelta(hours=1)).isoformat(),
+                },
+            },
+        )
+        fake.delete("configmaps", NAMESPACE, NAME)  # deleted again before our write ...
+        fake.put_object(  # ... and re-created: our PUT carries a stale resourceVersion anyway
+            "configmaps",
+            NAMESPACE,
+            {
+                "metadata": {"name": NAME},
+                "data": {
+                    f"{ACCOUNT}.access_requests": T0.isoformat(),
+                    f"{ACCOUNT}.scim_updates": (T0 + timedelta(hours=1)).isoformat(),
+                },
+            },
+        )
+        await ours.commit(SCIM, T0 + timedelta(minutes=1))
+        stored = fake.get("configmaps", NAMESPACE, NAME)
+        assert stored is not None
+        assert stored["data"] == {
+            f"{ACCOUNT}.access_requests": (T0 + timedelta(minutes=10)).isoformat(),
+            f"{ACCOUNT}.scim_updates": (T0 + timedelta(hours=1)).isoformat(),
+        }
+        await ours.close()
+
+
+async def test_a_load_after_the_config_map_was_deleted_resumes_from_what_the_replica_knows(
+    tmp_path: Path,
+) -> None:
+    async with fake_api() as fake:
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.commit(ACCESS, T0, b"v1 access")
+        assert fake.delete("configmaps", NAMESPACE, NAME)
+        # A new term on the same replica: not FORWARDER_START_AT, but the last known checkpoint.
+        assert await checkpoints.load(ACCESS) == T0
+        assert await checkpoints.load_remembered(ACCESS) == b"v1 access"
+        await checkpoints.commit(ACCESS, T0 + timedelta(minutes=1))
+        stored = fake.get("configmaps", NAMESPACE, NAME)
+        assert stored is not None
+        assert stored["data"] == {f"{ACCOUNT}.access_requests": (T0 + timedelta(minutes=1)).isoformat()}
+        await checkpoints.close()
+
+
+async def test_a_missing_namespace_is_a_configuration_error_naming_the_setting(tmp_path: Path) -> None:
+    async with fake_api(namespaces={"somewhere-else"}) as fake:
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.check()  # a GET in a namespace that does not exist: the object's 404
+        with pytest.raises(
+            KubernetesConfigurationError, match="FORWARDER_KUBERNETES_NAMESPACE: the namespace"
+        ):
+            await checkpoints.commit(ACCESS, T0)
+        await checkpoints.close()
+
+
+async def test_a_refused_write_names_the_rbac_rule(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        checkpoints = store(fake, tmp_path)
+        await checkpoints.check()
+        fake.forbidden.add("token-a")
+        with pytest.raises(KubernetesConfigurationError) as raised:
+            await checkpoints.commit(ACCESS, T0)
+        assert 'apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"]' in str(
+            raised.value
+        )
+        assert len([r for r in fake.requests if r.status == 403]) == 1
+        await checkpoints.close()
+
+
+async def test_an_invalid_config_map_names_the_setting(tmp_path: Path) -> None:
+    async with fake_api() as fake:
+        checkpoints = store(fake, tmp_path)
+        fake.fail_next(422, method="POST")
+        with pytest.raises(
+            KubernetesConfigurationError, match="FORWARDER_KUBERNETES_CONFIGMAP: the API refused"
+        ):
+            await checkpoints.commit(ACCESS, T0)
+        await checkpoints.close()

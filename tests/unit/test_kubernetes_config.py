@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forwarder.kubernetes import replica_identity
-from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError
+from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError, retry_after
 from forwarder.kubernetes.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
 from forwarder.settings import ConfigurationError, Settings, load_config
 
@@ -130,3 +130,98 @@ def test_outside_a_cluster_every_missing_piece_is_named(tmp_path: Path) -> None:
         "FORWARDER_KUBERNETES_NAMESPACE",
         "FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR",
     ]
+
+
+# -- FORWARDER_KUBERNETES_REQUEST_TIMEOUT ------------------------------------------------------------
+
+
+def leader_election(monkeypatch: pytest.MonkeyPatch, renew_deadline: str = "10s") -> None:
+    monkeypatch.setenv("FORWARDER_LEADER_ELECTION", "true")
+    monkeypatch.setenv("FORWARDER_CHECKPOINT_STORE", "kubernetes")
+    monkeypatch.setenv("FORWARDER_LEASE_DURATION", "15s")
+    monkeypatch.setenv("FORWARDER_LEASE_RENEW_DEADLINE", renew_deadline)
+    monkeypatch.setenv("FORWARDER_LEASE_RETRY_PERIOD", "1s")
+
+
+def test_the_kubernetes_request_timeout_is_its_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDER_REQUEST_TIMEOUT", "30s")
+    assert Settings().kubernetes_request_timeout == 5.0
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "1500ms")
+    assert Settings().kubernetes_request_timeout == 1.5
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "3")
+    assert Settings().kubernetes_request_timeout == 3.0
+    # Without leader election there is no deadline to fit under.
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "1m")
+    assert Settings().kubernetes_request_timeout == 60.0
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "0")
+    assert any(line.startswith("FORWARDER_KUBERNETES_REQUEST_TIMEOUT") for line in problems())
+
+
+def test_a_request_timeout_not_below_the_renew_deadline_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    leader_election(monkeypatch, renew_deadline="10s")
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "10s")
+    found = [line for line in problems() if line.startswith("FORWARDER_KUBERNETES_REQUEST_TIMEOUT")]
+    assert found == [
+        "FORWARDER_KUBERNETES_REQUEST_TIMEOUT: must be shorter than FORWARDER_LEASE_RENEW_DEADLINE "
+        "(10 s is not below 10 s), so that a leader can retry a renewal that timed out before its deadline"
+    ]
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "9s")
+    assert Settings().kubernetes_request_timeout == 9.0
+
+
+def test_the_default_request_timeout_fits_a_short_renew_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    leader_election(monkeypatch, renew_deadline="12s")
+    assert Settings().kubernetes_request_timeout == 5.0
+    leader_election(monkeypatch, renew_deadline="10s")
+    assert Settings().kubernetes_request_timeout == 5.0
+    leader_election(monkeypatch, renew_deadline="8s")
+    assert Settings().kubernetes_request_timeout == 4.0
+    leader_election(monkeypatch, renew_deadline="2s")
+    monkeypatch.setenv("FORWARDER_LEASE_DURATION", "3s")
+    monkeypatch.setenv("FORWARDER_LEASE_RETRY_PERIOD", "0.5s")
+    assert Settings().kubernetes_request_timeout == 1.0
+    # A value someone set is theirs: kept when it fits, refused when it does not.
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "1.5s")
+    assert Settings().kubernetes_request_timeout == 1.5
+
+
+async def test_every_kubernetes_client_uses_the_kubernetes_request_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from forwarder.checkpoints import checkpoint_store
+    from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
+    from forwarder.kubernetes import kubernetes_api, leader_elector
+
+    (tmp_path / "token").write_text("secret")
+    (tmp_path / "namespace").write_text("siem")
+    leader_election(monkeypatch)
+    monkeypatch.setenv("FORWARDER_KUBERNETES_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FORWARDER_KUBERNETES_SERVICE_ACCOUNT_DIR", str(tmp_path))
+    monkeypatch.setenv("FORWARDER_REQUEST_TIMEOUT", "30s")
+    monkeypatch.setenv("FORWARDER_KUBERNETES_REQUEST_TIMEOUT", "2s")
+    settings = Settings()
+    store = checkpoint_store(settings)
+    assert isinstance(store, ConfigMapCheckpointStore)
+    elector = leader_elector(settings)
+    api = kubernetes_api(settings)
+    for used in (store.api, elector.api, api):
+        assert used.timeout == 2.0
+        assert used._http.timeout.read == 2.0
+        await used.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), ("0.5", 0.5), ("-2", 0.0), ("86400", 300.0), ("soon", None), ("", None), (None, None)],
+)
+def test_retry_after_is_read_as_seconds_within_bounds(header: str | None, seconds: float | None) -> None:
+    assert retry_after(header) == seconds
+
+
+def test_retry_after_may_be_an_http_date() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    assert retry_after("Sat, 01 Mar 2025 12:00:07 GMT", now) == 7.0
