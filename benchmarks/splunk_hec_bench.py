@@ -112,7 +112,7 @@ def settings_for(
         gzip=use_gzip,
         gzip_level=GZIP_LEVEL,
         concurrency=concurrency,
-        ca_bundle=Path(ca_file) if ca_file else None,
+        tls_ca_file=Path(ca_file) if ca_file else None,
         acknowledgements=acks,
         ack_poll_interval=0.02,
         host="bench",
