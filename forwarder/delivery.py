@@ -14,33 +14,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
+from forwarder.acknowledgement import Ticket
 from forwarder.dead_letters import DeadLetter, DeadLetters
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
 from forwarder.telemetry import Telemetry
 
+# Ticket is re-exported for code that imported it from here before it moved to forwarder.acknowledgement.
+__all__ = ["Abandoned", "Item", "PartialRetry", "SinkStatus", "SinkWorker", "Ticket"]
+
 log = logging.getLogger(__name__)
-
-
-class Ticket:
-    """A group of events (one page of one stream) and how many (event, sink) deliveries are left."""
-
-    def __init__(self, pending: int, *, newest: datetime | None = None) -> None:
-        self.pending = pending
-        # The time of the newest event of the group: a stream's lag once the ticket is done.
-        self.newest = newest
-        self.done = asyncio.Event()
-        if pending <= 0:
-            self.done.set()
-
-    def settle(self, count: int = 1) -> None:
-        self.pending -= count
-        if self.pending <= 0:
-            self.done.set()
 
 
 class Abandoned(Exception):

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from forwarder.acknowledgement import Ticket
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.cloudflare.streams import Stream
-from forwarder.delivery import Ticket
 from forwarder.mapping import Format
 from forwarder.records import Record, event_id, parse_timestamp
 from forwarder.runner import Forwarder

@@ -15,8 +15,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from forwarder.acknowledgement import Ticket
 from forwarder.dead_letters import DeadLetters
-from forwarder.delivery import Item, SinkStatus, SinkWorker, Ticket
+from forwarder.delivery import Item, SinkStatus, SinkWorker
 from forwarder.mapping import Format, encoder_for
 from forwarder.records import Record
 from forwarder.retry import Backoff

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from forwarder.acknowledgement import Ticket
 from forwarder.cloudflare.paging import WindowReader
-from forwarder.delivery import Ticket
 
 
 def whole_seconds(moment: datetime) -> datetime:

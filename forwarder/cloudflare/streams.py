@@ -28,6 +28,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from forwarder.acknowledgement import Ticket
 from forwarder.checkpoints.base import CheckpointStore
 from forwarder.cloudflare.client import CloudflareClient
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
@@ -40,7 +41,6 @@ from forwarder.cloudflare.stream_state import (
     Uncommitted,
     whole_seconds,
 )
-from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record, make_record
 from forwarder.telemetry import Telemetry
 

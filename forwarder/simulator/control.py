@@ -22,15 +22,39 @@ These paths need no credentials, are not rate limited, faulted, counted or recor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import orjson
 from aiohttp import web
 
-from forwarder.simulator.faults import Fault
+from forwarder.simulator.envelope import JsonObject
+from forwarder.simulator.faults import Fault, FaultPlan
+from forwarder.simulator.observations import ReceivedRequest, SimulatorStats
 
-if TYPE_CHECKING:
-    from forwarder.simulator.server import Simulator
+
+class Controlled(Protocol):
+    """What these routes read and change of the simulator; the server passes itself, so this module
+    needs nothing of the server's (which imports it to mount the routes)."""
+
+    @property
+    def stats(self) -> SimulatorStats: ...
+    @property
+    def violations(self) -> list[str]: ...
+    @property
+    def faults(self) -> FaultPlan: ...
+    @property
+    def requests(self) -> Iterable[ReceivedRequest]: ...
+
+    def records(self, account_id: str, log_type: str) -> list[JsonObject]: ...
+
+    def add_records(
+        self,
+        account_id: str,
+        log_type: str,
+        records: Iterable[Mapping[str, object]],
+        visible_after: float = 0.0,
+    ) -> int: ...
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -51,7 +75,7 @@ async def _body(request: web.Request) -> dict[str, object]:
     return body
 
 
-def control_routes(simulator: Simulator, prefix: str) -> list[web.RouteDef]:
+def control_routes(simulator: Controlled, prefix: str) -> list[web.RouteDef]:
     async def stats(request: web.Request) -> web.Response:
         return _json(simulator.stats.to_json(simulator.violations))
 

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from forwarder.telemetry.status import HEARTBEAT_INTERVAL, StatusBoard
+from forwarder.telemetry.status import HEARTBEAT_INTERVAL, ForwarderView, StatusBoard
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from forwarder.runner import Forwarder
     from forwarder.telemetry.instruments import Telemetry
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ async def heartbeat(board: StatusBoard) -> None:
 
 @asynccontextmanager
 async def serve_endpoints(
-    forwarder: Forwarder, telemetry: Telemetry, *, host: str, port: int
+    forwarder: ForwarderView, telemetry: Telemetry, *, host: str, port: int
 ) -> AsyncIterator[HealthServer | None]:
     """The endpoints and the heartbeat for as long as the block runs.
 

@@ -25,12 +25,10 @@ from forwarder import __version__
 from forwarder.cloudflare.errors import CloudflareError, CloudflareRateLimited
 from forwarder.records import Record
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
-from forwarder.telemetry.status import checkpoint_age, lag
+from forwarder.telemetry.status import ForwarderView, checkpoint_age, lag
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
-
-    from forwarder.runner import Forwarder
 
 SCOPE = "forwarder"
 SINK_STATES = ("starting", "ok", "retrying", "config_error")
@@ -116,7 +114,7 @@ class Telemetry:
         # Set when a Prometheus reader feeds this registry: /metrics serves it.
         self.prometheus_registry = prometheus_registry
         self.tracer = self.tracer_provider.get_tracer(SCOPE, __version__)
-        self._forwarder: Forwarder | None = None
+        self._forwarder: ForwarderView | None = None
         meter = self.meter_provider.get_meter(SCOPE, __version__)
         event = "{event}"
         self.fetched = meter.create_counter(
@@ -235,7 +233,7 @@ class Telemetry:
             "Seconds since the Cloudflare API last answered a request successfully.",
         )
 
-    def watch(self, forwarder: Forwarder) -> None:
+    def watch(self, forwarder: ForwarderView) -> None:
         """Read the gauges from ``forwarder``'s streams, sinks and client from now on."""
         self._forwarder = forwarder
 

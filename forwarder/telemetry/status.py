@@ -11,16 +11,149 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 from forwarder import __version__
+from forwarder.records import LogType
 
-if TYPE_CHECKING:
-    from forwarder.cloudflare.stream_state import StreamProgress
-    from forwarder.cloudflare.streams import Stream
-    from forwarder.runner import Forwarder
+# What the board and the gauges read, as protocols: telemetry reads the forwarder's status objects
+# without importing the runner, the streams or the pipeline that keep them (they import telemetry).
+# Every member is a read-only property, so the owners' plain (mutable) attributes satisfy them.
+
+
+class StreamProgressView(Protocol):
+    """A stream's progress (``StreamProgress``)."""
+
+    @property
+    def events(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+    @property
+    def windows(self) -> int: ...
+    @property
+    def late(self) -> int: ...
+    @property
+    def unreadable_seconds(self) -> int: ...
+    @property
+    def position(self) -> datetime | None: ...
+    @property
+    def committed(self) -> datetime | None: ...
+    @property
+    def newest_delivered(self) -> datetime | None: ...
+    @property
+    def caught_up(self) -> bool: ...
+
+
+class StreamView(Protocol):
+    """One stream (``Stream``): which account and log type, and how far it got."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def log_type(self) -> LogType: ...
+    @property
+    def progress(self) -> StreamProgressView: ...
+
+
+class SinkStatusView(Protocol):
+    """A sink's status (``SinkStatus``); a dataclass, since ``/status`` lists all of its fields."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def last_error(self) -> str: ...
+    @property
+    def inflight_events(self) -> int: ...
+    @property
+    def inflight_bytes(self) -> int: ...
+
+
+class NamedView(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class SinkWorkerView(Protocol):
+    """One sink's worker (``SinkWorker``)."""
+
+    @property
+    def sink(self) -> NamedView: ...
+    @property
+    def status(self) -> SinkStatusView: ...
+
+
+class PipelineView(Protocol):
+    @property
+    def workers(self) -> Sequence[SinkWorkerView]: ...
+
+
+class ClientView(Protocol):
+    """The Cloudflare client's last answer (``CloudflareClient``); times are ``time.monotonic()``."""
+
+    @property
+    def last_success(self) -> float | None: ...
+    @property
+    def last_request(self) -> float | None: ...
+    @property
+    def last_error(self) -> str: ...
+    @property
+    def server_remaining(self) -> int | None: ...
+
+
+class LeadershipView(Protocol):
+    """Leader election (``LeaderElector``): which Lease, who this replica is, whether it leads."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def identity(self) -> str: ...
+    def is_leader(self) -> bool: ...
+
+
+class StatusSettingsView(Protocol):
+    """The settings that set how long a silence from Cloudflare is still ready."""
+
+    @property
+    def ready_cloudflare_max_age(self) -> float: ...
+    @property
+    def poll_interval(self) -> float: ...
+    @property
+    def request_timeout(self) -> float: ...
+
+
+class ScrubberView(Protocol):
+    """Takes the configured secrets out of what the endpoints show (``Scrubber``)."""
+
+    def text(self, value: str) -> str: ...
+    def document(self, value: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ForwarderView(Protocol):
+    """What the board and the gauges read from a running forwarder (``runner.Forwarder``)."""
+
+    @property
+    def settings(self) -> StatusSettingsView: ...
+    @property
+    def client(self) -> ClientView: ...
+    @property
+    def pipeline(self) -> PipelineView: ...
+    @property
+    def streams(self) -> Sequence[StreamView]: ...
+    @property
+    def leadership(self) -> LeadershipView | None: ...
+    @property
+    def scrubber(self) -> ScrubberView: ...
+    @property
+    def failure(self) -> str | None: ...
+
 
 # The event loop runs a heartbeat every second; nothing the forwarder does blocks it for long
 # (file writes go to a thread, every request has a timeout), so this long a silence means stuck.
@@ -32,12 +165,12 @@ def seconds_since(moment: datetime | None, now: datetime) -> float | None:
     return None if moment is None else max(0.0, (now - moment).total_seconds())
 
 
-def lag(progress: StreamProgress, now: datetime) -> float | None:
+def lag(progress: StreamProgressView, now: datetime) -> float | None:
     """Now minus the time of the newest event every sink has acknowledged (or dead-lettered)."""
     return seconds_since(progress.newest_delivered, now)
 
 
-def checkpoint_age(progress: StreamProgress, now: datetime) -> float | None:
+def checkpoint_age(progress: StreamProgressView, now: datetime) -> float | None:
     """Now minus the committed position: how far behind real time the delivered data ends."""
     return seconds_since(progress.committed, now)
 
@@ -53,7 +186,7 @@ def rounded(value: float | None) -> float | None:
 class StatusBoard:
     def __init__(
         self,
-        forwarder: Forwarder,
+        forwarder: ForwarderView,
         *,
         stall_after: float = STALL_AFTER,
         monotonic: Callable[[], float] = time.monotonic,
@@ -151,7 +284,7 @@ class StatusBoard:
         return {"lease": elector.name, "identity": elector.identity, "leading": elector.is_leader()}
 
     @staticmethod
-    def _stream(stream: Stream, now: datetime) -> dict[str, Any]:
+    def _stream(stream: StreamView, now: datetime) -> dict[str, Any]:
         progress = stream.progress
         return {
             "stream": stream.key,

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from forwarder.acknowledgement import Ticket
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.cloudflare.stream_state import StreamOptions
 from forwarder.cloudflare.streams import Stream
-from forwarder.delivery import Ticket
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from forwarder.acknowledgement import Ticket
 from forwarder.dead_letters import DeadLetters
-from forwarder.delivery import Ticket
 from forwarder.pipeline import Pipeline, SinkStopped
 from forwarder.records import LogType, Record, make_record
 from forwarder.retry import Backoff

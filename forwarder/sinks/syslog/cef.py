@@ -21,6 +21,7 @@ from forwarder.sinks.syslog.fields import (
     host_of,
     ip_address,
     outcome,
+    signature_id,
 )
 from forwarder.sinks.syslog.settings import Severity
 
@@ -48,12 +49,6 @@ def escape_header(value: str) -> str:
 
 def escape_extension(value: str) -> str:
     return value.translate(EXTENSION_ESCAPES)
-
-
-def signature_id(record: Record) -> str:
-    """Device Event Class ID: one per log type and outcome, so SIEM rules can key on it."""
-    kind = "access_request" if record.log_type is LogType.ACCESS_REQUESTS else "scim_update"
-    return f"{kind}.{outcome(record).value}"
 
 
 def event_name(record: Record) -> str:

@@ -89,6 +89,12 @@ def java_iso_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + moment.strftime("%z")
 
 
+def signature_id(record: Record) -> str:
+    """Device Event Class ID: one per log type and outcome, so SIEM rules can key on it."""
+    kind = "access_request" if record.log_type is LogType.ACCESS_REQUESTS else "scim_update"
+    return f"{kind}.{outcome(record).value}"
+
+
 # CEF severity is 0-10 and LEEF `sev` 1-10; both follow the syslog severity a person configured so
 # that one setting ranks an event the same way in every format.
 SEVERITY_TO_TEN: dict[Severity, int] = {

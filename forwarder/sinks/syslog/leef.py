@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from forwarder import __version__
 from forwarder.records import LogType, Record
-from forwarder.sinks.syslog.cef import signature_id
 from forwarder.sinks.syslog.fields import (
     SEVERITY_TO_TEN,
     Outcome,
@@ -22,34 +21,16 @@ from forwarder.sinks.syslog.fields import (
     ip_address,
     java_iso_time,
     outcome,
+    signature_id,
 )
 from forwarder.sinks.syslog.settings import Severity
+
+# Re-exported: it reads a LEEF delimiter, but lives with the settings that validate with it.
+from forwarder.sinks.syslog.settings import parse_delimiter as parse_delimiter
 
 VENDOR = "Cloudflare"
 PRODUCT = "Access"
 DEV_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"
-
-# Characters that cannot separate attributes: they are part of keys, escapes or framing.
-FORBIDDEN_DELIMITERS = frozenset("=\\\n\r|_ ")
-
-
-def parse_delimiter(setting: str) -> str:
-    """The delimiter a setting names: one character, or ``x09`` / ``0x09`` (LEEF 2.0's hex form)."""
-    character = setting
-    lowered = setting.lower()
-    if len(setting) > 1 and lowered.startswith(("0x", "x")):
-        digits = lowered.removeprefix("0").removeprefix("x")
-        if not 1 <= len(digits) <= 4:
-            raise ValueError(f"{setting!r}: a hex delimiter has 1 to 4 digits, as in x09 or 0x5E")
-        try:
-            character = chr(int(digits, 16))
-        except ValueError:
-            raise ValueError(f"{setting!r} is not a hex character code such as x09") from None
-    if len(character) != 1:
-        raise ValueError(f"{setting!r}: the LEEF delimiter is one character, or its code as x09")
-    if character in FORBIDDEN_DELIMITERS or character.isalnum():
-        raise ValueError(f"{setting!r} cannot be the LEEF delimiter: it appears in keys, values or escapes")
-    return character
 
 
 def header_delimiter(delimiter: str) -> str:

@@ -94,6 +94,29 @@ def is_header_text(value: str) -> bool:
     return bool(value) and all(character in PRINTABLE_ASCII for character in value)
 
 
+# Characters that cannot separate LEEF attributes: they are part of keys, escapes or framing.
+FORBIDDEN_DELIMITERS = frozenset("=\\\n\r|_ ")
+
+
+def parse_delimiter(setting: str) -> str:
+    """The delimiter a setting names: one character, or ``x09`` / ``0x09`` (LEEF 2.0's hex form)."""
+    character = setting
+    lowered = setting.lower()
+    if len(setting) > 1 and lowered.startswith(("0x", "x")):
+        digits = lowered.removeprefix("0").removeprefix("x")
+        if not 1 <= len(digits) <= 4:
+            raise ValueError(f"{setting!r}: a hex delimiter has 1 to 4 digits, as in x09 or 0x5E")
+        try:
+            character = chr(int(digits, 16))
+        except ValueError:
+            raise ValueError(f"{setting!r} is not a hex character code such as x09") from None
+    if len(character) != 1:
+        raise ValueError(f"{setting!r}: the LEEF delimiter is one character, or its code as x09")
+    if character in FORBIDDEN_DELIMITERS or character.isalnum():
+        raise ValueError(f"{setting!r} cannot be the LEEF delimiter: it appears in keys, values or escapes")
+    return character
+
+
 class SyslogSettings(SinkSettings):
     model_config = SettingsConfigDict(env_prefix="FORWARDER_SYSLOG__", extra="ignore", frozen=True)
 
@@ -235,8 +258,6 @@ class SyslogSettings(SinkSettings):
     @field_validator("leef_delimiter")
     @classmethod
     def _leef_delimiter(cls, value: str) -> str:
-        from forwarder.sinks.syslog.leef import parse_delimiter
-
         parse_delimiter(value)
         return value
 

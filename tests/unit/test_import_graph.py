@@ -1,0 +1,163 @@
+"""Data flows one way: no import cycles among the modules of ``forwarder/``.
+
+Every import counts, including those under ``if TYPE_CHECKING:`` and those inside functions: a
+cycle hidden from the interpreter still ties the modules together for a reader and for a refactor.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = "forwarder"
+ROOT = Path(__file__).resolve().parents[2] / PACKAGE
+
+
+def module_name(path: Path) -> str:
+    """``forwarder/a/b.py`` is ``forwarder.a.b``; a package's ``__init__.py`` is the package itself."""
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def find_modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(ROOT.rglob("*.py"))}
+
+
+def imported_modules(tree: ast.Module, module: str, is_package: bool, modules: set[str]) -> Iterator[str]:
+    """The modules of ``forwarder/`` that ``module`` imports, relative imports resolved.
+
+    ``from forwarder.x import y`` is ``forwarder.x.y`` when that is a module, else ``forwarder.x``.
+    """
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield from nearest(alias.name, modules)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base]) if base else ".".join(anchor)
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                yield from [submodule] if submodule in modules else nearest(base, modules)
+
+
+def nearest(name: str, modules: set[str]) -> Iterator[str]:
+    """The module of ``forwarder/`` that ``name`` names, or the nearest one enclosing it."""
+    while name:
+        if name in modules:
+            yield name
+            return
+        name = name.rpartition(".")[0]
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = find_modules()
+    names = set(modules)
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        imported = imported_modules(tree, module, path.name == "__init__.py", names)
+        # A package's __init__ importing its own package's names is no cycle.
+        graph[module] = {target for target in imported if target != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = []
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        work.append((start, iter(sorted(graph[start]))))
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = counter
+                    counter += 1
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph[successor]))))
+                    advanced = True
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return sorted(found)
+
+
+def test_the_graph_sees_the_package() -> None:
+    graph = import_graph()
+    # A sanity check that the walk found modules and their imports, so an empty graph cannot pass.
+    assert "forwarder.cli" in graph
+    assert "forwarder.records" in graph["forwarder.pipeline"]
+
+
+def test_every_kind_of_import_is_an_edge() -> None:
+    source = """
+from typing import TYPE_CHECKING
+import forwarder.a.b
+from forwarder.c import d, name_in_c
+from . import e
+
+if TYPE_CHECKING:
+    from forwarder.f import Thing
+
+def later() -> None:
+    from .g import helper
+"""
+    modules = {"forwarder", "forwarder.a", "forwarder.a.b", "forwarder.c", "forwarder.c.d"}
+    modules |= {"forwarder.x", "forwarder.x.e", "forwarder.x.g", "forwarder.f", "forwarder.x.here"}
+    found = set(imported_modules(ast.parse(source), "forwarder.x.here", False, modules))
+    assert found == {
+        "forwarder.a.b",
+        "forwarder.c.d",
+        "forwarder.c",
+        "forwarder.x.e",
+        "forwarder.f",
+        "forwarder.x.g",
+    }
+
+
+def test_cycles_are_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"f"}, "f": {"e"}}
+    assert cycles(graph) == [["a", "b", "c"], ["e", "f"]]
+
+
+def test_no_import_cycles() -> None:
+    found = cycles(import_graph())
+    assert not found, "import cycles in forwarder/:\n" + "\n".join(
+        f"  {len(component)} modules: {', '.join(component)}" for component in found
+    )
