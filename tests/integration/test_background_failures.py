@@ -13,7 +13,7 @@ from forwarder.settings import Config, SinkConfig
 from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.status import StatusBoard
-from tests.integration.test_forwarder_end_to_end import NOW, settings, simulator_config
+from tests.support.forwarder_runs import NOW, settings, simulator_config
 
 
 class BrokenStore(MemoryCheckpointStore):

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,10 @@ import pytest
 from forwarder.simulator.background import SimulatorThread
 from forwarder.simulator.faults import Fault
 from tests.fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
-from tests.fakes.splunk_hec import FakeHec, HecToken
+from tests.fakes.splunk_hec import FakeHec
 from tests.fakes.splunk_hec_faults import Reset, busy, proxy_answer
 from tests.fakes.threaded import ThreadedFake
-from tests.integration.test_forwarder_end_to_end import (
+from tests.support.forwarder_runs import (
     ACCOUNT,
     LOG_TYPES,
     NOW,
@@ -41,9 +41,9 @@ from tests.integration.test_forwarder_end_to_end import (
     settings,
     simulator_config,
 )
+from tests.support.hec import HEC_TOKEN, splunk_hec
 
 HOURS = 6
-HEC_TOKEN = "00000000-0000-4000-8000-000000000001"
 
 
 class CheckpointWatch:
@@ -294,27 +294,6 @@ def test_a_syslog_receiver_that_starts_late_gets_everything(tmp_path: Path, rece
         orjson.loads(message.msg.lstrip("\ufeff"))["_forwarder"]["event_id"] for message in received
     )
     assert want <= set(ids)
-
-
-@contextmanager
-def splunk_hec(**options: Any) -> Iterator[ThreadedFake[FakeHec]]:
-    with splunk_hec_serving(FakeHec([HecToken(HEC_TOKEN, use_ack=True)], **options)) as fake:
-        yield fake
-
-
-@contextmanager
-def splunk_hec_serving(hec: FakeHec) -> Iterator[ThreadedFake[FakeHec]]:
-    """``hec`` served on a thread of its own, for subprocess tests."""
-    stack = AsyncExitStack()
-
-    async def start(fake: FakeHec) -> None:
-        await stack.enter_async_context(fake.serve())
-
-    async def stop(fake: FakeHec) -> None:
-        await stack.aclose()
-
-    with ThreadedFake(hec, start, stop) as fake:
-        yield fake
 
 
 def test_splunk_hec_busy_lost_acks_and_poison_events_are_all_accounted_for(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import orjson
 from forwarder.simulator.background import SimulatorThread
 from forwarder.simulator.config import DEFAULT_TOKEN
 from forwarder.simulator.faults import Fault
-from tests.integration.test_forwarder_end_to_end import cli, cli_env, simulator_config
+from tests.support.forwarder_runs import cli, cli_env, simulator_config
 
 
 def json_lines(data: bytes) -> list[dict[str, Any]]:

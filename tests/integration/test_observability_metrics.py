@@ -23,7 +23,7 @@ from forwarder.settings import Config, SinkConfig
 from forwarder.simulator.faults import Fault
 from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
-from tests.integration.test_forwarder_end_to_end import ACCOUNT, NOW, settings, simulator_config
+from tests.support.forwarder_runs import ACCOUNT, NOW, settings, simulator_config
 from tests.unit.test_telemetry_metrics import Recorded
 
 ACCESS = f"{ACCOUNT}/access_requests"

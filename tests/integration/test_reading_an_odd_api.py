@@ -24,7 +24,7 @@ from forwarder.simulator.envelope import ODD_SHAPES
 from forwarder.simulator.faults import Fault
 from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
-from tests.integration.test_forwarder_end_to_end import (
+from tests.support.forwarder_runs import (
     ACCOUNT,
     NOW,
     all_records,

@@ -14,7 +14,7 @@ from forwarder.dead_letters import DeadLetter, DeadLetters
 from forwarder.records import LogType, make_record
 from forwarder.simulator.background import SimulatorThread
 from forwarder.simulator.faults import Fault
-from tests.integration.test_forwarder_end_to_end import (
+from tests.support.forwarder_runs import (
     ACCOUNT,
     LOG_TYPES,
     NOW,

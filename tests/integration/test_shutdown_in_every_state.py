@@ -22,9 +22,8 @@ import pytest
 
 from forwarder.simulator.background import SimulatorThread
 from forwarder.simulator.faults import Fault
-from tests.integration.test_forwarder_end_to_end import backfill_env, cli_env, simulator_config
-from tests.integration.test_high_availability import Cluster, wait_for
-from tests.integration.test_high_availability import cluster as cluster
+from tests.support.cluster import Cluster, wait_for
+from tests.support.forwarder_runs import backfill_env, cli_env, simulator_config
 
 GRACE = 2.0
 # Python's start, the last log lines, closing the sinks: slack for a loaded machine.
@@ -117,7 +116,7 @@ def test_while_a_sink_refuses_connections(command: str, tmp_path: Path) -> None:
 def test_while_a_sink_retries_in_run(tmp_path: Path) -> None:
     """The sink answers 503 (server busy) to everything: retrying, not refusing."""
     from tests.fakes.splunk_hec_faults import busy
-    from tests.integration.test_fault_injection import HEC_TOKEN, splunk_hec
+    from tests.support.hec import HEC_TOKEN, splunk_hec
 
     with SimulatorThread(simulator_config(hours=1)) as simulator, splunk_hec() as hec:
         hec.call(lambda fake: fake.inject(*[busy()] * 10_000))

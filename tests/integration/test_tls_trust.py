@@ -47,8 +47,8 @@ from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.splunk_hec import FakeHec, HecToken
 from tests.fakes.splunk_hec_support import TOKEN
 from tests.fakes.splunk_hec_support import make_events as hec_events
-from tests.integration.test_forwarder_end_to_end import ACCOUNT, settings, simulator_config
 from tests.missing_tool import missing_tool
+from tests.support.forwarder_runs import ACCOUNT, settings, simulator_config
 
 pytestmark = [
     pytest.mark.integration,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,3 +41,7 @@ OCSF_VALIDATORS = {
 def with_fields(base: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     """``base`` updated with ``fields``; a field given as ``"<drop>"`` is left out."""
     return {key: value for key, value in {**base, **fields}.items() if value != "<drop>"}
+
+
+# The golden files: inputs and the documents each format must map them to, byte for byte.
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"

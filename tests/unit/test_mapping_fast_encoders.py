@@ -25,9 +25,8 @@ from forwarder.mapping.well_formed import FAST_FIELDS
 from forwarder.records import LogType, Record, make_record
 from forwarder.simulator.config import ACCESS_REQUESTS, RateLimit, SimulatorConfig
 from forwarder.simulator.record_store import RecordStore
-from tests.unit.mapping_support import OBSERVED
-from tests.unit.test_mapping_golden import GOLDEN
-from tests.unit.test_mapping_properties import _emails, _records, _timestamps, _uuids
+from tests.support.record_strategies import _emails, _records, _timestamps, _uuids
+from tests.unit.mapping_support import GOLDEN, OBSERVED
 
 _SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"

@@ -19,8 +19,8 @@ import pytest
 from forwarder.mapping import Format
 from forwarder.mapping.command import run_map
 from forwarder.records import LogType
+from tests.unit.mapping_support import GOLDEN
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"  # the account id example in Cloudflare's OpenAPI spec
 OBSERVED = datetime(2026, 8, 20, 12, 0, 0, 250000, tzinfo=UTC)
 UPDATE = os.environ.get("FORWARDER_UPDATE_GOLDEN") == "1"

@@ -1,0 +1,33 @@
+"""The fake Splunk HEC served on a thread of its own, for tests that run the forwarder as a subprocess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from typing import Any
+
+from tests.fakes.splunk_hec import FakeHec, HecToken
+from tests.fakes.threaded import ThreadedFake
+
+HEC_TOKEN = "00000000-0000-4000-8000-000000000001"
+
+
+@contextmanager
+def splunk_hec(**options: Any) -> Iterator[ThreadedFake[FakeHec]]:
+    with splunk_hec_serving(FakeHec([HecToken(HEC_TOKEN, use_ack=True)], **options)) as fake:
+        yield fake
+
+
+@contextmanager
+def splunk_hec_serving(hec: FakeHec) -> Iterator[ThreadedFake[FakeHec]]:
+    """``hec`` served on a thread of its own, for subprocess tests."""
+    stack = AsyncExitStack()
+
+    async def start(fake: FakeHec) -> None:
+        await stack.enter_async_context(fake.serve())
+
+    async def stop(fake: FakeHec) -> None:
+        await stack.aclose()
+
+    with ThreadedFake(hec, start, stop) as fake:
+        yield fake
