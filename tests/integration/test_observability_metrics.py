@@ -24,7 +24,7 @@ from forwarder.simulator.faults import Fault
 from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import ACCOUNT, NOW, settings, simulator_config
-from tests.unit.test_telemetry_metrics import Recorded
+from tests.support.telemetry import Recorded
 
 ACCESS = f"{ACCOUNT}/access_requests"
 SCIM = f"{ACCOUNT}/scim_updates"

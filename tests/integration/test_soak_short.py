@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.soak import soak
+from tests.support.soak import soak
 
 
 def test_a_short_soak_under_random_faults_loses_nothing(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -13,29 +13,12 @@ import pytest
 from forwarder.acknowledgement import Ticket
 from forwarder.dead_letters import DeadLetters
 from forwarder.pipeline import Pipeline, SinkStopped
-from forwarder.records import LogType, Record, make_record
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
 from tests.fakes.memory_sink import MemorySink, MemorySinkSettings, fail_once, reject, retry_tail
+from tests.support.access_records import records
 
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 FAST = {"batch_max_age": 0.01}
-
-
-def records(count: int, *, age: timedelta = timedelta(0), start: int = 0) -> list[Record]:
-    when = datetime.now(UTC) - age
-    return [
-        make_record(
-            LogType.ACCESS_REQUESTS,
-            ACCOUNT,
-            {
-                "ray_id": f"{index:016x}",
-                "created_at": when.isoformat(),
-                "user_email": f"u{index}@example.com",
-            },
-        )
-        for index in range(start, start + count)
-    ]
 
 
 class Harness:
