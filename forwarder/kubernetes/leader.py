@@ -31,8 +31,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
@@ -44,76 +43,24 @@ from forwarder.kubernetes.api import (
     KubernetesConfigurationError,
     KubernetesError,
 )
+from forwarder.kubernetes.lease import (
+    JITTER,
+    DeadlinePassed,
+    LeadershipLost,
+    LeaseTimings,
+    Term,
+    lost_race,
+    micro_time,
+    transient,
+    utc_now,
+)
 from forwarder.retry import MAX_RETRY_AFTER, Backoff
+
+__all__ = ["JITTER", "LeaderElector", "LeadershipLost", "LeaseTimings", "Term", "micro_time"]
 
 log = logging.getLogger(__name__)
 
-# Waits between attempts to acquire are stretched at random up to this factor, so that candidates
-# started together do not ask in lockstep (client-go's JitterFactor is 1.2; this is tighter).
-JITTER = 0.2
-
 T = TypeVar("T")
-
-
-class LeadershipLost(Exception):
-    """This replica is no longer the leader: it must not read streams or commit positions."""
-
-
-class DeadlinePassed(KubernetesError):
-    """No time is left before the renew deadline for another request."""
-
-
-@dataclass(frozen=True)
-class LeaseTimings:
-    duration: float
-    renew_deadline: float
-    retry_period: float
-
-    def problems(self) -> list[str]:
-        found = []
-        if self.renew_deadline >= self.duration:
-            found.append(
-                "FORWARDER_LEASE_RENEW_DEADLINE: must be shorter than FORWARDER_LEASE_DURATION, so that a "
-                "leader that cannot renew stops before another replica may take over"
-            )
-        if self.retry_period * (1 + JITTER) >= self.renew_deadline:
-            found.append(
-                "FORWARDER_LEASE_RETRY_PERIOD: must be shorter than FORWARDER_LEASE_RENEW_DEADLINE / 1.2, "
-                "so that a leader gets more than one try to renew"
-            )
-        return found
-
-
-@dataclass
-class Term:
-    """One uninterrupted period of leadership. ``lost`` is set when it ends, for whatever reason."""
-
-    number: int
-    lost: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def micro_time(moment: datetime) -> str:
-    """The API's MicroTime format: RFC 3339 with exactly six fractional digits."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _transient(error: BaseException) -> bool:
-    return (
-        isinstance(error, KubernetesError)
-        and not isinstance(error, KubernetesConfigurationError)
-        and error.retryable
-    )
-
-
-def _lost_race(error: KubernetesError) -> bool:
-    """The Lease changed (409) or vanished (404 on a write) since we read it: read it again.
-
-    Not a 404 that means the namespace does not exist: that one is a configuration error."""
-    return not isinstance(error, KubernetesConfigurationError) and (error.conflict or error.not_found)
 
 
 class LeaderElector:
@@ -134,7 +81,7 @@ class LeaderElector:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        wall_clock: Callable[[], datetime] = _utc_now,
+        wall_clock: Callable[[], datetime] = utc_now,
         backoff: Backoff | None = None,
     ) -> None:
         self.api = api
@@ -198,7 +145,7 @@ class LeaderElector:
             # Transient failures are retried sooner than the next round (a blip at start-up costs
             # a moment, not a retry period); a Lease held by another waits for the next round.
             retrying = AsyncRetrying(
-                retry=retry_if_exception(_transient),
+                retry=retry_if_exception(transient),
                 wait=self._candidate_wait,
                 stop=stop_never,
                 sleep=self.sleep,
@@ -266,7 +213,7 @@ class LeaderElector:
         deadline leaves no room for another try.
         """
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(transient),
             wait=self._renewal_wait,
             stop=self._no_time_for_another_try,
             sleep=self.sleep,
@@ -327,7 +274,7 @@ class LeaderElector:
                 return False
             return await self._write(lease, started, timeout)
         except KubernetesError as error:
-            if _lost_race(error):
+            if lost_race(error):
                 return False  # another candidate won this round
             raise
 
@@ -353,7 +300,7 @@ class LeaderElector:
                     return await self._create(started, self._renewal_timeout())
                 return await self._write(lease, started, self._renewal_timeout())
             except KubernetesError as error:
-                if not _lost_race(error):
+                if not lost_race(error):
                     raise
                 lease = self._lease = None
 
