@@ -8,8 +8,13 @@ Cloudflare's rate-limit block is 5 minutes, and a longer wait is more likely a b
 
 from __future__ import annotations
 
+import email.utils
+import math
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 
 from tenacity import (
     AsyncRetrying,
@@ -24,6 +29,38 @@ from tenacity.stop import StopBaseT
 from forwarder.cloudflare.errors import CloudflareRetryableError
 
 MAX_RETRY_AFTER = 300.0
+
+# RFC 9110 delay-seconds is 1*DIGIT; a decimal fraction is accepted too, as several servers send
+# one. Signs, exponents, "inf" and "nan" (all of which float() takes) are not a delay.
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (RFC 9110 section 10.2.3), or None.
+
+    The value is delay-seconds or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime
+    forms); ``now`` is the epoch time a date is measured from. A date already past means "now"
+    (0). Absent, empty, negative or unreadable values are None, so the caller's own backoff
+    applies. The result is not capped here: whoever turns it into a wait caps it at
+    :data:`MAX_RETRY_AFTER`.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if _DELAY_SECONDS.fullmatch(text):
+        seconds = float(text)
+        # Hundreds of digits overflow to inf: not a usable request.
+        return seconds if math.isfinite(seconds) else None
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        # An HTTP-date is always GMT; "-0000" comes back without a zone.
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ person can act on. Paging lives in ``paging.py``.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import ssl
@@ -31,7 +30,7 @@ from forwarder.cloudflare.errors import (
 )
 from forwarder.cloudflare.page_sizes import PageSizes
 from forwarder.cloudflare.ratelimit import RateLimiter
-from forwarder.retry import MAX_RETRY_AFTER, Backoff, cloudflare_retrying
+from forwarder.retry import MAX_RETRY_AFTER, Backoff, cloudflare_retrying, retry_after
 from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -70,21 +69,6 @@ class Envelope:
     result: Any
     result_info: Mapping[str, Any] = field(default_factory=dict)
     messages: list[ApiMessage] = field(default_factory=list)
-
-
-def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """The wait ``Retry-After`` asks for: seconds or an HTTP date. None when absent or garbled."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment - (time.time() if now is None else now))
 
 
 def reset_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -127,7 +111,7 @@ def server_wait(status: int, headers: httpx.Headers, now: float | None = None) -
     budget resets on every answer, so they pause only when the budget is spent: a 429, or a
     remaining count of 0. A 503 saying ``r=1190;t=280`` is an ordinary failure, not a 280 s pause.
     """
-    asked = retry_after_seconds(headers, now)
+    asked = retry_after(headers.get("retry-after"), now=now)
     if asked is not None:
         return asked
     if status == 429 or remaining_budget(headers) == 0:

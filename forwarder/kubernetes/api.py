@@ -15,19 +15,18 @@ rule, a namespace that does not exist, a name the API refuses) are
 
 from __future__ import annotations
 
-import email.utils
 import os
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from forwarder import __version__
+from forwarder.retry import retry_after
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_SECONDS = 60.0
@@ -59,10 +58,6 @@ class Kind:
 
 CONFIG_MAPS = Kind("v1", "configmaps", "FORWARDER_KUBERNETES_CONFIGMAP")
 LEASES = Kind("coordination.k8s.io/v1", "leases", "FORWARDER_LEASE_NAME")
-
-# A server asking for a longer pause than this is more likely sending a bad header; the caller's
-# backoff caps it again (forwarder.retry.MAX_RETRY_AFTER).
-MAX_RETRY_AFTER = 300.0
 
 
 class KubernetesError(Exception):
@@ -289,23 +284,3 @@ class KubernetesApi:
                 "name is lowercase letters, digits, '-' and '.', at most 253 characters)"
             )
         return ""
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date; None if unusable."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

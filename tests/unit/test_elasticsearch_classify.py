@@ -6,7 +6,6 @@ issue reports and test suites); the verdict column is the contract of the DESIGN
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,7 +16,6 @@ from forwarder.sinks.elasticsearch.classify import (
     classify_bulk_response,
     classify_item,
     describe_error,
-    parse_retry_after,
 )
 
 CONFLICT = {
@@ -266,18 +264,3 @@ def test_whole_retry_carries_retry_after() -> None:
     result = classify_bulk_response(429, b"", expected_items=1, retry_after="7")
     assert result.whole is not None
     assert result.whole.retry_after == 7.0
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        ("120", 120.0),
-        ("0", 0.0),
-        ("Sat, 01 Mar 2025 12:00:30 GMT", 30.0),
-        ("soon", None),
-        (None, None),
-        ("", None),
-    ],
-)
-def test_retry_after_forms(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header, now=datetime(2025, 3, 1, 12, 0, tzinfo=UTC)) == seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forwarder.kubernetes import replica_identity
-from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError, retry_after
+from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError
 from forwarder.kubernetes.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
 from forwarder.settings import ConfigurationError, Settings, load_config
 
@@ -210,18 +210,3 @@ async def test_every_kubernetes_client_uses_the_kubernetes_request_timeout(
         assert used.timeout == 2.0
         assert used._http.timeout.read == 2.0
         await used.close()
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), ("-2", 0.0), ("86400", 300.0), ("soon", None), ("", None), (None, None)],
-)
-def test_retry_after_is_read_as_seconds_within_bounds(header: str | None, seconds: float | None) -> None:
-    assert retry_after(header) == seconds
-
-
-def test_retry_after_may_be_an_http_date() -> None:
-    from datetime import UTC, datetime
-
-    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    assert retry_after("Sat, 01 Mar 2025 12:00:07 GMT", now) == 7.0

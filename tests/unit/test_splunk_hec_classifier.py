@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from forwarder.sinks.splunk_hec.classifier import (
     Outcome,
     classify,
     parse_ack_statuses,
-    parse_retry_after,
 )
 
 TABLE = Path(__file__).parent.parent / "fakes" / "splunk_hec_status_codes.csv"
@@ -166,25 +164,6 @@ def test_unknown_codes_fall_back_on_the_http_status() -> None:
     unknown = classify(400, b'{"text":"new thing","code":99}')
     assert unknown.outcome is Outcome.CONFIG
     assert "unknown HEC code" in unknown.reason
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        (None, None),
-        ("0", 0.0),
-        ("120", 120.0),
-        ("1.5", 1.5),
-        ("-3", 0.0),
-        ("soon", None),
-        ("nan", None),
-        ("Sat, 01 Mar 2025 12:01:00 GMT", 60.0),
-        ("Sat, 01 Mar 2025 11:00:00 GMT", 0.0),
-    ],
-)
-def test_retry_after(value: str | None, seconds: float | None) -> None:
-    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after(value, now) == seconds
 
 
 @pytest.mark.parametrize(

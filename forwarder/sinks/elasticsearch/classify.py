@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from forwarder.retry import retry_after as parse_retry_after
 from forwarder.sinks.elasticsearch.settings import env_var
 
 # A reason is read in a log line and a dead-letter record; Elasticsearch's can quote whole documents.
@@ -136,22 +135,6 @@ def _classify_bad_request(error_type: str, reason: str) -> Outcome:
     if setting is not None:
         return Outcome(Verdict.CONFIG, f"{reason}; check {env_var(setting)}")
     return Outcome(Verdict.REJECT, reason)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), None if absent or bad."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _error_of(body: bytes) -> str:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from forwarder.retry import retry_after as parse_retry_after
 from forwarder.sinks.splunk_hec.settings import env_var
 
 
@@ -80,26 +79,6 @@ _CONFIG_ADVICE: Mapping[int, str] = {
     21: f"Splunk does not know the token in {_TOKEN}",
     22: f"the token in {_TOKEN} is disabled in Splunk; enable it, or use an enabled token",
 }
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(seconds, 0.0)
 
 
 def _json_object(body: bytes) -> Mapping[str, Any] | None:
