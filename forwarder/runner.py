@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from forwarder.checkpoints import CheckpointStore, FileCheckpointStore, checkpoint_store
-from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
+from forwarder.checkpoints import CheckpointStore, checkpoint_store
 from forwarder.cloudflare.client import CloudflareClient, Credentials
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
 from forwarder.cloudflare.ratelimit import RateLimiter
@@ -175,8 +174,6 @@ class Forwarder:
         Whatever is left is read again at the next start. A Cloudflare error a person must fix, a
         stopped sink in ``once``, or a background task that fails for good ends the run with it.
         """
-        if isinstance(self.checkpoints, FileCheckpointStore):
-            self.checkpoints.check_writable()
         stop = stop if stop is not None else asyncio.Event()
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self.client.close)
@@ -194,12 +191,9 @@ class Forwarder:
 
     async def _start(self, stack: AsyncExitStack) -> None:
         """Everything before reading: the checkpoint store, the sinks, one probe of every stream."""
-        store = self.checkpoints
-        if isinstance(store, LeaderGuardedCheckpoints):
-            store = store.inner
-        if isinstance(store, ConfigMapCheckpointStore):
-            stack.push_async_callback(store.close)
-            await store.check()
+        # Closed even when opening fails or is cancelled: the contract allows it.
+        stack.push_async_callback(self.checkpoints.close)
+        await self.checkpoints.open()
         if self.leadership is not None:
             stack.push_async_callback(self.leadership.api.close)
         stack.push_async_callback(self.pipeline.close)

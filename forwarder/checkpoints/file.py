@@ -114,10 +114,18 @@ class FileCheckpointStore(CheckpointStore):
             await asyncio.to_thread(self._write, positions)
             self._positions = positions
 
-    def check_writable(self) -> None:
-        """Fail at start, not at the first commit, when the directory cannot be written."""
+    async def open(self) -> None:
+        """Fail at start, not at the first commit, when the file cannot be read or its directory written."""
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
         self._read()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CheckpointFileError(
+                f"FORWARDER_CHECKPOINT_PATH: cannot create directory {str(self.path.parent)!r}: {error}"
+            ) from error
         if not os.access(self.path.parent, os.W_OK):
             raise CheckpointFileError(
                 f"FORWARDER_CHECKPOINT_PATH: directory {str(self.path.parent)!r} is not writable"

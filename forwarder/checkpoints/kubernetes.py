@@ -15,7 +15,7 @@ outlives a `helm uninstall` and the chart need not own data it would overwrite o
 Commits of many streams that arrive while a write is under way go out together in the next one.
 
 Transient API errors (no answer, a timeout, a reset, 429 with its ``Retry-After``, 5xx) are retried
-with backoff: for at most ``startup_retry_seconds`` in :meth:`check` (then the process exits and
+with backoff: for at most ``startup_retry_seconds`` in :meth:`open` (then the process exits and
 Kubernetes restarts it), without limit in reads and commits (a commit can wait; it must not be
 dropped). When the ConfigMap is deleted while the forwarder runs, the next commit creates it
 again with every checkpoint this replica knows (the ConfigMap as it last read or wrote it, and the
@@ -46,7 +46,7 @@ from forwarder.retry import Backoff
 log = logging.getLogger(__name__)
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "cloudflare-siem-forwarder"}
-# How long `check` keeps retrying an API that fails transiently at start-up: an API server
+# How long `open` keeps retrying an API that fails transiently at start-up: an API server
 # restarting or a control-plane upgrade is over well within it; past it, exit and be restarted.
 STARTUP_RETRY_SECONDS = 60.0
 
@@ -104,9 +104,10 @@ class ConfigMapCheckpointStore(CheckpointStore):
         return f"ConfigMap {self.api.namespace}/{self.name}"
 
     async def close(self) -> None:
+        """Close the Kubernetes API client (this store owns it)."""
         await self.api.close()
 
-    async def check(self) -> None:
+    async def open(self) -> None:
         """Fail at start, not at the first commit, when the ConfigMap cannot be read (RBAC, no API).
 
         A transient failure is retried for up to ``startup_retry_seconds``: one 500 or one timeout

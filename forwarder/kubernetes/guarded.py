@@ -19,6 +19,13 @@ class LeaderGuardedCheckpoints(CheckpointStore):
         self.inner = inner
         self.leadership = leadership
 
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        # Only the store: the elector's API client belongs to whoever runs the election.
+        await self.inner.close()
+
     async def load(self, stream: str) -> datetime | None:
         return await self.inner.load(stream)
 

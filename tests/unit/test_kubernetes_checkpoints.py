@@ -125,7 +125,7 @@ async def test_a_missing_permission_is_reported_at_start_naming_the_setting(tmp_
     async with fake_api(forbidden={"token-a"}) as fake:
         checkpoints = store(fake, tmp_path)
         with pytest.raises(KubernetesConfigurationError) as raised:
-            await checkpoints.check()
+            await checkpoints.open()
         await checkpoints.close()
     text = str(raised.value)
     assert "FORWARDER_KUBERNETES_CONFIGMAP" in text
@@ -182,7 +182,7 @@ async def test_only_the_lease_holder_may_commit(tmp_path: Path) -> None:
             await guarded.commit(ACCESS, T0 + timedelta(minutes=1))
         assert await guarded.load(ACCESS) == T0
         await elector.api.close()
-        await guarded.inner.close()  # type: ignore[attr-defined]
+        await guarded.close()
 
 
 async def test_remembered_ids_go_to_binary_data_in_the_same_write(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ async def test_one_500_at_start_up_is_retried(tmp_path: Path) -> None:
     async with fake_api() as fake:
         fake.fail_next(500, method="GET", plural="configmaps")
         checkpoints = store(fake, tmp_path)
-        await checkpoints.check()
+        await checkpoints.open()
         assert [r.status for r in fake.requests] == [500, 404]
         await checkpoints.close()
 
@@ -224,7 +224,7 @@ async def test_a_timeout_and_a_reset_at_start_up_are_retried(tmp_path: Path) -> 
         fake.time_out_next(method="GET")
         fake.reset_next(method="GET")
         checkpoints = ConfigMapCheckpointStore(client(fake, tmp_path, timeout=0.2), NAME, backoff=FAST)
-        await checkpoints.check()
+        await checkpoints.open()
         assert [(r.status, r.fault) for r in fake.requests] == [(None, "timeout"), (None, "reset"), (200, "")]
         await checkpoints.close()
 
@@ -233,7 +233,7 @@ async def test_a_429_at_start_up_waits_its_retry_after(tmp_path: Path) -> None:
     async with fake_api() as fake:
         fake.fail_next(429, retry_after="0.3", method="GET")
         checkpoints = store(fake, tmp_path)
-        await checkpoints.check()
+        await checkpoints.open()
         throttled, answered = fake.requests
         assert (throttled.status, answered.status) == (429, 404)
         assert answered.time - throttled.time >= 0.3
@@ -247,7 +247,7 @@ async def test_an_api_failing_for_the_whole_start_up_budget_is_an_error_not_a_ha
             client(fake, tmp_path), NAME, backoff=FAST, startup_retry_seconds=0.3
         )
         with pytest.raises(KubernetesError, match=r"kept failing for 0\.3 s at start-up") as raised:
-            await checkpoints.check()
+            await checkpoints.open()
         assert not isinstance(raised.value, KubernetesConfigurationError)
         assert len(fake.requests) > 2
         await checkpoints.close()
@@ -395,7 +395,7 @@ async def test_a_load_after_the_config_map_was_deleted_resumes_from_what_the_rep
 async def test_a_missing_namespace_is_a_configuration_error_naming_the_setting(tmp_path: Path) -> None:
     async with fake_api(namespaces={"somewhere-else"}) as fake:
         checkpoints = store(fake, tmp_path)
-        await checkpoints.check()  # a GET in a namespace that does not exist: the object's 404
+        await checkpoints.open()  # a GET in a namespace that does not exist: the object's 404
         with pytest.raises(
             KubernetesConfigurationError, match="FORWARDER_KUBERNETES_NAMESPACE: the namespace"
         ):
@@ -406,7 +406,7 @@ async def test_a_missing_namespace_is_a_configuration_error_naming_the_setting(t
 async def test_a_refused_write_names_the_rbac_rule(tmp_path: Path) -> None:
     async with fake_api() as fake:
         checkpoints = store(fake, tmp_path)
-        await checkpoints.check()
+        await checkpoints.open()
         fake.forbidden.add("token-a")
         with pytest.raises(KubernetesConfigurationError) as raised:
             await checkpoints.commit(ACCESS, T0)
