@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import signal
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from forwarder.builders import make_client, scim_preparer
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
-from forwarder.cloudflare.client import CloudflareClient, Credentials
+from forwarder.cloudflare.client import CloudflareClient
 from forwarder.cloudflare.identity_providers import ScimIdentityProviders
-from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.cloudflare.stream_state import StreamOptions
 from forwarder.cloudflare.streams import Stream
 from forwarder.dead_letters import DeadLetters
@@ -26,56 +24,14 @@ from forwarder.pipeline import Pipeline
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
-from forwarder.settings import Config, ConfigurationError, Settings
+from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
+from forwarder.stopping import install_signal_handlers, until_stopped
 from forwarder.telemetry import Telemetry
-from forwarder.tls import TlsSettingError, TlsVariables, client_context
+
+__all__ = ["Forwarder", "install_signal_handlers", "make_client", "scim_preparer", "until_stopped"]
 
 log = logging.getLogger(__name__)
-
-
-def make_client(
-    settings: Settings, *, attempts: int | None = None, telemetry: Telemetry | None = None
-) -> CloudflareClient:
-    """The Cloudflare API client; ConfigurationError naming CLOUDFLARE_TLS_CA_FILE if it cannot be used."""
-    try:
-        # The OS trust store, or only the CAs of CLOUDFLARE_TLS_CA_FILE (a TLS-inspecting proxy's).
-        tls = client_context(
-            settings.cloudflare_tls_ca_file,
-            what="the Cloudflare API",
-            variables=TlsVariables(ca_file="CLOUDFLARE_TLS_CA_FILE"),
-        )
-    except TlsSettingError as error:
-        raise ConfigurationError([str(error)]) from None
-    return CloudflareClient(
-        settings.cloudflare_api_base_url,
-        Credentials(
-            token=settings.cloudflare_api_token,
-            api_key=settings.cloudflare_api_key,
-            email=settings.cloudflare_email,
-        ),
-        limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_period),
-        backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
-        timeout=settings.request_timeout,
-        attempts=attempts,
-        telemetry=telemetry,
-        tls=tls,
-    )
-
-
-def scim_preparer(settings: Settings) -> Any:
-    """Redaction and truncation of SCIM bodies, applied before any sink sees a record."""
-    try:
-        from forwarder.scim_bodies import DEFAULT_REDACT_KEYS, prepare_scim_record
-    except ImportError:  # the SCIM body handling is not installed in this build
-        return None
-    keys = frozenset(key.lower() for key in (*DEFAULT_REDACT_KEYS, *settings.scim_redact_keys))
-    return functools.partial(
-        prepare_scim_record,
-        redact_keys=keys,
-        max_body_bytes=settings.scim_body_max_bytes,
-        unknown_body=settings.scim_unknown_body,
-    )
 
 
 @dataclass
@@ -272,7 +228,7 @@ class Forwarder:
     ) -> bool:
         """Read until the term ends (False) or until stopped or caught up (True)."""
         # Fresh streams: the previous leader may have moved the checkpoints since this replica led.
-        self.streams[:] = [renewed(stream) for stream in self.streams]
+        self.streams[:] = [stream.renewed() for stream in self.streams]
         commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
         readers = asyncio.create_task(self._read_all(until_caught_up))
         lost = asyncio.create_task(term.lost.wait())
@@ -399,50 +355,3 @@ class Forwarder:
                         "seconds_left": round(left) if left is not None else "unknown",
                     },
                 )
-
-
-def renewed(stream: Stream) -> Stream:
-    """The same stream, its state forgotten: its position is read again from the checkpoint store."""
-    fresh = Stream(
-        stream.client,
-        stream.account_id,
-        stream.log_type,
-        stream.options,
-        stream.checkpoints,
-        stream.submit,
-        idps=stream.idps,
-        prepare=stream.prepare,
-        clock=stream.clock,
-        telemetry=stream.telemetry,
-    )
-    fresh.progress.events = stream.progress.events
-    return fresh
-
-
-async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
-    """Run ``work`` unless ``stop`` is set first; then cancel it and say False."""
-    task = asyncio.ensure_future(work)
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-    if task.done():
-        task.result()
-        return True
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return False
-
-
-def install_signal_handlers(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
-    """The first SIGTERM/SIGINT stops gracefully (flush, commit); a second one stops at once."""
-    loop = asyncio.get_running_loop()
-
-    def handle() -> None:
-        if stop.is_set():
-            task.cancel()
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, handle)

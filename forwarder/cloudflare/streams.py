@@ -94,6 +94,24 @@ class Stream:
     def key(self) -> str:
         return f"{self.account_id}/{self.log_type.value}"
 
+    def renewed(self) -> Stream:
+        """The same stream, its state forgotten: its position is read again from the checkpoint
+        store (a new term of leadership: the previous leader may have moved it)."""
+        fresh = Stream(
+            self.client,
+            self.account_id,
+            self.log_type,
+            self.options,
+            self.checkpoints,
+            self.submit,
+            idps=self.idps,
+            prepare=self.prepare,
+            clock=self.clock,
+            telemetry=self.telemetry,
+        )
+        fresh.progress.events = self.progress.events
+        return fresh
+
     async def _restore(self) -> datetime:
         """The committed position, with the ids and the floor kept beside it."""
         committed = await self.checkpoints.load(self.key)

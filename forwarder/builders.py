@@ -1,0 +1,58 @@
+"""Small builders of the composition root: the Cloudflare client and the SCIM body preparation, from
+the settings. The runner, `check` and the tests build these the same way."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from forwarder.cloudflare.client import CloudflareClient, Credentials
+from forwarder.cloudflare.ratelimit import RateLimiter
+from forwarder.retry import Backoff
+from forwarder.settings import ConfigurationError, Settings
+from forwarder.telemetry import Telemetry
+from forwarder.tls import TlsSettingError, TlsVariables, client_context
+
+
+def make_client(
+    settings: Settings, *, attempts: int | None = None, telemetry: Telemetry | None = None
+) -> CloudflareClient:
+    """The Cloudflare API client; ConfigurationError naming CLOUDFLARE_TLS_CA_FILE if it cannot be used."""
+    try:
+        # The OS trust store, or only the CAs of CLOUDFLARE_TLS_CA_FILE (a TLS-inspecting proxy's).
+        tls = client_context(
+            settings.cloudflare_tls_ca_file,
+            what="the Cloudflare API",
+            variables=TlsVariables(ca_file="CLOUDFLARE_TLS_CA_FILE"),
+        )
+    except TlsSettingError as error:
+        raise ConfigurationError([str(error)]) from None
+    return CloudflareClient(
+        settings.cloudflare_api_base_url,
+        Credentials(
+            token=settings.cloudflare_api_token,
+            api_key=settings.cloudflare_api_key,
+            email=settings.cloudflare_email,
+        ),
+        limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_period),
+        backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
+        timeout=settings.request_timeout,
+        attempts=attempts,
+        telemetry=telemetry,
+        tls=tls,
+    )
+
+
+def scim_preparer(settings: Settings) -> Any:
+    """Redaction and truncation of SCIM bodies, applied before any sink sees a record."""
+    try:
+        from forwarder.scim_bodies import DEFAULT_REDACT_KEYS, prepare_scim_record
+    except ImportError:  # the SCIM body handling is not installed in this build
+        return None
+    keys = frozenset(key.lower() for key in (*DEFAULT_REDACT_KEYS, *settings.scim_redact_keys))
+    return functools.partial(
+        prepare_scim_record,
+        redact_keys=keys,
+        max_body_bytes=settings.scim_body_max_bytes,
+        unknown_body=settings.scim_unknown_body,
+    )
