@@ -125,7 +125,7 @@ async def test_plain_http_to_a_tls_port_is_a_config_error(tls: tuple[ssl.SSLCont
     async with FakeElasticsearch() as fake:
         sink = make_sink(fake.url.replace("http://", "https://"), ca_bundle=bundle)
         try:
-            with pytest.raises(SinkConfigError, match=r"TLS with https://127\.0\.0\.1"):
+            with pytest.raises(SinkConfigError, match=r"TLS handshake with https://127\.0\.0\.1"):
                 await sink.send(make_events(1))
         finally:
             await sink.close()

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from forwarder import __version__, tls
+from forwarder import __version__
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
+from forwarder.sinks._http.transport import transport_failure
 from forwarder.sinks.elasticsearch.settings import env_var
 
 if TYPE_CHECKING:
@@ -79,20 +79,12 @@ async def request(
     try:
         return await client.request(method, path, **kwargs)
     except httpx.TransportError as error:
-        raise transport_error(settings, error) from error
-
-
-def transport_error(settings: ElasticsearchSettings, error: httpx.TransportError) -> SinkError:
-    """Network trouble is retryable; a TLS failure or a malformed address is for a person to fix."""
-    where = settings.base_url()
-    failure = tls.tls_failure(error)
-    if failure is not None:
-        return SinkConfigError(
-            f"TLS with {where} failed ({failure.reason or failure}): trust its CA with "
-            f"{tls.variable_for(settings, 'tls_ca_file', env_var)} (or check the URL's scheme and host name)"
-        )
-    if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return SinkConfigError(f"cannot use the address {where}: {error}; check {env_var('url')}")
-    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
-    detail = str(error) or type(error).__name__
-    return RetryableError(f"connection to {where} {kind}: {detail}")
+        # Network trouble is retryable; a TLS failure or a malformed address is for a person to fix.
+        raise transport_failure(
+            error,
+            settings=settings,
+            env_var=env_var,
+            where=settings.base_url(),
+            receiver="the cluster",
+            action=f"{method} {path}",
+        ) from error

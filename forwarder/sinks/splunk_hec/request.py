@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from forwarder import __version__, tls
+from forwarder import __version__
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks.base import RetryableError, SinkConfigError
+from forwarder.sinks._http.transport import transport_failure
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
 
 EVENT_PATH = "/services/collector/event"
@@ -113,37 +113,12 @@ class HecClient:
         try:
             response = await self._client.request(method, url, headers=headers, content=body)
         except httpx.TransportError as error:
-            failure = tls.tls_failure(error)
-            if failure is not None:
-                raise SinkConfigError(self._tls_message(failure)) from None
-            raise RetryableError(f"{method} {path} to {self._display_url}: {self._explain(error)}") from error
+            raise transport_failure(
+                error,
+                settings=self._settings,
+                env_var=env_var,
+                where=self._display_url,
+                receiver="HEC",
+                action=f"{method} {path}",
+            ) from error
         return Answer(response.status_code, response.content, response.headers.get("Retry-After"))
-
-    def _explain(self, error: httpx.TransportError) -> str:
-        described = _describe(error)
-        # Over TLS 1.3 a server that wants a client certificate and gets none drops the connection
-        # after the handshake, which looks exactly like a network reset: give the person the hint.
-        dropped = isinstance(error, httpx.ReadError | httpx.RemoteProtocolError)
-        if dropped and self._base_url.startswith("https:") and self._settings.tls_cert_file is None:
-            described += f" (if HEC requires a client certificate, set {self._variable('tls_cert_file')})"
-        return described
-
-    def _variable(self, field_name: str) -> str:
-        return tls.variable_for(self._settings, field_name, env_var)
-
-    def _tls_message(self, error: ssl.SSLError) -> str:
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return (
-                f"TLS: the certificate of {self._display_url} is not trusted ({error.verify_message}); set "
-                f"{self._variable('tls_ca_file')} to the CA that signed it (or fix {env_var('url')}'s host "
-                "name)"
-            )
-        return (
-            f"TLS handshake with {self._display_url} failed ({error.reason or error}); if HEC requires a "
-            f"client certificate set {self._variable('tls_cert_file')} and {self._variable('tls_key_file')}"
-        )
-
-
-def _describe(error: httpx.TransportError) -> str:
-    # Some httpx errors carry no message (a bare reset): name the kind at least.
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
