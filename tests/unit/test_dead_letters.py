@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -13,6 +12,7 @@ import pytest
 
 from forwarder.dead_letters import DeadLetter, DeadLetters
 from forwarder.records import LogType, make_record
+from tests.support.files import permissions, permissive_umask  # noqa: F401 - the fixture
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -51,20 +51,6 @@ async def test_rotation_keeps_the_newest_and_counts_what_it_deletes(
     assert sum(record.__dict__["events"] for record in deleted) == letters.discarded
     newest = [orjson.loads(raw)["reason"] for raw in path.read_bytes().splitlines()]
     assert newest[-1].endswith("#59")
-
-
-def permissions(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    """The worst umask a container may run with: without care, everything is world-readable."""
-    previous = os.umask(0o000)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 @pytest.mark.usefixtures("permissive_umask")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event
 from forwarder.sinks.file import FileSink, FileSinkSettings
+from tests.support.files import permissions, permissive_umask  # noqa: F401 - the fixture
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -22,20 +22,6 @@ def events(count: int) -> list[Event]:
         Event(make_record(LogType.SCIM_UPDATES, ACCOUNT, {"n": index}), f'{{"n":{index}}}'.encode())
         for index in range(count)
     ]
-
-
-def permissions(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    """The worst umask a container may run with: without care, everything is world-readable."""
-    previous = os.umask(0o000)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 async def write(settings: FileSinkSettings, count: int = 2) -> None:
