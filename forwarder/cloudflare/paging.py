@@ -9,7 +9,9 @@ The SDKs page until an empty page and never read ``total_pages``; an endpoint th
   ``per_page`` without saying so (access requests carry no ``result_info``): a non-empty page
   shorter than asked is then followed by one more request, and if that brings rows, the server caps
   pages at the short page's length. The cap is remembered per endpoint and credential (on the
-  client) and asked for from then on; a full page proves the server honours the size asked;
+  client) and asked for from then on, and the window is read again from page 1 at the cap (the
+  server may have paged by the size asked, leaving rows in neither page); a full page proves the
+  server honours the size asked;
 - a page that brings nothing new (the server ignored ``page``), or the page cap.
 
 The last two leave the window *incomplete*: the caller then advances only to the time of the last
@@ -68,8 +70,11 @@ class WindowReader:
     # repeats the end of the one before, and a server that ignores `page` repeats all of it.
     # Remembering the whole window would cost memory in proportion to the window.
     _previous: set[str] = field(default_factory=set)
-    # The length of a short page whose successor may reveal a server-side page cap.
+    # The length of a short page whose successor may reveal a server-side page cap, and its ids.
     _short_page: int | None = None
+    _short_page_ids: set[str] = field(default_factory=set)
+    # Ids read before a cap was found, skipped when the window is read again at the cap.
+    _read_before_cap: set[str] = field(default_factory=set)
 
     @property
     def asked(self) -> int:
@@ -122,12 +127,25 @@ class WindowReader:
                 if records and not fresh:
                     self._stop(False, f"page {page} repeated earlier records: the API ignored `page`")
                     return
+                fresh = [record for record in fresh if record.event_id not in self._read_before_cap]
+                self._note_times(fresh)
                 if self._short_page is not None and fresh:
                     # The page after a short one brought rows: the server caps pages at that length.
                     self.client.page_sizes.capped(self.log_type.value, self._short_page, self.page_size)
+                    # Whether it paged by its cap or by the size asked is unknown: in the second case
+                    # the rows between the two are in neither page. Read the window again from page 1
+                    # at the cap; the two pages already read are skipped. Once per credential.
+                    self._read_before_cap = self._short_page_ids | {record.event_id for record in fresh}
+                    self._short_page = None
+                    self._previous = set()
+                    yield fresh
+                    page = 1
+                    pending = asyncio.ensure_future(self._fetch(page))
+                    continue
                 self._short_page = None
-                self._note_times(fresh)
                 ending = self._last_page(page, envelope, len(records))
+                if self._short_page is not None:
+                    self._short_page_ids = {record.event_id for record in records}
                 if ending is None:
                     pending = asyncio.ensure_future(self._fetch(page + 1))
                 if fresh:

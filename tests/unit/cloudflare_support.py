@@ -34,10 +34,19 @@ class Api:
     ``ignore_page``: every answer is page 1.
     """
 
-    def __init__(self, rows: list[dict[str, Any]], *, ignore_page: bool = False, cap: int | None = None):
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        *,
+        ignore_page: bool = False,
+        cap: int | None = None,
+        truncate: int | None = None,
+    ):
         self.rows = rows
         self.ignore_page = ignore_page
         self.cap = cap
+        # Pages offset by the size asked, cut to this many rows: the other way a server may cap.
+        self.truncate = truncate
         self.queries: list[list[tuple[str, str]]] = []
         # Answers given first, one per request, before the endpoint answers for itself.
         self.faults: list[httpx.Response] = []
@@ -59,7 +68,7 @@ class Api:
             "success": True,
             "errors": [],
             "messages": [],
-            "result": rows[(page - 1) * size : page * size],
+            "result": rows[(page - 1) * size : page * size][: self.truncate],
         }
         if "idp_id" in params:
             pages = max(1, -(-len(rows) // size))

@@ -46,6 +46,26 @@ async def test_a_silent_page_cap_loses_nothing(cap: int, caplog: pytest.LogCaptu
     assert set(asked_sizes(api)[2:]) == {cap}
 
 
+@pytest.mark.parametrize("cap", [100, 250, 999])
+async def test_a_cap_that_pages_by_the_size_asked_loses_nothing(cap: int) -> None:
+    # Page N holds rows (N-1)*1000 onwards, cut to `cap`: rows between the cap and 1000 are in no page
+    # at the size asked. Only reading again at the cap finds them.
+    rows = [access(index, T0 + timedelta(seconds=index * 2)) for index in range(5400)]
+    api = Api(rows, truncate=cap)
+    delivered: list[Record] = []
+    loop = stream(
+        api,
+        MemoryCheckpointStore(),
+        delivered,
+        T0 + timedelta(hours=3, minutes=1),
+        page_size=1000,
+        overlap=0.0,
+    )
+    await read_and_commit(loop)
+    assert ray_ids(delivered) == sorted(row["ray_id"] for row in rows)
+    assert len(delivered) == len(rows)  # the pages read twice delivered nothing twice
+
+
 async def test_a_short_page_costs_one_more_request_until_the_size_is_known() -> None:
     api = Api([access(index, T0 + timedelta(seconds=index)) for index in range(5)])
     shared = client(api)
