@@ -27,7 +27,7 @@ import orjson
 from opentelemetry import trace
 from pydantic import SecretStr
 
-from forwarder.scrubbing import REDACTED, URL_USERINFO, Scrubber
+from forwarder.scrubbing import REDACTED, Scrubber, without_userinfo
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -49,7 +49,7 @@ def redact(key: str, value: Any) -> Any:
     if isinstance(value, SecretStr) or (SECRET_NAME.search(key) and value not in (None, "", [])):
         return REDACTED
     if isinstance(value, str):
-        return URL_USERINFO.sub(r"\g<scheme>[redacted]@", value)
+        return without_userinfo(value)
     return value
 
 

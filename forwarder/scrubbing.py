@@ -25,6 +25,11 @@ URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNOR
 MINIMUM_SECRET_LENGTH = 6
 
 
+def without_userinfo(text: str) -> str:
+    """``text`` with the user information of every URL in it replaced."""
+    return URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
+
+
 def spellings(secret: str) -> Iterator[str]:
     """The ways a secret can appear in text: as it is, JSON-escaped, percent-encoded, in a repr."""
     yield secret
@@ -50,7 +55,7 @@ class Scrubber:
     def text(self, value: str) -> str:
         if self._secrets is not None:
             value = self._secrets.sub(REDACTED, value)
-        return URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", value)
+        return without_userinfo(value)
 
     def value(self, value: Any) -> Any:
         """``value`` with every string in it scrubbed (dicts, lists and tuples walked)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 
 from forwarder.checkpoints.base import CheckpointStore
+from forwarder.private_files import fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,7 @@ class FileCheckpointStore(CheckpointStore):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_directory(path.parent)
 
     async def load(self, stream: str) -> datetime | None:
         async with self._lock:
