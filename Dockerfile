@@ -27,6 +27,7 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check \
 # (pyproject.toml's build-system) is fetched by version range for the build and is not in the image.
 COPY pyproject.toml README.md ./
 COPY forwarder ./forwarder
+COPY fakes ./fakes
 RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .
 
 FROM ${BASE_IMAGE} AS runtime

@@ -31,8 +31,8 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint typecheck
 
 lint: $(STAMP)
-	$(BIN)/ruff check forwarder tests benchmarks scripts
-	$(BIN)/ruff format --check forwarder tests benchmarks scripts
+	$(BIN)/ruff check forwarder fakes tests benchmarks scripts
+	$(BIN)/ruff format --check forwarder fakes tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

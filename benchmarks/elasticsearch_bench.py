@@ -1,6 +1,6 @@
 """Events/s into the fake `_bulk` endpoint: our sink against elasticsearch-py, in the same run.
 
-The fake (tests/fakes/elasticsearch.py) runs in a process of its own, so the client's numbers
+The fake (fakes/elasticsearch.py) runs in a process of its own, so the client's numbers
 are not shared with the server's work; both clients send the same documents with the same ids
 to the same fake, each into targets of its own (a second pass would only meet 409s). Every run is
 checked afterwards with `_count`: a number for events that did not arrive is not a number.
@@ -201,7 +201,7 @@ async def run_all(url: str, server: subprocess.Popen[bytes], events_count: int, 
 
 def main(events_count: int, repeat: int, port: int) -> None:
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "tests.fakes.elasticsearch", "--port", str(port)]
+    command = [sys.executable, "-m", "fakes.elasticsearch", "--port", str(port)]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         asyncio.run(run_all(url, server, events_count, repeat))

@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
-from forwarder.mapping import encoder_for, mapper_for
+from forwarder.formats import encoder_for, mapper_for
 from forwarder.records import LogType, Record, make_record
-from forwarder.scim_bodies import prepare_scim_record
+from forwarder.source.scim_bodies import prepare_scim_record
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = ROOT / "tests" / "golden" / "input"

@@ -43,11 +43,11 @@ from typing import Any
 import httpx
 import trustme
 
+from fakes.splunk_hec import FakeHec, HecToken
 from forwarder.sinks.base import Event
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
 from forwarder.sinks.splunk_hec.encoder import HecEncoder, join
-from tests.fakes.splunk_hec import FakeHec, HecToken
-from tests.fakes.splunk_hec_support import TOKEN, make_events
+from tests.support.splunk_hec_support import TOKEN, make_events
 
 GZIP_LEVEL = 6
 # HEC needs a channel on every request of a token with acknowledgement on: one token per mode.

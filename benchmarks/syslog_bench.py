@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from forwarder.mapping import to_raw
+from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink

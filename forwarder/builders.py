@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from forwarder.cloudflare.client import CloudflareClient, Credentials
-from forwarder.cloudflare.ratelimit import RateLimiter
 from forwarder.retry import Backoff
 from forwarder.settings import ConfigurationError, Settings
+from forwarder.source.client import CloudflareClient, Credentials
+from forwarder.source.ratelimit import RateLimiter
 from forwarder.telemetry import Telemetry
 from forwarder.tls import TlsSettingError, TlsVariables, client_context
 
@@ -46,7 +46,7 @@ def make_client(
 def scim_preparer(settings: Settings) -> Any:
     """Redaction and truncation of SCIM bodies, applied before any sink sees a record."""
     try:
-        from forwarder.scim_bodies import DEFAULT_REDACT_KEYS, prepare_scim_record
+        from forwarder.source.scim_bodies import DEFAULT_REDACT_KEYS, prepare_scim_record
     except ImportError:  # the SCIM body handling is not installed in this build
         return None
     keys = frozenset(key.lower() for key in (*DEFAULT_REDACT_KEYS, *settings.scim_redact_keys))

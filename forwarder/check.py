@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.errors import CloudflareError
 from forwarder.records import LogType
 from forwarder.runner import Forwarder, make_client
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config
 from forwarder.sinks.base import SinkError
+from forwarder.source.errors import CloudflareError
 
 # A retryable failure is retried a few times, then reported: `check` must answer.
 ATTEMPTS = 3

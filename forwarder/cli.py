@@ -16,12 +16,12 @@ from pathlib import Path
 
 from forwarder import __version__
 from forwarder.checkpoints.file import CheckpointFileError
-from forwarder.cloudflare.errors import CloudflareError
-from forwarder.kubernetes.api import KubernetesConfigurationError
+from forwarder.coordination.api import KubernetesConfigurationError
 from forwarder.logs import config_summary, configure, forwarding_stream
-from forwarder.pipeline import SinkStopped
+from forwarder.pipeline.fan_out import SinkStopped
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, ConfigurationError, load_config
+from forwarder.source.errors import CloudflareError
 
 log = logging.getLogger("forwarder")
 
@@ -113,7 +113,7 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
     try:
         leadership = None
         if settings.leader_election:
-            from forwarder.kubernetes import leader_elector
+            from forwarder.coordination import leader_elector
 
             leadership = leader_elector(settings)
         forwarder = Forwarder.build(config, telemetry=telemetry, leadership=leadership)
@@ -173,7 +173,7 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
 
 
 def replay_dead_letters(config: Config, only: list[str]) -> int:
-    from forwarder.replay import replay
+    from forwarder.pipeline.replay import replay
 
     try:
         report = asyncio.run(replay(config, only))
@@ -236,7 +236,7 @@ def exit_code_for(error: BaseException) -> int:
 
 
 def map_records(arguments: argparse.Namespace) -> int:
-    from forwarder.mapping.command import run_map
+    from forwarder.formats.command import run_map
     from forwarder.records import LogType
 
     source = sys.stdin.buffer if arguments.input == "-" else Path(arguments.input).open("rb")  # noqa: SIM115

@@ -13,16 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from forwarder.acknowledgement import Ticket
+from fakes.cloudflare.config import DEFAULT_TOKEN, LOG_TYPES, SimulatorConfig
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.streams import Stream
-from forwarder.mapping import Format
+from forwarder.formats import Format
+from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.records import Record, event_id, parse_timestamp
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings, SinkConfig
-from forwarder.simulator.config import DEFAULT_TOKEN, LOG_TYPES, SimulatorConfig
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
+from forwarder.source.streams import Stream
 
 DEMO_ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 DEFAULT_FORMAT: Format = "ecs"

@@ -26,7 +26,7 @@ from tenacity import (
 )
 from tenacity.stop import StopBaseT
 
-from forwarder.cloudflare.errors import CloudflareRetryableError
+from forwarder.source.errors import CloudflareRetryableError
 
 MAX_RETRY_AFTER = 300.0
 

@@ -13,19 +13,19 @@ from typing import Any
 
 from forwarder.builders import make_client, scim_preparer
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
-from forwarder.cloudflare.client import CloudflareClient
-from forwarder.cloudflare.identity_providers import ScimIdentityProviders
-from forwarder.cloudflare.stream_state import StreamOptions
-from forwarder.cloudflare.streams import Stream
-from forwarder.dead_letters import DeadLetters
-from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
-from forwarder.kubernetes.leader import LeaderElector, Term
-from forwarder.pipeline import Pipeline
+from forwarder.coordination.guarded import LeaderGuardedCheckpoints
+from forwarder.coordination.leader import LeaderElector, Term
+from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.fan_out import Pipeline
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
+from forwarder.source.client import CloudflareClient
+from forwarder.source.identity_providers import ScimIdentityProviders
+from forwarder.source.stream_state import StreamOptions
+from forwarder.source.streams import Stream
 from forwarder.stopping import install_signal_handlers, until_stopped
 from forwarder.telemetry import Telemetry
 

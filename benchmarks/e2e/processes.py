@@ -104,7 +104,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def _serve_hec(connection: Connection) -> None:
-    from tests.fakes.splunk_hec import FakeHec, HecToken
+    from fakes.splunk_hec import FakeHec, HecToken
 
     async def serve() -> None:
         fake = FakeHec([HecToken(HEC_TOKEN)], keep=False)
@@ -115,7 +115,7 @@ def _serve_hec(connection: Connection) -> None:
 
 
 def _serve_bulk(connection: Connection) -> None:
-    from tests.fakes.elasticsearch import FakeElasticsearch
+    from fakes.elasticsearch import FakeElasticsearch
 
     async def serve() -> None:
         async with FakeElasticsearch(record_requests=False, keep_sources=False) as fake:

@@ -23,7 +23,7 @@ from benchmarks.e2e.scenarios import (
     write_raw_records,
 )
 from benchmarks.e2e.syslog_ng import run_syslog_ng
-from forwarder.simulator.background import SimulatorThread
+from fakes.cloudflare.background import SimulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSLOG_NG_EVENT_TIME = "syslog-ng, with the event time (json-parser)"

@@ -18,8 +18,8 @@ import orjson
 
 from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, run_measured
 from benchmarks.e2e.receivers import Receiver
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.config import ACCESS_REQUESTS, DEFAULT_TOKEN, RateLimit, SimulatorConfig
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import ACCESS_REQUESTS, DEFAULT_TOKEN, RateLimit, SimulatorConfig
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 FORMATS = ("ecs", "ocsf")

@@ -13,7 +13,7 @@ def checkpoint_store(settings: Settings) -> CheckpointStore:
         return MemoryCheckpointStore()
     if settings.checkpoint_store == "kubernetes":
         from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
-        from forwarder.kubernetes import kubernetes_api
+        from forwarder.coordination import kubernetes_api
         from forwarder.retry import Backoff
 
         return ConfigMapCheckpointStore(

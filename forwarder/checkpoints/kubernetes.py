@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_bef
 from tenacity.stop import StopBaseT
 
 from forwarder.checkpoints.base import CheckpointStore
-from forwarder.kubernetes.api import (
+from forwarder.coordination.api import (
     CONFIG_MAPS,
     JsonObject,
     KubernetesApi,

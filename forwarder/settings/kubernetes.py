@@ -108,7 +108,7 @@ class KubernetesSettings(EnvironmentSettings):
 
     @model_validator(mode="after")
     def _lease_and_shards(self) -> KubernetesSettings:
-        from forwarder.kubernetes.leader import LeaseTimings
+        from forwarder.coordination.leader import LeaseTimings
 
         problems = []
         if self.leader_election:
@@ -160,6 +160,6 @@ class KubernetesSettings(EnvironmentSettings):
         """This replica's shard, from FORWARDER_SHARD_ORDINAL or the StatefulSet pod name."""
         if self.shard_ordinal is not None:
             return self.shard_ordinal
-        from forwarder.kubernetes.shards import ordinal_from_pod_name
+        from forwarder.coordination.shards import ordinal_from_pod_name
 
         return ordinal_from_pod_name(self.resolved_pod_name())

@@ -33,7 +33,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from forwarder.config_sources import EnvironmentSettings
-from forwarder.mapping import Format
+from forwarder.formats import Format
 from forwarder.records import LogType, Record
 
 ENTRY_POINT_GROUP = "forwarder.sinks"

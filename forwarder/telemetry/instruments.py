@@ -22,9 +22,9 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, StatusCode
 
 from forwarder import __version__
-from forwarder.cloudflare.errors import CloudflareError, CloudflareRateLimited
 from forwarder.records import Record
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
+from forwarder.source.errors import CloudflareError, CloudflareRateLimited
 from forwarder.telemetry.status import ForwarderView, checkpoint_age, lag
 
 if TYPE_CHECKING:

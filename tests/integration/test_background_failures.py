@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.status import StatusBoard
 from tests.support.forwarder_runs import NOW, settings, simulator_config

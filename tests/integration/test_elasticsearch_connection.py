@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import trustme
 
+from fakes.elasticsearch import FakeElasticsearch
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.elasticsearch import ElasticsearchSink
-from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.fakes.elasticsearch_helpers import deliver, make_events, make_sink
+from tests.support.elasticsearch_helpers import deliver, make_events, make_sink
 
 pytestmark = pytest.mark.integration
 

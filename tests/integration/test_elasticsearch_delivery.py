@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
+from fakes.elasticsearch import FakeElasticsearch, Fault, ItemFault, ResetFault, WholeFault
 from forwarder.records import LogType
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.elasticsearch import ElasticsearchSink
-from tests.fakes.elasticsearch import FakeElasticsearch, Fault, ItemFault, ResetFault, WholeFault
-from tests.fakes.elasticsearch_helpers import deliver, make_event, make_events, make_sink
+from tests.support.elasticsearch_helpers import deliver, make_event, make_events, make_sink
 
 pytestmark = pytest.mark.integration
 

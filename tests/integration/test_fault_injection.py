@@ -22,12 +22,12 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.faults import Fault
-from tests.fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
-from tests.fakes.splunk_hec import FakeHec
-from tests.fakes.splunk_hec_faults import Reset, busy, proxy_answer
-from tests.fakes.threaded import ThreadedFake
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.faults import Fault
+from fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
+from fakes.splunk_hec import FakeHec
+from fakes.splunk_hec_faults import Reset, busy, proxy_answer
+from fakes.threaded import ThreadedFake
 from tests.support.forwarder_runs import (
     ACCOUNT,
     LOG_TYPES,

@@ -15,13 +15,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.config import (
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import (
     AUDIT_LOGS_READ,
     Credential,
 )
-from forwarder.simulator.faults import Fault
-from forwarder.simulator.server import Simulator
+from fakes.cloudflare.faults import Fault
+from fakes.cloudflare.server import Simulator
 from tests.support.forwarder_runs import (
     ACCOUNT,
     LOG_TYPES,

@@ -206,7 +206,7 @@ def test_outside_a_cluster_the_missing_settings_are_named_and_exit_2(cluster: Cl
 def test_a_partitioned_leader_with_a_slow_sink_stops_shipping_before_another_starts(cluster: Cluster) -> None:
     """Each replica ships to one slow HEC with a token of its own: the SIEM sees the requests of the
     old leader end before the first of the new one arrives."""
-    from tests.fakes.splunk_hec import FakeHec, HecToken
+    from fakes.splunk_hec import FakeHec, HecToken
     from tests.support.hec import splunk_hec_serving
 
     with splunk_hec_serving(FakeHec([HecToken(hec_token(0)), HecToken(hec_token(1))])) as hec:

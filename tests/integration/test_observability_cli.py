@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.config import DEFAULT_TOKEN
-from forwarder.simulator.faults import Fault
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import DEFAULT_TOKEN
+from fakes.cloudflare.faults import Fault
 from tests.support.forwarder_runs import cli, cli_env, simulator_config
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.exporters import telemetry_from_environment
 from forwarder.telemetry.health import HealthServer, serve_endpoints

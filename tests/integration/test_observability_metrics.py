@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 import pytest
 
+from fakes.cloudflare.faults import Fault
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.logs import configure
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
-from forwarder.simulator.faults import Fault
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import ACCOUNT, NOW, settings, simulator_config
 from tests.support.telemetry import Recorded

@@ -12,10 +12,10 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.exporters import telemetry_from_environment
 from tests.support.forwarder_runs import NOW, settings, simulator_config

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.envelope import ODD_SHAPES
+from fakes.cloudflare.faults import Fault
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.file import FileCheckpointStore
 from forwarder.records import LogType
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.envelope import ODD_SHAPES
-from forwarder.simulator.faults import Fault
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import (
     ACCOUNT,

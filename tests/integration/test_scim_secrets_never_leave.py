@@ -18,14 +18,14 @@ from typing import Any
 import orjson
 import pytest
 
+from fakes.cloudflare.config import DEFAULT_TOKEN, SimulatorConfig
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
-from forwarder.simulator.config import DEFAULT_TOKEN, SimulatorConfig
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.base import Event, Rejection, SendResult, Sink
 from forwarder.sinks.file import FileSink, FileSinkSettings
-from tests.fakes.memory_sink import MemorySinkSettings
+from tests.support.memory_sink import MemorySinkSettings
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 NOW = datetime.now(UTC).replace(microsecond=0)

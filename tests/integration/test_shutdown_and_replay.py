@@ -10,10 +10,10 @@ from pathlib import Path
 
 import orjson
 
-from forwarder.dead_letters import DeadLetter, DeadLetters
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.faults import Fault
+from forwarder.pipeline.dead_letters import DeadLetter, DeadLetters
 from forwarder.records import LogType, make_record
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.faults import Fault
 from tests.support.forwarder_runs import (
     ACCOUNT,
     LOG_TYPES,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.faults import Fault
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.faults import Fault
 from tests.support.cluster import Cluster, wait_for
 from tests.support.forwarder_runs import backfill_env, cli_env, simulator_config
 
@@ -115,7 +115,7 @@ def test_while_a_sink_refuses_connections(command: str, tmp_path: Path) -> None:
 
 def test_while_a_sink_retries_in_run(tmp_path: Path) -> None:
     """The sink answers 503 (server busy) to everything: retrying, not refusing."""
-    from tests.fakes.splunk_hec_faults import busy
+    from fakes.splunk_hec_faults import busy
     from tests.support.hec import HEC_TOKEN, splunk_hec
 
     with SimulatorThread(simulator_config(hours=1)) as simulator, splunk_hec() as hec:

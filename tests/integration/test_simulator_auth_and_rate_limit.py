@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from forwarder.simulator import (
+from fakes.cloudflare import (
     AUDIT_LOGS_READ,
     BASE_PATH,
     Credential,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from forwarder.simulator import DEFAULT_TOKEN, Fault, ManualClock, Simulator, SimulatorConfig
+from fakes.cloudflare import DEFAULT_TOKEN, Fault, ManualClock, Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from forwarder.simulator import (
+from fakes.cloudflare import (
     ACCESS_REQUESTS,
     DEFAULT_TOKEN,
     SCIM_UPDATES,
@@ -20,7 +20,7 @@ from forwarder.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from forwarder.simulator.timestamps import parse_rfc3339
+from fakes.cloudflare.timestamps import parse_rfc3339
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from forwarder.simulator import (
+from fakes.cloudflare import (
     ACCESS_REQUESTS,
     DEFAULT_TOKEN,
     SCIM_UPDATES,

@@ -1,4 +1,4 @@
-"""The simulator outside an event loop: in a background thread, and as ``python -m forwarder.simulator``."""
+"""The simulator outside an event loop: in a background thread, and as ``python -m fakes.cloudflare``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from forwarder.simulator import ACCESS_REQUESTS, DEFAULT_TOKEN, Fault, SimulatorConfig, SimulatorThread
+from fakes.cloudflare import ACCESS_REQUESTS, DEFAULT_TOKEN, Fault, SimulatorConfig, SimulatorThread
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_runs_standalone_and_stops_on_sigterm() -> None:
     command = [
         sys.executable,
         "-m",
-        "forwarder.simulator",
+        "fakes.cloudflare",
         "--accounts",
         ACCOUNT,
         "--hours",
@@ -73,7 +73,7 @@ def test_runs_standalone_and_stops_on_sigterm() -> None:
 
 
 def test_standalone_refuses_a_bad_account() -> None:
-    command = [sys.executable, "-m", "forwarder.simulator", "--accounts", "not-an-account"]
+    command = [sys.executable, "-m", "fakes.cloudflare", "--accounts", "not-an-account"]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert finished.returncode == 2
     assert "not 32 lowercase hex characters" in finished.stderr

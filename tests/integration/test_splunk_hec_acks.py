@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from fakes.splunk_hec import FakeHec, HecToken, Normal, Reset, busy, too_large
 from forwarder.sinks.base import RetryableError, SinkConfigError
-from tests.fakes.splunk_hec import FakeHec, HecToken, Normal, Reset, busy, too_large
-from tests.fakes.splunk_hec_support import TOKEN, deliver, event_id_of, make_events, sink_for, with_body
+from tests.support.splunk_hec_support import TOKEN, deliver, event_id_of, make_events, sink_for, with_body
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from fakes.splunk_hec import FakeHec, HecToken
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
-from tests.fakes.splunk_hec import FakeHec, HecToken
-from tests.fakes.splunk_hec_support import TOKEN, event_id_of, make_events, sink_for
+from tests.support.splunk_hec_support import TOKEN, event_id_of, make_events, sink_for
 
 pytestmark = pytest.mark.integration
 

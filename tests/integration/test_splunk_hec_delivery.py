@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forwarder.records import LogType
-from forwarder.sinks.base import Event, RetryableError
-from tests.fakes.splunk_hec import (
+from fakes.splunk_hec import (
     FakeHec,
     Fault,
     HecToken,
@@ -25,7 +23,9 @@ from tests.fakes.splunk_hec import (
     queues_full,
     too_large,
 )
-from tests.fakes.splunk_hec_support import TOKEN, deliver, event_id_of, make_events, sink_for, with_body
+from forwarder.records import LogType
+from forwarder.sinks.base import Event, RetryableError
+from tests.support.splunk_hec_support import TOKEN, deliver, event_id_of, make_events, sink_for, with_body
 
 pytestmark = pytest.mark.integration
 

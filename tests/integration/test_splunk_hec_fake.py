@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.fakes.splunk_hec import FakeHec, HecToken
+from fakes.splunk_hec import FakeHec, HecToken
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from fakes.splunk_hec import FakeHec, HecToken
 from forwarder.sinks.base import RetryableError, SinkConfigError
-from tests.fakes.splunk_hec import FakeHec, HecToken
-from tests.fakes.splunk_hec_support import TOKEN, event_id_of, make_events, sink_for
+from tests.support.splunk_hec_support import TOKEN, event_id_of, make_events, sink_for
 
 pytestmark = pytest.mark.integration
 

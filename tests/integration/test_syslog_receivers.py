@@ -16,15 +16,15 @@ import orjson
 import pytest
 import trustme
 
-from forwarder.mapping import to_raw
+from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event, SinkConfigError
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink
 from forwarder.sinks.syslog.message import BOM
-from tests.fakes.syslog_parsers import parse_cef, parse_leef
 from tests.receivers.common import Received, Receiver
 from tests.receivers.rsyslog import start_rsyslog
 from tests.receivers.syslog_ng import start_syslog_ng
+from tests.support.syslog_parsers import parse_cef, parse_leef
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from forwarder.mapping import to_raw
+from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event, RetryableError
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink

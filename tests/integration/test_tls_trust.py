@@ -33,22 +33,22 @@ import requests
 import trustme
 from aiohttp import web
 
-from forwarder.cloudflare.client import CloudflareClient
-from forwarder.cloudflare.errors import CloudflareError
+from fakes.cloudflare.server import BASE_PATH, Simulator
+from fakes.elasticsearch import FakeElasticsearch
+from fakes.splunk_hec import FakeHec, HecToken
 from forwarder.runner import make_client
 from forwarder.settings import ConfigurationError
-from forwarder.simulator.server import BASE_PATH, Simulator
 from forwarder.sinks.base import Sink, SinkConfigError
 from forwarder.sinks.elasticsearch import ElasticsearchSettings, ElasticsearchSink
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
+from forwarder.source.client import CloudflareClient
+from forwarder.source.errors import CloudflareError
 from forwarder.telemetry.exporters import otlp_session, telemetry_from_environment
-from tests.fakes import elasticsearch_helpers
-from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.fakes.splunk_hec import FakeHec, HecToken
-from tests.fakes.splunk_hec_support import TOKEN
-from tests.fakes.splunk_hec_support import make_events as hec_events
 from tests.missing_tool import missing_tool
+from tests.support import elasticsearch_helpers
 from tests.support.forwarder_runs import ACCOUNT, settings, simulator_config
+from tests.support.splunk_hec_support import TOKEN
+from tests.support.splunk_hec_support import make_events as hec_events
 
 pytestmark = [
     pytest.mark.integration,

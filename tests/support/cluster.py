@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import Credential
+from fakes.cloudflare.faults import Fault
+from fakes.kubernetes_api import FakeKubernetesApi, Write
+from fakes.threaded import ThreadedFake
 from forwarder.records import LogType, event_id, parse_timestamp
 from forwarder.runner import scim_preparer
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.config import Credential
-from forwarder.simulator.faults import Fault
-from tests.fakes.kubernetes_api import FakeKubernetesApi, Write
-from tests.fakes.threaded import ThreadedFake
 from tests.support.forwarder_runs import ACCOUNT, LOG_TYPES, NOW, settings, simulator_config
 
 NAMESPACE = "siem"

@@ -14,15 +14,15 @@ from typing import Any
 
 import orjson
 
+from fakes.cloudflare.config import (
+    DEFAULT_TOKEN,
+    SimulatorConfig,
+)
+from fakes.cloudflare.server import Simulator
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.records import LogType, event_id, parse_timestamp
 from forwarder.runner import Forwarder, scim_preparer
 from forwarder.settings import Config, Settings, SinkConfig
-from forwarder.simulator.config import (
-    DEFAULT_TOKEN,
-    SimulatorConfig,
-)
-from forwarder.simulator.server import Simulator
 from forwarder.sinks.file import FileSink, FileSinkSettings
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
-from tests.fakes.splunk_hec import FakeHec, HecToken
-from tests.fakes.threaded import ThreadedFake
+from fakes.splunk_hec import FakeHec, HecToken
+from fakes.threaded import ThreadedFake
 
 HEC_TOKEN = "00000000-0000-4000-8000-000000000001"
 

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 from hypothesis import strategies as st
 
-from forwarder.mapping.known_fields import ACCESS_FIELDS, SCIM_FIELDS
+from forwarder.formats.known_fields import ACCESS_FIELDS, SCIM_FIELDS
 from forwarder.records import LogType, Record, make_record
-from forwarder.scim_bodies import prepare_scim_record
+from forwarder.source.scim_bodies import prepare_scim_record
 from tests.unit.mapping_support import OBSERVED
 
 MISSING = object()

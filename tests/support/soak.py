@@ -21,14 +21,14 @@ from typing import Any
 
 import orjson
 
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import DEFAULT_TOKEN, SimulatorConfig
+from fakes.cloudflare.faults import Fault
+from fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
+from fakes.threaded import ThreadedFake
 from forwarder.records import LogType, event_id, parse_timestamp
 from forwarder.runner import scim_preparer
 from forwarder.settings import Settings
-from forwarder.simulator.background import SimulatorThread
-from forwarder.simulator.config import DEFAULT_TOKEN, SimulatorConfig
-from forwarder.simulator.faults import Fault
-from tests.fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
-from tests.fakes.threaded import ThreadedFake
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 # Longer than the simulator's latest late arrival (120 s): everything before a checkpoint is visible.

@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from forwarder.acknowledgement import Ticket
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.client import CloudflareClient, Credentials
-from forwarder.cloudflare.ratelimit import RateLimiter
-from forwarder.cloudflare.stream_state import StreamOptions
-from forwarder.cloudflare.streams import Stream
+from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
+from forwarder.source.client import CloudflareClient, Credentials
+from forwarder.source.ratelimit import RateLimiter
+from forwarder.source.stream_state import StreamOptions
+from forwarder.source.streams import Stream
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from forwarder.kubernetes.api import ClusterAccess, KubernetesApi
-from tests.fakes.kubernetes_api import FakeKubernetesApi
+from fakes.kubernetes_api import FakeKubernetesApi
+from forwarder.coordination.api import ClusterAccess, KubernetesApi
 
 NAMESPACE = "siem"
 IN_PROCESS_URL = "http://kubernetes.in-process"

@@ -16,9 +16,9 @@ import forwarder.runner
 from forwarder.checkpoints.file import CheckpointFileError, FileCheckpointStore
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.kubernetes.api import KubernetesConfigurationError
-from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
-from forwarder.kubernetes.leader import LeaderElector, LeaseTimings
+from forwarder.coordination.api import KubernetesConfigurationError
+from forwarder.coordination.guarded import LeaderGuardedCheckpoints
+from forwarder.coordination.leader import LeaderElector, LeaseTimings
 from forwarder.retry import Backoff
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig

@@ -12,15 +12,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from forwarder.cloudflare.client import CloudflareClient, Credentials, server_wait
-from forwarder.cloudflare.errors import (
+from forwarder.retry import Backoff
+from forwarder.source.client import CloudflareClient, Credentials, server_wait
+from forwarder.source.errors import (
     CloudflareAuthError,
     CloudflareError,
     CloudflareRateLimited,
     CloudflareRetryableError,
 )
-from forwarder.cloudflare.ratelimit import RateLimiter
-from forwarder.retry import Backoff
+from forwarder.source.ratelimit import RateLimiter
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 NOW = 1_800_000_000.0

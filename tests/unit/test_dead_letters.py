@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from forwarder.dead_letters import DeadLetter, DeadLetters
+from forwarder.pipeline.dead_letters import DeadLetter, DeadLetters
 from forwarder.records import LogType, make_record
 from tests.support.files import permissions, permissive_umask  # noqa: F401 - the fixture
 

@@ -14,7 +14,7 @@ from forwarder.sinks.base import Event
 from forwarder.sinks.elasticsearch import ElasticsearchSettings
 from forwarder.sinks.elasticsearch.encoding import BulkEncoder, compress, has_timestamp
 from forwarder.sinks.elasticsearch.template import template_body, vendor_mapping
-from tests.fakes.elasticsearch_helpers import make_event
+from tests.support.elasticsearch_helpers import make_event
 
 TARGETS = {
     LogType.ACCESS_REQUESTS: "logs-cloudflare.access_requests-default",
@@ -205,7 +205,7 @@ def test_template_types_every_field_the_ecs_mapping_emits() -> None:
     import json
     from pathlib import Path
 
-    from forwarder.mapping.ecs import to_ecs
+    from forwarder.formats.ecs import to_ecs
     from forwarder.sinks.elasticsearch.template import ECS_FIELDS
 
     samples = Path(__file__).resolve().parents[1] / "golden" / "input"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
-from forwarder.kubernetes.api import KubernetesConfigurationError, KubernetesError
-from forwarder.kubernetes.guarded import LeaderGuardedCheckpoints
-from forwarder.kubernetes.leader import LeaderElector, LeadershipLost, LeaseTimings
+from forwarder.coordination.api import KubernetesConfigurationError, KubernetesError
+from forwarder.coordination.guarded import LeaderGuardedCheckpoints
+from forwarder.coordination.leader import LeaderElector, LeadershipLost, LeaseTimings
 from forwarder.retry import Backoff
 from tests.unit.kubernetes_support import NAMESPACE, client, fake_api
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.kubernetes import replica_identity
-from forwarder.kubernetes.api import ClusterAccess, KubernetesConfigurationError
-from forwarder.kubernetes.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
+from forwarder.coordination import replica_identity
+from forwarder.coordination.api import ClusterAccess, KubernetesConfigurationError
+from forwarder.coordination.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
 from forwarder.settings import ConfigurationError, Settings, load_config
 
 ACCOUNTS = [f"{index:032x}" for index in range(7)]
@@ -192,7 +192,7 @@ async def test_every_kubernetes_client_uses_the_kubernetes_request_timeout(
 ) -> None:
     from forwarder.checkpoints import checkpoint_store
     from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
-    from forwarder.kubernetes import kubernetes_api, leader_elector
+    from forwarder.coordination import kubernetes_api, leader_elector
 
     (tmp_path / "token").write_text("secret")
     (tmp_path / "namespace").write_text("siem")

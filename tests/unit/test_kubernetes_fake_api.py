@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.kubernetes.api import CONFIG_MAPS, KubernetesError
-from tests.fakes.kubernetes_api import FakeKubernetesApi
+from fakes.kubernetes_api import FakeKubernetesApi
+from forwarder.coordination.api import CONFIG_MAPS, KubernetesError
 from tests.unit.kubernetes_support import NAMESPACE, VirtualClock, client, fake_api
 
 NAME = "forwarder-checkpoints"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.kubernetes.api import KubernetesConfigurationError
-from forwarder.kubernetes.leader import LeaderElector, LeadershipLost, LeaseTimings, micro_time
-from tests.fakes.kubernetes_api import FakeKubernetesApi, ReceivedRequest, Write
+from fakes.kubernetes_api import FakeKubernetesApi, ReceivedRequest, Write
+from forwarder.coordination.api import KubernetesConfigurationError
+from forwarder.coordination.leader import LeaderElector, LeadershipLost, LeaseTimings, micro_time
 from tests.unit.kubernetes_support import NAMESPACE, VirtualClock, client
 
 LEASE = "forwarder"

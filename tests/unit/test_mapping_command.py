@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.mapping import Format
-from forwarder.mapping.command import EXIT_BAD_INPUT, EXIT_OK, run_map
+from forwarder.formats import Format
+from forwarder.formats.command import EXIT_BAD_INPUT, EXIT_OK, run_map
 from forwarder.records import LogType
 
 OBSERVED = datetime(2026, 8, 20, 12, 0, tzinfo=UTC)

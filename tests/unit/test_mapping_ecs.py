@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.mapping import mapper_for
-from forwarder.mapping.ecs import to_ecs
-from forwarder.mapping.ecs_profile import load_profile, violations
+from forwarder.formats import mapper_for
+from forwarder.formats.ecs import to_ecs
+from forwarder.formats.ecs_profile import load_profile, violations
 from forwarder.records import LogType, make_record
 from tests.unit.mapping_support import ACCOUNT, DOCUMENTED_ACCESS_REQUEST, OBSERVED, with_fields
 

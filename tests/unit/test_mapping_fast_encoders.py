@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder.mapping import ecs_json, encoder_for, mapper_for, ocsf_json
-from forwarder.mapping.ecs import to_ecs
-from forwarder.mapping.known_fields import ACCESS_FIELDS
-from forwarder.mapping.ocsf import to_ocsf
-from forwarder.mapping.well_formed import FAST_FIELDS
+from fakes.cloudflare.config import ACCESS_REQUESTS, RateLimit, SimulatorConfig
+from fakes.cloudflare.record_store import RecordStore
+from forwarder.formats import ecs_json, encoder_for, mapper_for, ocsf_json
+from forwarder.formats.ecs import to_ecs
+from forwarder.formats.known_fields import ACCESS_FIELDS
+from forwarder.formats.ocsf import to_ocsf
+from forwarder.formats.well_formed import FAST_FIELDS
 from forwarder.records import LogType, Record, make_record
-from forwarder.simulator.config import ACCESS_REQUESTS, RateLimit, SimulatorConfig
-from forwarder.simulator.record_store import RecordStore
 from tests.support.record_strategies import _emails, _records, _timestamps, _uuids
 from tests.unit.mapping_support import GOLDEN, OBSERVED
 

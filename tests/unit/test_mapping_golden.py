@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from forwarder.mapping import Format
-from forwarder.mapping.command import run_map
+from forwarder.formats import Format
+from forwarder.formats.command import run_map
 from forwarder.records import LogType
 from tests.unit.mapping_support import GOLDEN
 

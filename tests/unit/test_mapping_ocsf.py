@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.mapping import mapper_for
-from forwarder.mapping.ocsf import to_ocsf
+from forwarder.formats import mapper_for
+from forwarder.formats.ocsf import to_ocsf
 from forwarder.records import LogType, make_record
 from tests.unit.mapping_support import ACCOUNT, OBSERVED, OCSF_VALIDATORS, with_fields
 from tests.unit.mapping_support import DOCUMENTED_ACCESS_REQUEST as DOCUMENTED

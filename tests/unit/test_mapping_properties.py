@@ -15,10 +15,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder.mapping.ecs import to_ecs
-from forwarder.mapping.ecs_profile import violations
-from forwarder.mapping.ocsf import to_ocsf
-from forwarder.mapping.values import epoch_milliseconds, iso_timestamp, iso_timestamp_from
+from forwarder.formats.ecs import to_ecs
+from forwarder.formats.ecs_profile import violations
+from forwarder.formats.ocsf import to_ocsf
+from forwarder.formats.values import epoch_milliseconds, iso_timestamp, iso_timestamp_from
 from forwarder.records import LogType, Record, parse_timestamp
 from tests.support.record_strategies import (
     SECRET,

@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.paging import Window, WindowReader, api_time
-from forwarder.cloudflare.remembered import SeenIds
 from forwarder.records import LogType, Record
+from forwarder.source.paging import Window, WindowReader, api_time
+from forwarder.source.remembered import SeenIds
 from tests.unit.cloudflare_support import ACCOUNT, T0, Api, access, client, read_and_commit, stream
 
 

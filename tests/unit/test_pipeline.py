@@ -10,13 +10,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from forwarder.acknowledgement import Ticket
-from forwarder.dead_letters import DeadLetters
-from forwarder.pipeline import Pipeline, SinkStopped
+from forwarder.pipeline.acknowledgement import Ticket
+from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.fan_out import Pipeline, SinkStopped
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
-from tests.fakes.memory_sink import MemorySink, MemorySinkSettings, fail_once, reject, retry_tail
 from tests.support.access_records import records
+from tests.support.memory_sink import MemorySink, MemorySinkSettings, fail_once, reject, retry_tail
 
 FAST = {"batch_max_age": 0.01}
 

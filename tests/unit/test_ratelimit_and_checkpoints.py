@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from forwarder.checkpoints.file import CheckpointFileError, FileCheckpointStore
-from forwarder.cloudflare.ratelimit import RateLimiter
+from forwarder.source.ratelimit import RateLimiter
 
 
 class FakeClock:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.cloudflare.paging import Window, WindowReader
 from forwarder.records import LogType, Record
+from forwarder.source.paging import Window, WindowReader
 from tests.unit.cloudflare_support import ACCOUNT, T0, Api, Clock, access, client, read_and_commit, stream
 
 

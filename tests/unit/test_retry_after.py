@@ -14,11 +14,11 @@ import time
 import httpx
 import pytest
 
-from forwarder.cloudflare.client import server_wait
-from forwarder.kubernetes.api import LEASES, ClusterAccess, KubernetesApi, KubernetesError
+from forwarder.coordination.api import LEASES, ClusterAccess, KubernetesApi, KubernetesError
 from forwarder.retry import MAX_RETRY_AFTER, retry_after
 from forwarder.sinks.elasticsearch.classify import classify_bulk_response
 from forwarder.sinks.splunk_hec.classifier import classify
+from forwarder.source.client import server_wait
 
 # Wed, 21 Oct 2015 07:20:00 GMT: eight minutes before the RFC's own example date.
 NOW = 1_445_412_000.0

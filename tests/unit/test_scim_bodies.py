@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forwarder.scim_bodies import (
+from forwarder.source.scim_bodies import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_REDACT_KEYS,
     INFO_KEY,

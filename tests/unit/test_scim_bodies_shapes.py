@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder.scim_bodies import (
+from forwarder.source.scim_bodies import (
     DEFAULT_MAX_BODY_BYTES,
     INFO_KEY,
     PARSED_KEY,

@@ -20,7 +20,7 @@ from forwarder.scrubbing import REDACTED, Scrubber
 from forwarder.settings import Config, Settings, SinkConfig
 from forwarder.settings.loading import describe_errors
 from forwarder.sinks.file import FileSink, FileSinkSettings
-from tests.fakes.memory_sink import MemorySink
+from tests.support.memory_sink import MemorySink
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "Zx9-cloudflare-token-0123456789abcdefABCDEF"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from forwarder.simulator import Fault, FaultKind, FaultPlan, ManualClock, RateLimit
-from forwarder.simulator.config import AUDIT_LOGS_READ, IDENTITY_PROVIDERS_READ, SCIM_LOGS_READ
-from forwarder.simulator.openapi_contract import load_operations
-from forwarder.simulator.rate_limit import RateLimiter
+from fakes.cloudflare import Fault, FaultKind, FaultPlan, ManualClock, RateLimit
+from fakes.cloudflare.config import AUDIT_LOGS_READ, IDENTITY_PROVIDERS_READ, SCIM_LOGS_READ
+from fakes.cloudflare.openapi_contract import load_operations
+from fakes.cloudflare.rate_limit import RateLimiter
 
 OPERATIONS = load_operations()
 

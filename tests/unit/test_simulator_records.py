@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from forwarder.simulator import ACCESS_REQUESTS, SCIM_UPDATES, DataProfile, ManualClock, SimulatorConfig
-from forwarder.simulator.record_store import RecordStore
-from forwarder.simulator.timestamps import NANOSECONDS, from_datetime, parse_rfc3339
+from fakes.cloudflare import ACCESS_REQUESTS, SCIM_UPDATES, DataProfile, ManualClock, SimulatorConfig
+from fakes.cloudflare.record_store import RecordStore
+from fakes.cloudflare.timestamps import NANOSECONDS, from_datetime, parse_rfc3339
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 OTHER_ACCOUNT = "fedcba9876543210fedcba9876543210"

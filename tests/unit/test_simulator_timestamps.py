@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from forwarder.simulator.timestamps import format_rfc3339, from_datetime, parse_rfc3339, truncate
+from fakes.cloudflare.timestamps import format_rfc3339, from_datetime, parse_rfc3339, truncate
 
 BASE = from_datetime(datetime(2014, 1, 1, 5, 20, tzinfo=UTC))
 

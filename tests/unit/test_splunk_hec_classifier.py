@@ -1,6 +1,6 @@
 """The HEC response classifier against the whole code table.
 
-``tests/fakes/splunk_hec_status_codes.csv`` is a copy of ``reference/sinks/hec_status_codes.csv``
+``tests/unit/splunk_hec_status_codes.csv`` is a copy of ``reference/sinks/hec_status_codes.csv``
 (Splunk, "Troubleshoot HTTP Event Collector"): every code 0-22 with its HTTP status and text.
 """
 
@@ -22,7 +22,7 @@ from forwarder.sinks.splunk_hec.classifier import (
     parse_ack_statuses,
 )
 
-TABLE = Path(__file__).parent.parent / "fakes" / "splunk_hec_status_codes.csv"
+TABLE = Path(__file__).parent / "splunk_hec_status_codes.csv"
 
 
 def _rows() -> list[dict[str, str]]:

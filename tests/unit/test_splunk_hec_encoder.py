@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from forwarder.records import LogType
 from forwarder.sinks.splunk_hec import SplunkHecSettings
 from forwarder.sinks.splunk_hec.encoder import HecEncoder, epoch_seconds, join
-from tests.fakes.splunk_hec_support import ACCOUNT, TOKEN, make_event, with_body
+from tests.support.splunk_hec_support import ACCOUNT, TOKEN, make_event, with_body
 
 
 def settings(**values: object) -> SplunkHecSettings:

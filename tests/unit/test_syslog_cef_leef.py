@@ -15,7 +15,7 @@ from forwarder.sinks.syslog.cef import encode_cef, escape_extension, escape_head
 from forwarder.sinks.syslog.fields import Outcome, outcome
 from forwarder.sinks.syslog.leef import encode_leef, format_leef, header_delimiter, parse_delimiter
 from forwarder.sinks.syslog.settings import Severity
-from tests.fakes.syslog_parsers import parse_cef, parse_leef
+from tests.support.syslog_parsers import parse_cef, parse_leef
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 OBSERVED = datetime(2024, 1, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from forwarder.mapping import to_raw
+from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event, SinkConfigError, load_sink_class
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from forwarder.dead_letters import DeadLetters
-from forwarder.pipeline import Pipeline
+from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.fan_out import Pipeline
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Rejection, RetryableError, SendResult, SinkConfigError
 from forwarder.telemetry import Telemetry
 from forwarder.telemetry.instruments import cloudflare_retry_reason, sink_retry_reason
-from tests.fakes.memory_sink import MemorySink, MemorySinkSettings, fail_once
 from tests.support.access_records import ACCOUNT, records
+from tests.support.memory_sink import MemorySink, MemorySinkSettings, fail_once
 from tests.support.telemetry import Recorded
 
 STREAM = f"{ACCOUNT}/access_requests"
@@ -129,7 +129,7 @@ async def test_a_failed_mapping_is_counted_for_every_sink_of_that_format(
 
         return encode
 
-    monkeypatch.setattr("forwarder.pipeline.encoder_for", broken)
+    monkeypatch.setattr("forwarder.pipeline.fan_out.encoder_for", broken)
     flow = pipeline(tmp_path, recorded, memory())
     await flow.open()
     await flow.deliver(records(3))
@@ -156,7 +156,7 @@ async def test_a_configuration_error_shows_in_the_state_gauge_and_the_send_outco
 def causes() -> Iterator[tuple[BaseException, str]]:
     import httpx
 
-    from forwarder.cloudflare.errors import CloudflareError, CloudflareRateLimited, CloudflareRetryableError
+    from forwarder.source.errors import CloudflareError, CloudflareRateLimited, CloudflareRetryableError
 
     timeout = CloudflareRetryableError("timed out")
     timeout.__cause__ = httpx.ReadTimeout("slow")

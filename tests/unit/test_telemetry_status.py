@@ -11,12 +11,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION
 
 from forwarder import __version__
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.kubernetes.leader import LeaderElector, LeaseTimings
+from forwarder.coordination.leader import LeaderElector, LeaseTimings
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
 from forwarder.telemetry.exporters import otlp_enabled, resource, telemetry_from_environment
 from forwarder.telemetry.status import StatusBoard
-from tests.fakes.memory_sink import MemorySink
+from tests.support.memory_sink import MemorySink
 from tests.unit.kubernetes_support import client, fake_api
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-"""The tests share helpers through `tests/support/`, `tests/fakes/` and `tests/receivers/`: no test module
+"""The tests share helpers through `tests/support/`, `fakes/` and `tests/receivers/`: no test module
 imports another, and nothing under `tests/` imports `benchmarks/` (benchmarks may use the fakes)."""
 
 from __future__ import annotations

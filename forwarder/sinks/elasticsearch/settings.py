@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from forwarder.mapping import Format
+from forwarder.formats import Format
 from forwarder.records import LogType
 from forwarder.settings.values import credential
 from forwarder.sinks._http.tls import HttpTlsSettings

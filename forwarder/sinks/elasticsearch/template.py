@@ -29,7 +29,7 @@ _IP: dict[str, Any] = {"type": "ip"}
 _DATE: dict[str, Any] = {"type": "date"}
 _LONG: dict[str, Any] = {"type": "long"}
 
-# ECS field -> type, for the fields forwarder.mapping.ecs emits (ECS 8/9 types, with `keyword`
+# ECS field -> type, for the fields forwarder.formats.ecs emits (ECS 8/9 types, with `keyword`
 # where ECS says `wildcard` or `match_only_text`, which OpenSearch lacks).
 ECS_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "@timestamp": _DATE,

@@ -1,0 +1,339 @@
+"""Elastic Common Schema 9.4 documents for Access authentication and SCIM update records.
+
+`docs/mapping.md` has the field-by-field table and the reasons. Rules that hold throughout:
+a known field whose value ECS cannot hold (wrong type, an unparseable time, an invalid IP) is kept
+as is under ``cloudflare.<log>.<field>``, as is every field this forwarder does not know yet;
+null known fields are treated as absent, which is what the API means by them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
+from forwarder.formats.scim_changes import Activity, ScimChange, classify
+from forwarder.formats.values import (
+    ip_address,
+    iso_timestamp_from,
+    observed_iso_timestamp,
+    split_app_domain,
+    text,
+    unique,
+    unknown_fields,
+)
+from forwarder.records import TIME_FIELDS, LogType, Record
+from forwarder.source.scim_bodies import INFO_KEY, prepare_scim_record
+
+ECS_VERSION = "9.4.0"
+
+_ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
+OUTCOMES = {True: "success", False: "failure"}
+_SCIM_OUTCOMES = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure"}
+_RESOURCE_TYPES = frozenset({"USER", "GROUP"})
+_SCIM_EVENT_TYPES = {
+    Activity.CREATE: "creation",
+    Activity.DELETE: "deletion",
+    Activity.ENABLE: "change",
+    Activity.DISABLE: "change",
+    Activity.PASSWORD_CHANGE: "change",
+    Activity.ADD_MEMBERS: "change",
+    Activity.REMOVE_MEMBERS: "change",
+    Activity.CHANGE: "change",
+    Activity.OTHER: "info",
+    Activity.UNKNOWN: "info",
+}
+_SCIM_ACTIONS = {
+    Activity.CREATE: "created",
+    Activity.DELETE: "deleted",
+    Activity.ENABLE: "enabled",
+    Activity.DISABLE: "disabled",
+    Activity.PASSWORD_CHANGE: "password-changed",
+    Activity.ADD_MEMBERS: "member-added",
+    Activity.REMOVE_MEMBERS: "member-removed",
+    Activity.CHANGE: "modified",
+}
+
+
+def to_ecs(record: Record) -> dict[str, Any]:
+    """The ECS document for one record. Pure and total: any record the API can return maps."""
+    if record.log_type is LogType.ACCESS_REQUESTS:
+        return _access_request(record)
+    return _scim_update(record)
+
+
+ACCESS_DATASET = "cloudflare.access_requests"
+
+
+def event_origin(dataset: str) -> dict[str, Any]:
+    """event.module, event.dataset and event.provider (they follow event.created)."""
+    return {"module": "cloudflare", "dataset": dataset, "provider": "cloudflare_access"}
+
+
+def observer() -> dict[str, Any]:
+    return {"vendor": VENDOR, "product": PRODUCT}
+
+
+def cloud(account_id: str) -> dict[str, Any]:
+    return {"provider": "cloudflare", "account": {"id": account_id}}
+
+
+def access_event_type(label: str) -> str:
+    """event.type of an access request from its action: start, end or info."""
+    return _ACCESS_EVENT_TYPES.get(label.lower(), "info")
+
+
+def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
+    timestamp = record.timestamp
+    document: dict[str, Any] = {
+        "@timestamp": (
+            observed_iso_timestamp(record.observed)
+            if timestamp is None
+            else iso_timestamp_from(record.data.get(TIME_FIELDS[record.log_type]), timestamp)
+        ),
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "event",
+            "category": [category],
+            "id": record.event_id,
+            # When this forwarder first read the event (ECS event.created); event.ingested is left
+            # to the data store, whose ingest pipeline sets it.
+            "created": observed_iso_timestamp(record.observed),
+            **event_origin(dataset),
+        },
+        "observer": observer(),
+    }
+    if record.account_id:
+        document["cloud"] = cloud(record.account_id)
+    return document
+
+
+def _access_request(record: Record) -> dict[str, Any]:
+    data = record.data
+    vendor = unknown_fields(data, ACCESS_FIELDS)
+    document = _base(record, "authentication", ACCESS_DATASET)
+    event = document["event"]
+    if record.timestamp is None and data.get("created_at") is not None:
+        vendor["created_at"] = data["created_at"]
+
+    action = data.get("action")
+    label = text(action)
+    if label is not None:
+        event["action"] = label
+        event["type"] = [access_event_type(label)]
+    else:
+        event["type"] = ["info"]
+        if action is not None:
+            vendor["action"] = action
+
+    allowed = data.get("allowed")
+    if isinstance(allowed, bool):
+        event["outcome"] = OUTCOMES[allowed]
+    else:
+        # Absent is not "denied": the schema's default of false describes a request filter.
+        event["outcome"] = "unknown"
+        if allowed is not None:
+            vendor["allowed"] = allowed
+
+    related_users: list[str] = []
+    user: dict[str, Any] = {}
+    email = data.get("user_email")
+    if isinstance(email, str) and email:
+        # Access knows a person by their email only, and detections key on user.name.
+        user["email"] = user["name"] = email
+        related_users.append(email)
+    elif email is not None:
+        vendor["user_email"] = email
+    user_id = data.get("user_id")
+    if isinstance(user_id, str) and user_id:
+        user["id"] = user_id
+        if user_id != email:
+            related_users.append(user_id)
+    elif user_id is not None:
+        vendor["user_id"] = user_id
+    if user:
+        document["user"] = user
+
+    related: dict[str, list[str]] = {}
+    raw_ip = data.get("ip_address")
+    if text(raw_ip):
+        # source.address keeps what the API said even when it is not an address ES can index.
+        source: dict[str, Any] = {"address": raw_ip}
+        ip = ip_address(raw_ip)
+        if ip is not None:
+            source["ip"] = ip
+            related["ip"] = [ip]
+        document["source"] = source
+    elif raw_ip is not None:
+        vendor["ip_address"] = raw_ip
+    country = data.get("country_code")
+    if isinstance(country, str) and len(country) == 2:
+        document.setdefault("source", {})["geo"] = {"country_iso_code": country}
+    elif country is not None:
+        vendor["country_code"] = country
+
+    app_domain = data.get("app_domain")
+    if isinstance(app_domain, str) and app_domain:
+        url: dict[str, Any] = {"original": app_domain}
+        host, path = split_app_domain(app_domain)
+        if host is not None:
+            url["domain"] = host
+            related["hosts"] = [host]
+        if path is not None:
+            url["path"] = path
+        document["url"] = url
+    elif app_domain is not None:
+        vendor["app_domain"] = app_domain
+
+    ray_id = data.get("ray_id")
+    if text(ray_id):
+        # The Ray ID names one HTTP request to Cloudflare: ECS's request id, made for this.
+        document["http"] = {"request": {"id": ray_id}}
+    elif ray_id is not None:
+        vendor["ray_id"] = ray_id
+
+    # ECS has no place for the application's id or the IdP used.
+    for key in ("app_uid", "connection"):
+        if data.get(key) is not None:
+            vendor[key] = data[key]
+
+    if related_users:
+        related["user"] = related_users
+    if related:
+        document["related"] = related
+    if vendor:
+        document["cloudflare"] = {"access": vendor}
+    return document
+
+
+def _scim_update(record: Record) -> dict[str, Any]:
+    # A record that skipped the stream's preparation is prepared here with the defaults, so that
+    # an unredacted body can never leave through this mapping.
+    data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
+    change = classify(data)
+    vendor = unknown_fields(data, SCIM_FIELDS)
+    document = _base(record, "iam", "cloudflare.scim_updates")
+    event = document["event"]
+    if record.timestamp is None and data.get("logged_at") is not None:
+        vendor["logged_at"] = data["logged_at"]
+
+    noun = change.resource or "scim-resource"
+    event["type"] = (
+        [change.resource, _SCIM_EVENT_TYPES[change.activity]]
+        if change.resource
+        else [_SCIM_EVENT_TYPES[change.activity]]
+    )
+    event["action"] = _scim_action(noun, change, data)
+    resource_type = data.get("resource_type")
+    if resource_type is not None and not (
+        isinstance(resource_type, str) and resource_type.upper() in _RESOURCE_TYPES
+    ):
+        vendor["resource_type"] = resource_type
+
+    status = data.get("status")
+    outcome = _SCIM_OUTCOMES.get(status.upper()) if isinstance(status, str) else None
+    event["outcome"] = outcome or "unknown"
+    if outcome is None and status is not None:
+        vendor["status"] = status
+
+    error = data.get("error_description")
+    if text(error):
+        document["error"] = {"message": error}
+    elif error is not None:
+        vendor["error_description"] = error
+
+    related_users = _scim_targets(document, data, change, vendor)
+    _scim_request(document, data, vendor)
+
+    for key in ("idp_id", "idp_resource_id"):
+        if data.get(key) is not None:
+            vendor[key] = data[key]
+    users = unique(related_users)
+    if users:
+        document["related"] = {"user": users}
+    if vendor:
+        document["cloudflare"] = {"scim": vendor}
+    return document
+
+
+def _scim_action(noun: str, change: ScimChange, data: Any) -> str:
+    verb = _SCIM_ACTIONS.get(change.activity)
+    if verb is not None:
+        return f"{noun}-{verb}"
+    method = text(data.get("request_method"))
+    return f"{noun}-{method.lower()}" if method else "scim-update"
+
+
+def _scim_targets(
+    document: dict[str, Any], data: Any, change: ScimChange, vendor: dict[str, Any]
+) -> list[str | None]:
+    """user.target.* for the user acted on, group.* for the group; returns related users."""
+    target: dict[str, Any] = {}
+    group: dict[str, Any] = {}
+    related: list[str | None] = []
+
+    email = data.get("resource_user_email")
+    if text(email):
+        target["email"] = email
+        related.append(email)
+    elif email is not None:
+        vendor["resource_user_email"] = email
+    group_name = data.get("resource_group_name")
+    if text(group_name):
+        group["name"] = group_name
+    elif group_name is not None:
+        vendor["resource_group_name"] = group_name
+
+    resource_id = data.get("cf_resource_id")
+    if change.resource == "user":
+        if text(resource_id):
+            target["id"] = resource_id
+        name = change.user_name or target.get("email")
+        if name:
+            target["name"] = name
+            related.append(name)
+        if change.display_name:
+            target["full_name"] = change.display_name
+    elif change.resource == "group":
+        if text(resource_id):
+            group["id"] = resource_id
+        if "name" not in group and change.display_name:
+            group["name"] = change.display_name
+        if len(change.members) == 1 and "email" not in target:
+            member = change.members[0]
+            if member.uid:
+                target["id"] = member.uid
+            if member.display:
+                target["name"] = member.display
+        for member in change.members:
+            related.extend((member.uid, member.display))
+    if resource_id is not None and (change.resource is None or not text(resource_id)):
+        vendor["cf_resource_id"] = resource_id
+
+    if target:
+        document["user"] = {"target": target}
+    if group:
+        document["group"] = group
+    return related
+
+
+def _scim_request(document: dict[str, Any], data: Any, vendor: dict[str, Any]) -> None:
+    request: dict[str, Any] = {}
+    method = data.get("request_method")
+    if text(method):
+        request["method"] = method
+    elif method is not None:
+        vendor["request_method"] = method
+    body = data.get("request_body")
+    info = data.get(INFO_KEY)
+    if isinstance(body, str):
+        # The parsed body is not emitted: SCIM's polymorphic `value` (string, object or array
+        # from one operation to the next) would break Elasticsearch's dynamic mapping.
+        request["body"] = {"content": body}
+        if isinstance(info, dict) and isinstance(info.get("original_bytes"), int):
+            request["body"]["bytes"] = info["original_bytes"]
+        if isinstance(info, dict) and info.get("truncated") is True:
+            vendor["request_body_truncated"] = True
+    elif body is not None:
+        vendor["request_body"] = body
+    if request:
+        document["http"] = {"request": request}

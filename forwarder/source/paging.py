@@ -1,0 +1,221 @@
+"""Reading one time window of one stream, page by page, without losing a row or looping forever.
+
+The SDKs page until an empty page and never read ``total_pages``; an endpoint that ignores
+``page`` then returns page 1 forever. We stop on whichever comes first:
+
+- ``total_pages`` (SCIM): read on while ``page < total_pages``, whatever a page's length;
+- an empty page;
+- a short page, but only once the server's page size is known. A server may cap pages below
+  ``per_page`` without saying so (access requests carry no ``result_info``): a non-empty page
+  shorter than asked is then followed by one more request, and if that brings rows, the server caps
+  pages at the short page's length. The cap is remembered per endpoint and credential (on the
+  client) and asked for from then on, and the window is read again from page 1 at the cap (the
+  server may have paged by the size asked, leaving rows in neither page); a full page proves the
+  server honours the size asked;
+- a page that brings nothing new (the server ignored ``page``), or the page cap.
+
+The last two leave the window *incomplete*: the caller then advances only to the time of the last
+record read, so nothing after it is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from forwarder.records import LogType, Record, make_record
+from forwarder.source.client import CloudflareClient, Envelope, QueryParams
+from forwarder.source.errors import CloudflareError
+
+log = logging.getLogger(__name__)
+
+
+def api_time(moment: datetime) -> str:
+    """Whole-second RFC 3339 in UTC: what the API documents for ``since``/``until``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+
+
+@dataclass
+class WindowReader:
+    """Pages of one window of one stream. Iterate :meth:`pages`, then read ``complete``."""
+
+    client: CloudflareClient
+    account_id: str
+    log_type: LogType
+    window: Window
+    page_size: int
+    max_pages: int
+    idp_ids: Sequence[str] = ()
+    # A probe reads one record on purpose: an incomplete window is not news then.
+    warn_incomplete: bool = True
+    # (API record, when its page arrived) -> Record (the stream prepares SCIM bodies first); the
+    # id is computed once, here.
+    to_record: Callable[[Mapping[str, Any], datetime], Record] | None = None
+    complete: bool = False
+    stop_reason: str = ""
+    pages_read: int = 0
+    last_time: datetime | None = None
+    # Ids of the previous page only: a page that shifted (a late record appeared before it)
+    # repeats the end of the one before, and a server that ignores `page` repeats all of it.
+    # Remembering the whole window would cost memory in proportion to the window.
+    _previous: set[str] = field(default_factory=set)
+    # The length of a short page whose successor may reveal a server-side page cap, and its ids.
+    _short_page: int | None = None
+    _short_page_ids: set[str] = field(default_factory=set)
+    # Ids read before a cap was found, skipped when the window is read again at the cap.
+    _read_before_cap: set[str] = field(default_factory=set)
+
+    @property
+    def asked(self) -> int:
+        """The page size to ask for: ours, or the server's cap when it is smaller."""
+        return self.client.page_sizes.asked(self.log_type.value, self.page_size)
+
+    def _params(self, page: int) -> QueryParams:
+        size = self.asked
+        params: list[tuple[str, str | int]] = [
+            ("direction", "asc"),
+            ("since", api_time(self.window.since)),
+            ("until", api_time(self.window.until)),
+            ("page", page),
+            ("per_page", size),
+        ]
+        if self.log_type is LogType.ACCESS_REQUESTS:
+            # Before `per_page` existed `limit` was the page size (the 2024 spec has only it);
+            # sending both keeps a server that still reads `limit` from cutting pages short.
+            params.append(("limit", size))
+        else:
+            params.extend(("idp_id", idp) for idp in self.idp_ids)
+        return params
+
+    @property
+    def path(self) -> str:
+        if self.log_type is LogType.ACCESS_REQUESTS:
+            return f"/accounts/{self.account_id}/access/logs/access_requests"
+        return f"/accounts/{self.account_id}/access/logs/scim/updates"
+
+    async def pages(self) -> AsyncGenerator[list[Record], None]:
+        """Each page's records not seen before in this window, as Records.
+
+        The next page is asked for as soon as this one says there is one, while the consumer maps
+        and queues this one: a backfill is bound by round trips, not by the rate limit, otherwise.
+        The requests are the same ones, in the same order, as without it.
+        """
+        page = 1
+        pending: asyncio.Future[Envelope] | None = asyncio.ensure_future(self._fetch(page))
+        try:
+            while pending is not None:
+                envelope = await pending
+                pending = None
+                # One observation time per page: the records of a page arrived together.
+                observed = datetime.now(UTC)
+                records = [
+                    self._make(item, observed) for item in envelope.result or [] if isinstance(item, dict)
+                ]
+                self.pages_read += 1
+                fresh = self._fresh(records)
+                if records and not fresh:
+                    self._stop(False, f"page {page} repeated earlier records: the API ignored `page`")
+                    return
+                fresh = [record for record in fresh if record.event_id not in self._read_before_cap]
+                self._note_times(fresh)
+                if self._short_page is not None and fresh:
+                    # The page after a short one brought rows: the server caps pages at that length.
+                    self.client.page_sizes.capped(self.log_type.value, self._short_page, self.page_size)
+                    # Whether it paged by its cap or by the size asked is unknown: in the second case
+                    # the rows between the two are in neither page. Read the window again from page 1
+                    # at the cap; the two pages already read are skipped. Once per credential.
+                    self._read_before_cap = self._short_page_ids | {record.event_id for record in fresh}
+                    self._short_page = None
+                    self._previous = set()
+                    yield fresh
+                    page = 1
+                    pending = asyncio.ensure_future(self._fetch(page))
+                    continue
+                self._short_page = None
+                ending = self._last_page(page, envelope, len(records))
+                if self._short_page is not None:
+                    self._short_page_ids = {record.event_id for record in records}
+                if ending is None:
+                    pending = asyncio.ensure_future(self._fetch(page + 1))
+                if fresh:
+                    yield fresh
+                if ending is not None:
+                    self._stop(*ending)
+                    return
+                page += 1
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, CloudflareError):
+                    await pending
+
+    async def _fetch(self, page: int) -> Envelope:
+        return await self.client.get(
+            self.path, self._params(page), operation=self.log_type.value, account_id=self.account_id
+        )
+
+    def _last_page(self, page: int, envelope: Envelope, count: int) -> tuple[bool, str] | None:
+        """(complete, why) when ``page`` ends the window; None when another page follows."""
+        total_pages = envelope.result_info.get("total_pages")
+        if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
+            # The server counted the pages at its own page size: believe it either way.
+            if page >= total_pages:
+                return True, f"last page ({page} of {int(total_pages)})"
+        elif count == 0:
+            return True, "empty page"
+        else:
+            asked = self.asked
+            sizes = self.client.page_sizes
+            if count >= asked:
+                sizes.honoured(self.log_type.value, asked)
+            elif sizes.known(self.log_type.value, asked):
+                return True, f"short page ({count} < {asked})"
+            else:
+                # Short, but the server may cap pages at `count`: the next page tells.
+                self._short_page = count
+        if self.pages_read >= self.max_pages:
+            return False, f"page cap FORWARDER_MAX_PAGES={self.max_pages} reached"
+        return None
+
+    def _make(self, data: Mapping[str, Any], observed: datetime) -> Record:
+        if self.to_record is not None:
+            return self.to_record(data, observed)
+        return make_record(self.log_type, self.account_id, data, observed)
+
+    def _fresh(self, records: list[Record]) -> list[Record]:
+        fresh = [record for record in records if record.event_id not in self._previous]
+        self._previous = {record.event_id for record in records}
+        return fresh
+
+    def _note_times(self, records: list[Record]) -> None:
+        for record in records:
+            moment = record.timestamp
+            if moment is not None and (self.last_time is None or moment > self.last_time):
+                self.last_time = moment
+
+    def _stop(self, complete: bool, reason: str) -> None:
+        self.complete = complete
+        self.stop_reason = reason
+        if not complete and self.warn_incomplete:
+            log.warning(
+                "window read only in part; the next window resumes at the last record read",
+                extra={
+                    "account_id": self.account_id,
+                    "log_type": self.log_type.value,
+                    "reason": reason,
+                    "since": api_time(self.window.since),
+                    "until": api_time(self.window.until),
+                    "last_record_time": self.last_time.isoformat() if self.last_time else None,
+                },
+            )

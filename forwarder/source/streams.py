@@ -1,0 +1,414 @@
+"""The poll loop of one stream (one account, one log type): windows, re-reads, de-duplication, checkpoints.
+
+Each round reads the window ``[since, until)``: ``until`` is now minus the settle delay (late
+logs), capped at ``max_window`` past the checkpoint (a backfill commits window by window);
+``since`` is the checkpoint minus the overlap when the last window was read whole, so logs that
+appeared late inside it are still found. Every ``reread_interval`` a trailing re-read goes back
+over the late horizon for rows that appeared later still. Records seen before are dropped by event
+id; the ids a restart would read again are kept with the checkpoint.
+
+Reading runs ahead as far as the sinks' in-flight windows let it; the checkpoint follows behind,
+window by window, moving only once every sink has acknowledged (or dead-lettered) every event of
+the window. It never moves backwards.
+
+When the API cannot serve every row of a second (it ignores ``page`` and one second holds more
+rows than a page), the page size grows up to the API's maximum; past it, the stream logs an error,
+counts the second as unreadable and moves on rather than read the same page forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opentelemetry import trace
+
+from forwarder.checkpoints.base import CheckpointStore
+from forwarder.pipeline.acknowledgement import Ticket
+from forwarder.records import LogType, Record, make_record
+from forwarder.source.client import CloudflareClient
+from forwarder.source.identity_providers import ScimIdentityProviders
+from forwarder.source.paging import Window, WindowReader, api_time
+from forwarder.source.remembered import Delivered, Remembered, SeenIds
+from forwarder.source.stream_state import (
+    SpanRead,
+    StreamOptions,
+    StreamProgress,
+    Uncommitted,
+    whole_seconds,
+)
+from forwarder.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Sequence[Record]], Awaitable[Ticket]]
+Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+class Stream:
+    def __init__(
+        self,
+        client: CloudflareClient,
+        account_id: str,
+        log_type: LogType,
+        options: StreamOptions,
+        checkpoints: CheckpointStore,
+        submit: Submit,
+        *,
+        idps: ScimIdentityProviders | None = None,
+        prepare: Prepare | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.log_type = log_type
+        self.options = options
+        self.checkpoints = checkpoints
+        self.submit = submit
+        self.idps = idps
+        self.prepare = prepare
+        self.clock = clock
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.seen = SeenIds(options.max_remembered)
+        self.progress = StreamProgress()
+        # After a restart the last window may have been read whole: re-read the overlap.
+        self._last_window_complete = True
+        # Windows read but not yet acknowledged by every sink, in order.
+        self._uncommitted: asyncio.Queue[Uncommitted] = asyncio.Queue()
+        # What every sink acknowledged in the re-read span: kept with each checkpoint.
+        self._delivered = Delivered()
+        # No re-read goes before where this stream first started.
+        self._floor: datetime | None = None
+        # Grows when the API cannot page past a second that holds more rows than a page.
+        self._page_size = options.page_size
+        self._next_reread: datetime | None = None
+        self._warned_bound = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}/{self.log_type.value}"
+
+    def renewed(self) -> Stream:
+        """The same stream, its state forgotten: its position is read again from the checkpoint
+        store (a new term of leadership: the previous leader may have moved it)."""
+        fresh = Stream(
+            self.client,
+            self.account_id,
+            self.log_type,
+            self.options,
+            self.checkpoints,
+            self.submit,
+            idps=self.idps,
+            prepare=self.prepare,
+            clock=self.clock,
+            telemetry=self.telemetry,
+        )
+        fresh.progress.events = self.progress.events
+        return fresh
+
+    async def _restore(self) -> datetime:
+        """The committed position, with the ids and the floor kept beside it."""
+        committed = await self.checkpoints.load(self.key)
+        if committed is None:
+            position = whole_seconds(self.options.start)
+            self._floor = position
+            # Nothing before the start was read: the first trailing re-read can wait its turn.
+            self._next_reread = self.clock() + timedelta(seconds=self.options.reread_interval)
+            return position
+        remembered = Remembered.decode(await self.checkpoints.load_remembered(self.key))
+        if remembered is not None:
+            self._floor = remembered.floor
+            self.seen.restore(remembered.ids, committed)
+            # Still delivered: the next checkpoint keeps them too, until they leave the span.
+            self._delivered.add((prefix, committed) for prefix in remembered.ids)
+        # Rows may have appeared late while this stream was not running: re-read the horizon now.
+        self._next_reread = self.clock()
+        return committed
+
+    async def probe(self) -> int:
+        """Read one record of the last minutes: fails fast on a wrong token or a missing permission.
+
+        Returns the number of SCIM identity providers read (0 for access requests).
+        """
+        with self.telemetry.tracer.start_as_current_span(
+            "probe", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ):
+            return await self._probe()
+
+    async def _probe(self) -> int:
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            return 0
+        now = whole_seconds(self.clock())
+        window = Window(since=now - timedelta(minutes=5), until=now)
+        reader = WindowReader(
+            self.client, self.account_id, self.log_type, window, 1, 1, idp_ids, warn_incomplete=False
+        )
+        async for _ in reader.pages():
+            pass
+        return len(idp_ids)
+
+    async def _idp_ids(self) -> Sequence[str]:
+        if self.log_type is not LogType.SCIM_UPDATES or self.idps is None:
+            return ()
+        return await self.idps.ids()
+
+    async def read(self, *, until_caught_up: bool = False) -> None:
+        """Poll forever, or (``until_caught_up``) until the stream has reached now - settle.
+
+        Reading runs ahead of acknowledgement as far as the sinks' in-flight windows allow;
+        :meth:`commit_loop` moves the checkpoint behind it.
+        """
+        position = await self._restore()
+        self.progress.position = position
+        self.progress.committed = position
+        self.progress.started_position = position
+        while True:
+            now = self.clock()
+            if self._reread_due(now):
+                await self.reread_recent(position)
+            end = whole_seconds(now - timedelta(seconds=self.options.settle_delay))
+            if position >= end:
+                self.progress.caught_up = True
+                if until_caught_up:
+                    return
+                await asyncio.sleep(self.options.poll_interval)
+                continue
+            self.progress.caught_up = False
+            position = await self.poll_once(position, end)
+            if position >= end and not until_caught_up:
+                await asyncio.sleep(self.options.poll_interval)
+
+    def _reread_due(self, now: datetime) -> bool:
+        if self.options.late_horizon <= 0 or self._next_reread is None or now < self._next_reread:
+            return False
+        self._next_reread = now + timedelta(seconds=self.options.reread_interval)
+        return True
+
+    async def commit_loop(self) -> None:
+        """Commit each window read, in order, once every sink has acknowledged all of it."""
+        while True:
+            window = await self._uncommitted.get()
+            for ticket in window.tickets:
+                await ticket.done.wait()
+                newest = self.progress.newest_delivered
+                if ticket.newest is not None and (newest is None or ticket.newest > newest):
+                    self.progress.newest_delivered = ticket.newest
+            self._delivered.add(window.recent)
+            self._delivered.forget_before(window.position - self.options.reread_span)
+            committed = self.progress.committed
+            if committed is None or window.position > committed or window.recent:
+                await self.checkpoints.commit(self.key, window.position, self._remembered())
+                self.progress.committed = max(window.position, committed or window.position)
+            self._uncommitted.task_done()
+
+    def _remembered(self) -> bytes:
+        ids, oldest_left_out = self._delivered.newest(self.options.checkpoint_ids)
+        if oldest_left_out is not None and not self._warned_bound:
+            self._warned_bound = True
+            log.warning(
+                "more events in the re-read span than FORWARDER_CHECKPOINT_IDS keeps with the "
+                "checkpoint: after a restart, events at or before the time given may be delivered again",
+                extra={"stream": self.key, "kept": len(ids), "time": oldest_left_out.isoformat()},
+            )
+        return Remembered(ids, self._floor).encode()
+
+    async def flush(self) -> None:
+        """Wait until every window read so far is committed."""
+        await self._uncommitted.join()
+
+    async def poll_once(self, position: datetime, end: datetime) -> datetime:
+        """Read one window starting at ``position`` and queue its commit; the new read position."""
+        progress = self.progress
+        events, duplicates = progress.events, progress.duplicates
+        with self.telemetry.tracer.start_as_current_span(
+            "poll window", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ) as span:
+            new_position = await self._read_window(position, end)
+            span.set_attributes(
+                {
+                    "events": progress.events - events,
+                    "duplicates": progress.duplicates - duplicates,
+                    "complete": self._last_window_complete,
+                    "position": new_position.isoformat(),
+                }
+            )
+            self.telemetry.window_read(self.key, self.log_type.value, complete=self._last_window_complete)
+            return new_position
+
+    async def _read_window(self, position: datetime, end: datetime) -> datetime:
+        overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
+        until = min(end, position + timedelta(seconds=self.options.max_window))
+        since = position - overlap
+        if self._floor is not None:
+            since = max(since, self._floor)
+        window = Window(since=since, until=until)
+        trace.get_current_span().set_attributes(
+            {"window.since": window.since.isoformat(), "window.until": window.until.isoformat()}
+        )
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            log.warning(
+                "no SCIM-enabled identity provider in this account; nothing to read",
+                extra={"stream": self.key},
+            )
+            return await self._window_read(position, until, Uncommitted([], until, []))
+        read = await self._read_span(window, idp_ids)
+        reader = read.reader
+        self._last_window_complete = reader.complete
+        if reader.complete:
+            new_position = until
+        else:
+            last = whole_seconds(reader.last_time) if reader.last_time is not None else position
+            new_position = max(position, min(last, until))
+            if new_position <= position:
+                new_position = self._no_progress(position, until, reader.stop_reason)
+        return await self._window_read(
+            position, new_position, Uncommitted(read.tickets, new_position, read.recent)
+        )
+
+    def _no_progress(
+        self, position: datetime, until: datetime, reason: str, *, again: bool = False
+    ) -> datetime:
+        """A window that ended early at its own start: grow the page, or give up on one second.
+
+        ``again``: a trailing re-read meets a second the window before it already gave up on; it
+        moves on without counting the loss twice.
+        """
+        if self._page_size < self.options.max_page_size:
+            self._page_size = min(self.options.max_page_size, self._page_size * 4)
+            log.warning(
+                "the API cannot page past the rows of one second; asking for bigger pages",
+                extra={
+                    "stream": self.key,
+                    "second": api_time(position),
+                    "page_size": self._page_size,
+                    "reason": reason,
+                },
+            )
+            return position
+        skipped_to = min(until, position + timedelta(seconds=1))
+        if again:
+            return skipped_to
+        self.progress.unreadable_seconds += 1
+        self.telemetry.second_skipped(self.key, self.log_type.value)
+        log.error(
+            "rows lost: the API cannot serve every row of this second (it ignores `page` and the second "
+            "holds more rows than the largest page); moving on past it",
+            extra={
+                "stream": self.key,
+                "second": api_time(position),
+                "page_size": self.client.page_sizes.asked(self.log_type.value, self._page_size),
+                "reason": reason,
+            },
+        )
+        return skipped_to
+
+    async def _read_span(self, window: Window, idp_ids: Sequence[str], *, late: bool = False) -> SpanRead:
+        """Read ``window``, submit what was not seen before, and remember what may be read again."""
+        reader = WindowReader(
+            self.client,
+            self.account_id,
+            self.log_type,
+            window,
+            page_size=self._page_size,
+            max_pages=self.options.max_pages,
+            idp_ids=idp_ids,
+            to_record=self._record,
+        )
+        tickets: list[Ticket] = []
+        # Only records a later read can meet again are remembered: those within the re-read span
+        # of the newest time read (the window ends at or after its second). Memory follows the span,
+        # not the window (a backfill window can hold hundreds of thousands).
+        span = self.options.reread_span + timedelta(seconds=1)
+        recent: deque[tuple[str, datetime]] = deque()
+        newest: datetime | None = None
+        found = 0
+        # Closed at once when reading stops (a lost lease, SIGTERM): no prefetched page request
+        # may outlive it.
+        async with contextlib.aclosing(reader.pages()) as pages:
+            async for records in pages:
+                fresh = [record for record in records if record.event_id not in self.seen]
+                self.progress.duplicates += len(records) - len(fresh)
+                self.telemetry.events_fetched(
+                    self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
+                )
+                if fresh:
+                    tickets.append(await self.submit(fresh))
+                for record in fresh:
+                    moment = record.time
+                    recent.append((record.event_id, moment))
+                    if record.timestamp is not None and (newest is None or moment > newest):
+                        newest = moment
+                while newest is not None and recent and recent[0][1] < newest - span:
+                    recent.popleft()
+                found += len(fresh)
+                self.progress.events += len(fresh)
+        # Pages of one window repeat each other only where they touch (the reader drops those).
+        for event_id, moment in recent:
+            self.seen.add(event_id, moment)
+        return SpanRead(reader, tickets, list(recent), found)
+
+    async def reread_recent(self, position: datetime) -> int:
+        """Read the late horizon before ``position`` again; deliver what appeared since. The count."""
+        since = whole_seconds(position - timedelta(seconds=self.options.late_horizon))
+        if self._floor is not None:
+            since = max(since, self._floor)
+        if since >= position:
+            return 0
+        idp_ids = await self._idp_ids()
+        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+            return 0
+        found = 0
+        with self.telemetry.tracer.start_as_current_span(
+            "re-read late horizon", attributes={"stream": self.key, "log_type": self.log_type.value}
+        ) as span:
+            start = since
+            while start < position:
+                read = await self._read_span(Window(start, position), idp_ids)
+                found += read.fresh
+                # The checkpoint stays; its commit waits for these tickets, and keeps their ids.
+                await self._uncommitted.put(Uncommitted(read.tickets, position, read.recent))
+                reader = read.reader
+                if reader.complete:
+                    break
+                last = whole_seconds(reader.last_time) if reader.last_time is not None else start
+                if last > start:
+                    start = last
+                else:
+                    start = self._no_progress(start, position, reader.stop_reason, again=True)
+            span.set_attributes({"since": since.isoformat(), "until": position.isoformat(), "late": found})
+        self.progress.late += found
+        self.telemetry.late_reread(self.key, self.log_type.value, found)
+        if found:
+            log.info(
+                "late rows found by the trailing re-read",
+                extra={
+                    "stream": self.key,
+                    "late": found,
+                    "since": api_time(since),
+                    "until": api_time(position),
+                },
+            )
+        self.seen.forget_before(position - self.options.reread_span)
+        return found
+
+    async def _window_read(self, old: datetime, new: datetime, window: Uncommitted) -> datetime:
+        self.progress.windows += 1
+        position = max(old, new)
+        window.position = position
+        await self._uncommitted.put(window)
+        self.progress.position = position
+        self.seen.forget_before(position - self.options.reread_span)
+        return position
+
+    def _record(self, data: Mapping[str, Any], observed: datetime) -> Record:
+        if self.prepare is not None and self.log_type is LogType.SCIM_UPDATES:
+            data = self.prepare(data)
+        return make_record(self.log_type, self.account_id, data, observed)
