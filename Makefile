@@ -22,10 +22,11 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap_venv.py
 ## Run the forwarder on its embedded default: the Cloudflare simulator into out/demo-events.ndjson.
 demo: $(STAMP)
 	$(BIN)/cloudflare-siem-forwarder demo
+	@echo "The command is $(BIN)/cloudflare-siem-forwarder; to type it as cloudflare-siem-forwarder, run: . $(BIN)/activate"
 
 ## Run every test (unit and integration), then lint and type checks. Exit code 5 (no tests) fails.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	  exit $$status
 	$(MAKE) --no-print-directory lint typecheck
@@ -42,9 +43,11 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.e2e $(BENCH_ARGS)
 
-## Regenerate the environment variable reference in README.md from the settings models.
+## Regenerate the environment variable reference from the settings models, then build the documentation
+## site from docs/ into docs/_build/html (Sphinx with MyST; any warning, such as a broken link, fails).
 docs: $(STAMP)
-	$(BIN)/cloudflare-siem-forwarder env-reference --update-readme README.md
+	$(BIN)/cloudflare-siem-forwarder env-reference --update-readme docs/configuration.md
+	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 
 ## Re-pin every dependency with hashes (after changing pyproject.toml): constraints.txt for the dev venv
 ## (extras dev and bench), constraints-runtime.txt for the image (no extras, the same versions).

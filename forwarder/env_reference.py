@@ -62,17 +62,17 @@ def reference() -> str:
         "Every variable can also be read from a file: set `<NAME>_FILE` to its path (how Kubernetes",
         "and Docker mount secrets). Durations take seconds or a unit: `90s`, `15m`, `24h`, `7d`.",
         "",
-        "### Forwarder and Cloudflare",
+        "## Forwarder and Cloudflare",
         "",
         *table(Settings, skip=KubernetesSettings),
         "",
-        "### Kubernetes: checkpoints in a ConfigMap, leader election, sharding",
+        "## Kubernetes: checkpoints in a ConfigMap, leader election, sharding",
         "",
         *table(KubernetesSettings),
     ]
     for name in available_sinks():
         sink_class = load_sink_class(name)
-        lines += ["", f"### Sink `{name}`", "", *table(sink_class.settings_model)]
+        lines += ["", f"## Sink `{name}`", "", *table(sink_class.settings_model)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,9 @@
 """Which ``FORWARDER_*``/``CLOUDFLARE_*`` variables the forwarder reads, and the ones it would ignore.
 
-pydantic-settings ignores a variable no field reads, so a typo (``FORWARDER_STARTAT``) would change nothing
-and say nothing. Every name set in the environment under our prefixes is compared with the names the settings
-models read (the main model, Kubernetes, every installed sink, each also as ``<NAME>_FILE``), and an unknown
-one is reported with the closest known name.
+pydantic-settings ignores a variable no field reads, so a typo (a name missing an underscore) would
+change nothing and say nothing. Every name set in the environment under our prefixes is compared with the
+names the settings models read (the main model, Kubernetes, every installed sink, each also as
+``<NAME>_FILE``), and an unknown one is reported with the closest known name.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from forwarder.sinks.base import available_sinks, load_sink_class
 PREFIXES = ("FORWARDER_", "CLOUDFLARE_")
 FILE_SUFFIX = "_FILE"
 # difflib's ratio: 0.8 finds a dropped or doubled underscore or one wrong letter in a long name
-# (FORWARDER_STARTAT, FORWARDER_SPLUNK_HEC_URL) without suggesting an unrelated setting.
+# (a start-at without its underscore, a sink variable with one underscore too few) and nothing unrelated.
 CLOSE_ENOUGH = 0.8
 
 

@@ -7,7 +7,7 @@ network and only its state directory writable, and its HEALTHCHECK is run agains
 
 CI's sandbox runs hybrid cgroups (crun refuses them) and cannot raise rlimits (podman's defaults
 ask for more than the hard limit), so podman is pointed at a containers.conf that selects runc and
-lower rlimits (CONTAINERS_CONF): the podman commands themselves are the ones README.md shows
+lower rlimits (CONTAINERS_CONF): the podman commands themselves are the ones docs/kubernetes.md shows
 (under "Deploy on Kubernetes").
 podman, runc and debootstrap come from scripts/install-container-tools.sh, hadolint from the dev
 extra; missing any fails in CI and skips elsewhere.
@@ -40,7 +40,7 @@ from forwarder import __version__
 from tests.missing_tool import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "README.md"
+DOCS = ROOT / "docs" / "kubernetes.md"
 INSTALL_HINT = "run scripts/install-container-tools.sh (as root), then `make test`"
 BASE_IMAGE = "localhost/cloudflare-siem-forwarder-base:bookworm"
 IMAGE = "localhost/cloudflare-siem-forwarder:test"
@@ -361,4 +361,4 @@ def test_healthcheck_asks_healthz_on_the_health_port(
 def test_the_documented_commands_are_the_ones_tested() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for command in [BUILD_BASE, BUILD, VERSION, DEMO.format(state='"$STATE_DIR"')]:
-        assert command in text, f"README.md (Deploy on Kubernetes) does not show: {command}"
+        assert command in text, f"docs/kubernetes.md does not show: {command}"

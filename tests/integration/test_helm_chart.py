@@ -1,7 +1,6 @@
 """The Helm chart, with a real helm: lint, render, and hold every manifest to the Kubernetes schemas.
 
-The commands are the ones README.md shows
-(under "Deploy on Kubernetes") (a test checks that they are there word for word);
+The commands are the ones docs/kubernetes.md shows (a test checks that they are there word for word);
 they run in a copy of helm/ so that `helm dependency update` leaves the work tree alone. helm comes
 from scripts/install-container-tools.sh (CONTAINER_TOOLS_DIR, or a `helm` on PATH);
 kubernetes-validate is a Python package of the dev extra. Missing either fails in CI and skips
@@ -28,7 +27,7 @@ from forwarder.env_reference import reference
 from tests.missing_tool import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "README.md"
+DOCS = ROOT / "docs" / "kubernetes.md"
 TOOLS_DIR = Path(os.environ.get("CONTAINER_TOOLS_DIR", "/opt/cloudflare-siem-forwarder/tools"))
 INSTALL_HINT = "run scripts/install-container-tools.sh (as root), then `make test`"
 STATE_DIR = "/var/lib/cloudflare-siem-forwarder"
@@ -794,6 +793,5 @@ def test_chart_runs_the_version_of_the_package() -> None:
 
 def test_the_documented_commands_are_the_ones_tested() -> None:
     text = DOCS.read_text(encoding="utf-8")
-    section = text.split("\n## Deploy on Kubernetes\n", 1)[1].split("\n## ", 1)[0]
     for command in [SIDECAR_DEPENDENCIES, *LINT.values(), *TEMPLATE.values()]:
-        assert command in section, f"README.md (Deploy on Kubernetes) does not show: {command}"
+        assert command in text, f"docs/kubernetes.md does not show: {command}"
