@@ -38,6 +38,8 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
+from fakes.serving import serve_app
+
 Flavor = Literal["elasticsearch", "opensearch"]
 MAX_ID_BYTES = 512
 _FORBIDDEN = set('\\/*?"<>| ,#:')
@@ -239,13 +241,9 @@ class FakeElasticsearch:
         app = web.Application(client_max_size=self.max_content_length * 4 + 1024)
         app.router.add_route("*", "/{path:.*}", self._dispatch)
         # The wire bytes are kept as sent, and decoded here the way Elasticsearch does.
-        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port, ssl_context=self.ssl_context)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self._port = await serve_app(
+            app, port=self._port, ssl_context=self.ssl_context, auto_decompress=False
+        )
         return self
 
     async def close(self) -> None:

@@ -51,6 +51,8 @@ import httpx
 import orjson
 from aiohttp import web
 
+from fakes.serving import serve_app
+
 JsonObject = dict[str, Any]
 
 CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -174,13 +176,7 @@ class FakeKubernetesApi:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._closing = asyncio.Event()
         # Hanging (partitioned) requests must not hold the shutdown up.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve_app(app, host=self.host, port=self.port, shutdown_timeout=0.1)
         self.url = f"http://{self.host}:{self.port}"
         return self.url
 

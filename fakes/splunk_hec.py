@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import socket
 import ssl
 import time
 import uuid
@@ -44,6 +43,7 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.serving import serve_app
 from fakes.splunk_hec_faults import (
     CannedAnswer,
     Fault,
@@ -164,6 +164,8 @@ class FakeHec:
         self.ack_queries = 0
         self.channels: dict[str, _Channel] = {}
         self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._port = 0
 
     # --- what tests look at -------------------------------------------------------------------
 
@@ -200,23 +202,27 @@ class FakeHec:
             app.router.add_get(path, self._health)
         return app
 
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve on a free port of 127.0.0.1 (the same one again after :meth:`close`); returns the URL."""
+        # The fake decodes gzip itself, to see the bytes the sink put on the wire.
+        self._runner, self._port = await serve_app(
+            self.app(), port=self._port, ssl_context=ssl_context, auto_decompress=False, shutdown_timeout=0.1
+        )
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self._port}"
+        return self.url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
     @asynccontextmanager
     async def serve(self, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[FakeHec]:
-        # The fake decodes gzip itself, to see the bytes the sink put on the wire.
-        runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=0.1
-        )
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        site = web.SockSite(runner, sock, ssl_context=ssl_context)
-        await site.start()
-        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+        await self.start(ssl_context)
         try:
             yield self
         finally:
-            await runner.cleanup()
+            await self.close()
 
     # --- handlers -----------------------------------------------------------------------------
 
