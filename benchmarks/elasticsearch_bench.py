@@ -1,6 +1,6 @@
 """Events/s into the fake `_bulk` endpoint: our sink against elasticsearch-py, in the same run.
 
-The fake (fakes/elasticsearch.py) runs in a process of its own, so the client's numbers
+The fake (fakes/elasticsearch/) runs in a process of its own, so the client's numbers
 are not shared with the server's work; both clients send the same documents with the same ids
 to the same fake, each into targets of its own (a second pass would only meet 409s). Every run is
 checked afterwards with `_count`: a number for events that did not arrive is not a number.

@@ -123,6 +123,59 @@ def run_handler(
     return sent - started, received - started
 
 
+Run = tuple[str, Callable[[], tuple[float, float]]]
+
+
+def contenders(receiver: Receiver, events: list[Event], lines: list[str], batch: int) -> list[Run]:
+    """Our sink and the standard library's SysLogHandler, over each transport rsyslog listens on."""
+    certificates = receiver.certificates
+    tls = {"tls_ca_file": str(certificates.ca), "tls_server_name": "localhost"}
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    ports = receiver.ports
+    return [
+        (
+            "sink tcp octet-counting",
+            lambda: run_sink(receiver, events, batch, transport="tcp", port=ports["tcp"]),
+        ),
+        (
+            "sink tcp lf",
+            lambda: run_sink(receiver, events, batch, transport="tcp", framing="lf", port=ports["tcp_lf"]),
+        ),
+        (
+            "SysLogHandler tcp lf",
+            lambda: run_handler(
+                receiver,
+                lines,
+                lambda: logging.handlers.SysLogHandler(
+                    ("127.0.0.1", ports["tcp_lf"]), socktype=socket.SOCK_STREAM
+                ),
+            ),
+        ),
+        (
+            "sink tls octet-counting",
+            lambda: run_sink(receiver, events, batch, transport="tls", port=ports["tls"], **tls),
+        ),
+        (
+            "SysLogHandler tls lf (subclass)",
+            lambda: run_handler(
+                receiver, lines, lambda: TlsSysLogHandler(("127.0.0.1", ports["tls"]), context)
+            ),
+        ),
+    ]
+
+
+def report(runs: list[Run], count: int, repeat: int) -> None:
+    """The median of ``repeat`` runs of each, after one warm-up run of each."""
+    print(f"# median of {repeat} runs after one warm-up run of each")
+    print(f"{'run':34} {'send s':>8} {'events/s (send)':>16} {'recv s':>8} {'events/s (recv)':>16}")
+    for _name, run in runs:
+        run()
+    for name, run in runs:
+        timings = sorted(run() for _ in range(repeat))
+        sent, received = timings[len(timings) // 2]
+        print(f"{name:34} {sent:8.3f} {count / sent:16,.0f} {received:8.3f} {count / received:16,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,55 +188,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         receiver = start_rsyslog(Path(folder))
         try:
-            certificates = receiver.certificates
-            tls = {"tls_ca_file": str(certificates.ca), "tls_server_name": "localhost"}
             formatter = SyslogSink(SyslogSettings(host="127.0.0.1", hostname="bench"))
             # Everything after "<PRI>": SysLogHandler writes its own PRI in front.
             lines = [formatter.message(event).encode().decode().split(">", 1)[1] for event in events]
-            context = ssl.create_default_context(cafile=str(certificates.ca))
-            runs: list[tuple[str, Callable[[], tuple[float, float]]]] = [
-                (
-                    "sink tcp octet-counting",
-                    lambda: run_sink(
-                        receiver, events, arguments.batch, transport="tcp", port=receiver.ports["tcp"]
-                    ),
-                ),
-                (
-                    "sink tcp lf",
-                    lambda: run_sink(
-                        receiver,
-                        events,
-                        arguments.batch,
-                        transport="tcp",
-                        framing="lf",
-                        port=receiver.ports["tcp_lf"],
-                    ),
-                ),
-                (
-                    "SysLogHandler tcp lf",
-                    lambda: run_handler(
-                        receiver,
-                        lines,
-                        lambda: logging.handlers.SysLogHandler(
-                            ("127.0.0.1", receiver.ports["tcp_lf"]), socktype=socket.SOCK_STREAM
-                        ),
-                    ),
-                ),
-                (
-                    "sink tls octet-counting",
-                    lambda: run_sink(
-                        receiver, events, arguments.batch, transport="tls", port=receiver.ports["tls"], **tls
-                    ),
-                ),
-                (
-                    "SysLogHandler tls lf (subclass)",
-                    lambda: run_handler(
-                        receiver,
-                        lines,
-                        lambda: TlsSysLogHandler(("127.0.0.1", receiver.ports["tls"]), context),
-                    ),
-                ),
-            ]
+            runs = contenders(receiver, events, lines, arguments.batch)
             print(f"# {arguments.events} access events, batch {arguments.batch}, into rsyslog on 127.0.0.1")
             print(f"# Python {platform.python_version()} on {platform.machine()}, {sys.platform}")
             started = time.perf_counter()
@@ -193,17 +201,7 @@ def main() -> None:
             print(
                 f"# sink encoding alone (RFC 5424 + SD + JSON body): {len(events) / encoding:,.0f} events/s"
             )
-            print(f"# median of {arguments.repeat} runs after one warm-up run of each")
-            print(f"{'run':34} {'send s':>8} {'events/s (send)':>16} {'recv s':>8} {'events/s (recv)':>16}")
-            for _name, run in runs:
-                run()
-            for name, run in runs:
-                timings = sorted(run() for _ in range(arguments.repeat))
-                sent, received = timings[len(timings) // 2]
-                count = arguments.events
-                print(
-                    f"{name:34} {sent:8.3f} {count / sent:16,.0f} {received:8.3f} {count / received:16,.0f}"
-                )
+            report(runs, arguments.events, arguments.repeat)
         finally:
             receiver.stop()
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import socket
 import ssl
 import time
 import uuid
@@ -44,6 +43,8 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.serving import serve_app
+from fakes.splunk_hec_events import HecToken, Refusal, event_count, parse_events
 from fakes.splunk_hec_faults import (
     CannedAnswer,
     Fault,
@@ -77,19 +78,6 @@ __all__ = [
 EVENT_PATHS = ("/services/collector", "/services/collector/event", "/services/collector/event/1.0")
 ACK_PATHS = ("/services/collector/ack", "/services/collector/ack/1.0")
 HEALTH_PATHS = ("/services/collector/health", "/services/collector/health/1.0")
-
-_DECODER = json.JSONDecoder()
-_WHITESPACE = " \t\n\r"
-
-
-@dataclass
-class HecToken:
-    value: str
-    enabled: bool = True
-    use_ack: bool = False
-    # None: any index; otherwise the token's allow-list (code 7 for an index outside it).
-    allowed_indexes: frozenset[str] | None = None
-    default_index: str = "main"
 
 
 @dataclass(frozen=True)
@@ -126,13 +114,6 @@ class _Channel:
     pending: dict[int, int | None] = field(default_factory=dict)
 
 
-class _Refusal(Exception):
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
 class FakeHec:
     def __init__(
         self, tokens: list[HecToken], max_content_length: int = 800 * 1024 * 1024, keep: bool = True
@@ -164,6 +145,8 @@ class FakeHec:
         self.ack_queries = 0
         self.channels: dict[str, _Channel] = {}
         self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._port = 0
 
     # --- what tests look at -------------------------------------------------------------------
 
@@ -200,23 +183,27 @@ class FakeHec:
             app.router.add_get(path, self._health)
         return app
 
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve on a free port of 127.0.0.1 (the same one again after :meth:`close`); returns the URL."""
+        # The fake decodes gzip itself, to see the bytes the sink put on the wire.
+        self._runner, self._port = await serve_app(
+            self.app(), port=self._port, ssl_context=ssl_context, auto_decompress=False, shutdown_timeout=0.1
+        )
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self._port}"
+        return self.url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
     @asynccontextmanager
     async def serve(self, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[FakeHec]:
-        # The fake decodes gzip itself, to see the bytes the sink put on the wire.
-        runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=0.1
-        )
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        site = web.SockSite(runner, sock, ssl_context=ssl_context)
-        await site.start()
-        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+        await self.start(ssl_context)
         try:
             yield self
         finally:
-            await runner.cleanup()
+            await self.close()
 
     # --- handlers -----------------------------------------------------------------------------
 
@@ -240,16 +227,16 @@ class FakeHec:
         header = request.headers.get("Authorization")
         if header is None:
             if "token" in request.query:
-                raise _Refusal(16, "Query string authorization is not enabled")
-            raise _Refusal(2, "Token is required")
+                raise Refusal(16, "Query string authorization is not enabled")
+            raise Refusal(2, "Token is required")
         scheme, _, value = header.partition(" ")
         if scheme != "Splunk" or not value:
-            raise _Refusal(3, "Invalid authorization")
+            raise Refusal(3, "Invalid authorization")
         token = self.tokens.get(value)
         if token is None:
-            raise _Refusal(4, "Invalid token")
+            raise Refusal(4, "Invalid token")
         if not token.enabled:
-            raise _Refusal(1, "Token disabled")
+            raise Refusal(1, "Token disabled")
         return token
 
     def _channel(self, request: web.Request, token: HecToken) -> _Channel | None:
@@ -257,11 +244,11 @@ class FakeHec:
             return None
         name = request.headers.get("X-Splunk-Request-Channel") or request.query.get("channel")
         if not name:
-            raise _Refusal(10, "Data channel is missing")
+            raise Refusal(10, "Data channel is missing")
         try:
             uuid.UUID(name)
         except ValueError:
-            raise _Refusal(11, "Invalid data channel") from None
+            raise Refusal(11, "Invalid data channel") from None
         return self.channels.setdefault(name, _Channel())
 
     async def _event(self, request: web.Request) -> web.StreamResponse:
@@ -282,7 +269,7 @@ class FakeHec:
         # Let concurrent requests overlap, as a real receiver's would.
         await asyncio.sleep(0)
         fault = self.faults[0] if self.faults else None
-        if isinstance(fault, CannedAnswer) and fault.multi_event_only and _event_count(received.body) < 2:
+        if isinstance(fault, CannedAnswer) and fault.multi_event_only and event_count(received.body) < 2:
             fault = None
         elif fault is not None:
             self.faults.pop(0)
@@ -299,12 +286,12 @@ class FakeHec:
         try:
             token = self._token(request)
             channel = self._channel(request, token)
-        except _Refusal as auth_refusal:
+        except Refusal as auth_refusal:
             return _refusal_answer(auth_refusal)
         if not received.body.strip():
             return _hec(400, 5, "No data")
 
-        events, refusal, bad_number = self._parse(received.body, token)
+        events, refusal, bad_number = parse_events(received.body, token, self.refuse)
         drop = False
         ack_id = None
         if refusal is None and channel is not None:
@@ -332,61 +319,14 @@ class FakeHec:
             return _hec(200, 0, "Success", ackId=ack_id)
         return _hec(200, 0, "Success")
 
-    def _parse(
-        self, body: bytes, token: HecToken
-    ) -> tuple[list[tuple[Mapping[str, Any], str]], _Refusal | None, int]:
-        """The events up to the first bad one, the refusal if any, and the bad one's number."""
-        events: list[tuple[Mapping[str, Any], str]] = []
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return events, _Refusal(6, "Invalid data format"), 0
-        position = 0
-        while True:
-            while position < len(text) and text[position] in _WHITESPACE:
-                position += 1
-            if position >= len(text):
-                return events, None, len(events)
-            number = len(events)
-            try:
-                envelope, position = _DECODER.raw_decode(text, position)
-                index = self._validate(envelope, token)
-            except json.JSONDecodeError:
-                return events, _Refusal(6, "Invalid data format"), number
-            except _Refusal as refusal:
-                return events, refusal, number
-            events.append((envelope, index))
-
-    def _validate(self, envelope: Any, token: HecToken) -> str:
-        if not isinstance(envelope, dict):
-            raise _Refusal(6, "Invalid data format")
-        if "event" not in envelope:
-            raise _Refusal(12, "Event field is required")
-        if envelope["event"] in ("", None):
-            raise _Refusal(13, "Event field cannot be blank")
-        moment = envelope.get("time")
-        if moment is not None and not _is_epoch(moment):
-            raise _Refusal(6, "Invalid data format")
-        fields = envelope.get("fields")
-        if fields is not None and not _flat(fields):
-            raise _Refusal(15, "Error in handling indexed fields")
-        index = envelope.get("index") or token.default_index
-        if not isinstance(index, str) or (
-            token.allowed_indexes is not None and index not in token.allowed_indexes
-        ):
-            raise _Refusal(7, "Incorrect index")
-        if self.refuse(envelope):
-            raise _Refusal(6, "Invalid data format")
-        return index
-
     async def _ack(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)
         try:
             token = self._token(request)
             if not token.use_ack:
-                raise _Refusal(14, "ACK is disabled")
+                raise Refusal(14, "ACK is disabled")
             channel = self._channel(request, token)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             return _refusal_answer(refusal)
         assert channel is not None
         try:
@@ -416,7 +356,7 @@ class FakeHec:
         if "Authorization" in request.headers:
             try:
                 self._token(request)
-            except _Refusal as refusal:
+            except Refusal as refusal:
                 if refusal.code == 1:
                     return _hec(400, 22, "Token disabled")
                 return _hec(400, 21, "Invalid token")
@@ -433,37 +373,12 @@ class FakeHec:
 _REFUSAL_STATUS = {1: 403, 2: 401, 3: 401, 4: 403}
 
 
-def _refusal_answer(refusal: _Refusal) -> web.Response:
+def _refusal_answer(refusal: Refusal) -> web.Response:
     return _hec(_REFUSAL_STATUS.get(refusal.code, 400), refusal.code, refusal.text)
 
 
 def _hec(status: int, code: int, text: str, **extra: Any) -> web.Response:
     return web.json_response({"text": text, "code": code, **extra}, status=status)
-
-
-def _is_epoch(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-    return False
-
-
-def _flat(fields: Any) -> bool:
-    if not isinstance(fields, dict):
-        return False
-    scalar = (str, int, float)
-    return all(
-        isinstance(value, scalar)
-        or (isinstance(value, list) and all(isinstance(item, scalar) for item in value))
-        for value in fields.values()
-    )
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:
@@ -472,19 +387,3 @@ async def _reset(request: web.Request) -> web.StreamResponse:
         transport.abort()
     # The client sees the connection drop; aiohttp does not write to an aborted transport.
     return web.Response(status=500)
-
-
-def _event_count(body: bytes) -> int:
-    """How many JSON objects a HEC body holds (they are concatenated); a broken one counts as one."""
-    text, decoder, count, position = body.decode("utf-8", "replace"), json.JSONDecoder(), 0, 0
-    while position < len(text):
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position == len(text):
-            break
-        try:
-            _, position = decoder.raw_decode(text, position)
-        except ValueError:
-            return count + 1
-        count += 1
-    return count

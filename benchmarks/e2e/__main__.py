@@ -46,6 +46,23 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def options_from(arguments: argparse.Namespace, scratch: Path) -> Options:
+    """The sizes of every scenario: those asked for, else the defaults (smaller with ``--quick``)."""
+    quick = arguments.quick
+    return Options(
+        events=arguments.events or (10_000 if quick else 100_000),
+        formats=("ecs",) if quick else ("ecs", "ocsf"),
+        repeat=arguments.repeat,
+        rss_events=arguments.rss_events or (100_000 if quick else 1_000_000),
+        rss_repeat=1 if quick else arguments.repeat,
+        rate_periods=arguments.rate_periods or (2 if quick else 3),
+        rate_time_scale=arguments.rate_time_scale,
+        rate_page_size=arguments.rate_page_size,
+        rate_repeat=1 if quick else arguments.repeat,
+        scratch=scratch,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse(argv)
     quick = arguments.quick
@@ -54,18 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as temporary:
         scratch = arguments.keep or Path(temporary)
         (scratch / "logs").mkdir(parents=True, exist_ok=True)
-        options = Options(
-            events=arguments.events or (10_000 if quick else 100_000),
-            formats=("ecs",) if quick else ("ecs", "ocsf"),
-            repeat=arguments.repeat,
-            rss_events=arguments.rss_events or (100_000 if quick else 1_000_000),
-            rss_repeat=1 if quick else arguments.repeat,
-            rate_periods=arguments.rate_periods or (2 if quick else 3),
-            rate_time_scale=arguments.rate_time_scale,
-            rate_page_size=arguments.rate_page_size,
-            rate_repeat=1 if quick else arguments.repeat,
-            scratch=scratch,
-        )
+        options = options_from(arguments, scratch)
         print(f"# End-to-end benchmark ({'quick' if quick else 'full'}), python {platform.python_version()}")
         rows: list[report.Row] = []
         rss: list[tuple[int, Usage]] = []

@@ -75,43 +75,48 @@ async def _body(request: web.Request) -> dict[str, object]:
     return body
 
 
-def control_routes(simulator: Controlled, prefix: str) -> list[web.RouteDef]:
-    async def stats(request: web.Request) -> web.Response:
-        return _json(simulator.stats.to_json(simulator.violations))
+class _Handlers:
+    """One handler per control endpoint, each reading or changing ``simulator``."""
 
-    async def list_faults(request: web.Request) -> web.Response:
-        return _json([active.to_json() for active in simulator.faults.active()])
+    def __init__(self, simulator: Controlled) -> None:
+        self.simulator = simulator
 
-    async def add_fault(request: web.Request) -> web.Response:
+    async def stats(self, request: web.Request) -> web.Response:
+        return _json(self.simulator.stats.to_json(self.simulator.violations))
+
+    async def list_faults(self, request: web.Request) -> web.Response:
+        return _json([active.to_json() for active in self.simulator.faults.active()])
+
+    async def add_fault(self, request: web.Request) -> web.Response:
         try:
             fault = Fault.from_json(await _body(request))
         except ValueError as error:
             return _problem(str(error))
-        fault_id = simulator.faults.add(fault)
+        fault_id = self.simulator.faults.add(fault)
         return _json({"id": fault_id, **fault.to_json()}, 201)
 
-    async def clear_faults(request: web.Request) -> web.Response:
-        simulator.faults.clear()
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.simulator.faults.clear()
         return _json({"removed": "all"})
 
-    async def remove_fault(request: web.Request) -> web.Response:
+    async def remove_fault(self, request: web.Request) -> web.Response:
         try:
             fault_id = int(request.match_info["fault_id"])
         except ValueError:
             return _problem("fault id is an integer")
-        if not simulator.faults.remove(fault_id):
+        if not self.simulator.faults.remove(fault_id):
             return _problem(f"no fault {fault_id}", 404)
         return _json({"removed": fault_id})
 
-    async def get_records(request: web.Request) -> web.Response:
+    async def get_records(self, request: web.Request) -> web.Response:
         account_id = request.query.get("account_id", "")
         log_type = request.query.get("log_type", "")
         try:
-            return _json(simulator.records(account_id, log_type))
+            return _json(self.simulator.records(account_id, log_type))
         except KeyError as error:
             return _problem(str(error.args[0]), 404)
 
-    async def add_records(request: web.Request) -> web.Response:
+    async def add_records(self, request: web.Request) -> web.Response:
         body = await _body(request)
         records = body.get("records")
         visible_after = body.get("visible_after", 0.0)
@@ -120,23 +125,26 @@ def control_routes(simulator: Controlled, prefix: str) -> list[web.RouteDef]:
         if not isinstance(visible_after, int | float):
             return _problem("visible_after is a number of seconds")
         try:
-            added = simulator.add_records(
+            added = self.simulator.add_records(
                 str(body.get("account_id", "")), str(body.get("log_type", "")), records, float(visible_after)
             )
         except KeyError as error:
             return _problem(str(error.args[0]), 404)
         return _json({"added": added}, 201)
 
-    async def requests(request: web.Request) -> web.Response:
-        return _json([received.to_json() for received in simulator.requests])
+    async def requests(self, request: web.Request) -> web.Response:
+        return _json([received.to_json() for received in self.simulator.requests])
 
+
+def control_routes(simulator: Controlled, prefix: str) -> list[web.RouteDef]:
+    handlers = _Handlers(simulator)
     return [
-        web.get(f"{prefix}/stats", stats),
-        web.get(f"{prefix}/faults", list_faults),
-        web.post(f"{prefix}/faults", add_fault),
-        web.delete(f"{prefix}/faults", clear_faults),
-        web.delete(f"{prefix}/faults/{{fault_id}}", remove_fault),
-        web.get(f"{prefix}/records", get_records),
-        web.post(f"{prefix}/records", add_records),
-        web.get(f"{prefix}/requests", requests),
+        web.get(f"{prefix}/stats", handlers.stats),
+        web.get(f"{prefix}/faults", handlers.list_faults),
+        web.post(f"{prefix}/faults", handlers.add_fault),
+        web.delete(f"{prefix}/faults", handlers.clear_faults),
+        web.delete(f"{prefix}/faults/{{fault_id}}", handlers.remove_fault),
+        web.get(f"{prefix}/records", handlers.get_records),
+        web.post(f"{prefix}/records", handlers.add_records),
+        web.get(f"{prefix}/requests", handlers.requests),
     ]

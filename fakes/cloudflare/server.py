@@ -37,6 +37,7 @@ from fakes.cloudflare.observations import ReceivedRequest, SimulatorStats
 from fakes.cloudflare.openapi_contract import Operation, load_operations
 from fakes.cloudflare.rate_limit import RateDecision, RateLimiter
 from fakes.cloudflare.record_store import RecordStore
+from fakes.serving import serve_app
 
 BASE_PATH = "/client/v4"
 CONTROL_PATH = "/__sim__"
@@ -90,12 +91,10 @@ class Simulator:
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
         # Handlers still sleeping in a slow fault are cancelled on stop rather than waited for.
-        runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
+        self._runner, port = await serve_app(
+            self.make_app(), host=self.config.host, port=self.config.port, shutdown_timeout=0.1
+        )
+        host = self._runner.addresses[0][0]
         self._base_url = f"http://{host}:{port}{BASE_PATH}"
         return self._base_url
 

@@ -240,44 +240,14 @@ class ConfigMapCheckpointStore(CheckpointStore):
             data = dict((current or {}).get("data") or {})
             binary = dict((current or {}).get("binaryData") or {})
             changed = self._merge_known(data, binary) if self._restoring else False
-            for stream, position in batch.items():
-                key = config_map_key(stream)
-                committed = self._position({"data": data}, stream)
-                if committed is None or position > committed:
-                    data[key] = position.isoformat()
-                    changed = True
-                remembered = remembering.get(stream)
-                if remembered is not None and (committed is None or position >= committed):
-                    encoded = base64.b64encode(remembered).decode()
-                    changed = changed or binary.get(remembered_key(stream)) != encoded
-                    binary[remembered_key(stream)] = encoded
-            if not changed:
+            moved = self._merge_batch(data, binary, batch, remembering)
+            if not (changed or moved):
                 if current is not None:
                     self._known = current
                 self._restoring = False
                 return
-            try:
-                contents: JsonObject = {"data": data, **({"binaryData": binary} if binary else {})}
-                if current is None:
-                    body: JsonObject = {
-                        "apiVersion": "v1",
-                        "kind": "ConfigMap",
-                        "metadata": {"name": self.name, "labels": MANAGED_BY},
-                        **contents,
-                    }
-                    written = await self.api.create(CONFIG_MAPS, body)
-                else:
-                    written = await self.api.replace(CONFIG_MAPS, self.name, {**current, **contents})
-            except KubernetesError as error:
-                self._config_map = None
-                if isinstance(error, KubernetesConfigurationError):
-                    raise
-                if error.not_found and current is not None:
-                    # The PUT of the cached object: deleted since we read it.
-                    self._restore("the checkpoint ConfigMap was deleted")
-                    continue
-                if not error.conflict:
-                    raise
+            written = await self._send(current, data, binary)
+            if written is None:
                 continue
             self._config_map = self._known = written
             if self._restoring:
@@ -287,6 +257,57 @@ class ConfigMapCheckpointStore(CheckpointStore):
                     extra={"configmap": self.describe(), "positions": len(data)},
                 )
             return
+
+    def _merge_batch(
+        self,
+        data: dict[str, str],
+        binary: dict[str, str],
+        batch: dict[str, datetime],
+        remembering: dict[str, bytes],
+    ) -> bool:
+        """Put the positions of ``batch`` (and what their streams remember) into ``data``/``binaryData``
+        where they are not behind the stored ones; True if anything changed."""
+        changed = False
+        for stream, position in batch.items():
+            key = config_map_key(stream)
+            committed = self._position({"data": data}, stream)
+            if committed is None or position > committed:
+                data[key] = position.isoformat()
+                changed = True
+            remembered = remembering.get(stream)
+            if remembered is not None and (committed is None or position >= committed):
+                encoded = base64.b64encode(remembered).decode()
+                changed = changed or binary.get(remembered_key(stream)) != encoded
+                binary[remembered_key(stream)] = encoded
+        return changed
+
+    async def _send(
+        self, current: JsonObject | None, data: dict[str, str], binary: dict[str, str]
+    ) -> JsonObject | None:
+        """Create the ConfigMap (``current`` None) or replace ``current``; the object written, or None
+        when it changed or went away since it was read and must be read and merged again."""
+        try:
+            contents: JsonObject = {"data": data, **({"binaryData": binary} if binary else {})}
+            if current is None:
+                body: JsonObject = {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": self.name, "labels": MANAGED_BY},
+                    **contents,
+                }
+                return await self.api.create(CONFIG_MAPS, body)
+            return await self.api.replace(CONFIG_MAPS, self.name, {**current, **contents})
+        except KubernetesError as error:
+            self._config_map = None
+            if isinstance(error, KubernetesConfigurationError):
+                raise
+            if error.not_found and current is not None:
+                # The PUT of the cached object: deleted since we read it.
+                self._restore("the checkpoint ConfigMap was deleted")
+                return None
+            if not error.conflict:
+                raise
+            return None
 
     def _notice_deletion(self, found: JsonObject | None) -> None:
         """Compare a fresh read with what we knew: gone, or another object (a new uid) in its place,

@@ -93,11 +93,7 @@ def describe_failure(
     """The exception for a failed answer: which kind, and the sentence a person reads."""
     what = WHAT.get(operation, operation)
     detail = "; ".join(str(error) for error in errors) or "no error details"
-    prefix = f"Cloudflare refused to list {what} for account {account_id} (HTTP {status}: {detail})"
-    found = codes(errors)
-    credential = "CLOUDFLARE_API_TOKEN" if uses_token else "CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL"
-
-    if status == 429 or 971 in found:
+    if status == 429 or 971 in codes(errors):
         wait = f"; waiting {retry_after:.0f} s as asked" if retry_after is not None else ""
         return CloudflareRateLimited(
             f"Cloudflare rate limit reached for account {account_id} (HTTP {status}: {detail}){wait}",
@@ -112,23 +108,39 @@ def describe_failure(
             errors=errors,
             retry_after=retry_after,
         )
-    if found & {6003, 6111, 6103, 6102, 9106}:
-        if 6111 in found:
-            fix = (
-                "the Authorization header was malformed: CLOUDFLARE_API_TOKEN must hold an API token "
-                "(a Global API Key goes in CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL)"
-            )
-        elif found & {6103, 6102}:
-            fix = "CLOUDFLARE_API_KEY or CLOUDFLARE_EMAIL has an invalid format"
-        else:
-            fix = f"the credentials were missing or malformed: check {credential}"
+    prefix = f"Cloudflare refused to list {what} for account {account_id} (HTTP {status}: {detail})"
+    fix = _credential_fix(status, codes(errors), operation, account_id, uses_token)
+    if fix is not None:
         return CloudflareAuthError(f"{prefix}: {fix}", status=status, errors=errors)
-    if status == 401 or (found & {10001, 9103, 9109} and status != 403):
-        return CloudflareAuthError(
-            f"{prefix}: {credential} was not accepted; it is invalid, expired or revoked",
+    if status == 404:
+        return CloudflareError(
+            f"{prefix}: check FORWARDER_ACCOUNT_IDS and CLOUDFLARE_API_BASE_URL",
             status=status,
             errors=errors,
         )
+    return CloudflareError(prefix, status=status, errors=errors)
+
+
+def _credential_fix(
+    status: int, found: set[int], operation: str, account_id: str, uses_token: bool
+) -> str | None:
+    """What to fix in the credentials, as a person reads it; None when they are not the problem.
+
+    Malformed credentials are told apart from refused ones, and those from missing permissions,
+    because each has a different fix.
+    """
+    credential = "CLOUDFLARE_API_TOKEN" if uses_token else "CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL"
+    if found & {6003, 6111, 6103, 6102, 9106}:
+        if 6111 in found:
+            return (
+                "the Authorization header was malformed: CLOUDFLARE_API_TOKEN must hold an API token "
+                "(a Global API Key goes in CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL)"
+            )
+        if found & {6103, 6102}:
+            return "CLOUDFLARE_API_KEY or CLOUDFLARE_EMAIL has an invalid format"
+        return f"the credentials were missing or malformed: check {credential}"
+    if status == 401 or (found & {10001, 9103, 9109} and status != 403):
+        return f"{credential} was not accepted; it is invalid, expired or revoked"
     if status == 403:
         permission = PERMISSIONS.get(operation)
         need = f'the permission "{permission}"' if permission else "the needed permission"
@@ -137,16 +149,8 @@ def describe_failure(
             if operation == "identity_providers"
             else ""
         )
-        return CloudflareAuthError(
-            f"{prefix}: the {'API token' if uses_token else 'API key'} lacks {need} on account "
-            f"{account_id}, or cannot reach that account; grant it{extra}",
-            status=status,
-            errors=errors,
+        return (
+            f"the {'API token' if uses_token else 'API key'} lacks {need} on account "
+            f"{account_id}, or cannot reach that account; grant it{extra}"
         )
-    if status == 404:
-        return CloudflareError(
-            f"{prefix}: check FORWARDER_ACCOUNT_IDS and CLOUDFLARE_API_BASE_URL",
-            status=status,
-            errors=errors,
-        )
-    return CloudflareError(prefix, status=status, errors=errors)
+    return None

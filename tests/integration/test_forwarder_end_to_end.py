@@ -6,7 +6,6 @@ a subprocess for exit codes, messages and a SIGKILL in the middle of a backfill.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ import orjson
 import pytest
 
 from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.clock import ManualClock
 from fakes.cloudflare.config import (
     AUDIT_LOGS_READ,
     Credential,
@@ -76,15 +76,16 @@ async def test_a_server_that_ignores_page_is_read_to_the_end_without_looping(tmp
 
 
 async def test_records_with_every_field_missing_are_shipped(tmp_path: Path) -> None:
-    simulator = Simulator(simulator_config(hours=1, access_per_minute=0, scim_per_minute=0))
+    # Records without a time sit at the simulator's "now"; windows end on whole seconds, so that
+    # "now" is two seconds behind the forwarder's clock rather than waited out.
+    clock = ManualClock(time.time() - 2)
+    simulator = Simulator(simulator_config(hours=1, access_per_minute=0, scim_per_minute=0), clock=clock)
     moment = (NOW - timedelta(minutes=30)).isoformat()
     simulator.add_records(
         ACCOUNT, "access_requests", [{}, {"created_at": moment}, {"ray_id": None, "allowed": None}]
     )
     idp = simulator.scim_provider_ids(ACCOUNT)[0]
     simulator.add_records(ACCOUNT, "scim_updates", [{"idp_id": idp}, {"idp_id": idp, "logged_at": moment}])
-    # Records without a time sit at "now" in the simulator; windows end on whole seconds.
-    await asyncio.sleep(1.1)
     _, output, _ = await run_once(simulator, tmp_path, hours=1, settle_delay=0)
     lines = [orjson.loads(line) for line in output.read_bytes().splitlines()]
     assert len(lines) == 5

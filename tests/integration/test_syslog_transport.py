@@ -40,6 +40,7 @@ class OctetCountingServer:
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
         self.port = 0
+        self.arrived = asyncio.Condition()
 
     async def start(self, port: int = 0) -> None:
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", port)
@@ -51,7 +52,10 @@ class OctetCountingServer:
         try:
             while True:
                 length = await reader.readuntil(b" ")
-                self.messages.append(await reader.readexactly(int(length)))
+                message = await reader.readexactly(int(length))
+                async with self.arrived:
+                    self.messages.append(message)
+                    self.arrived.notify_all()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -70,9 +74,8 @@ class OctetCountingServer:
             await self.server.wait_closed()
 
     async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(10):
-            while len(self.messages) < count:
-                await asyncio.sleep(0.01)
+        async with asyncio.timeout(10), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.messages) >= count)
 
 
 @pytest.fixture

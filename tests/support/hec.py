@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from fakes.splunk_hec import FakeHec, HecToken
@@ -21,13 +21,5 @@ def splunk_hec(**options: Any) -> Iterator[ThreadedFake[FakeHec]]:
 @contextmanager
 def splunk_hec_serving(hec: FakeHec) -> Iterator[ThreadedFake[FakeHec]]:
     """``hec`` served on a thread of its own, for subprocess tests."""
-    stack = AsyncExitStack()
-
-    async def start(fake: FakeHec) -> None:
-        await stack.enter_async_context(fake.serve())
-
-    async def stop(fake: FakeHec) -> None:
-        await stack.aclose()
-
-    with ThreadedFake(hec, start, stop) as fake:
+    with ThreadedFake(hec, FakeHec.start, FakeHec.close) as fake:
         yield fake

@@ -36,9 +36,11 @@ class RecordingStore(MemoryCheckpointStore):
         self.calls: list[str] = []
         self.failure = failure
         self.hang = hang
+        self.opening = asyncio.Event()
 
     async def open(self) -> None:
         self.calls.append("open")
+        self.opening.set()
         if self.hang:
             await asyncio.Event().wait()
         if self.failure is not None:
@@ -178,8 +180,8 @@ async def test_a_stop_while_the_store_opens_ends_the_run_and_closes_it(tmp_path:
     store = RecordingStore(hang=True)
     stop = asyncio.Event()
     run = asyncio.create_task(build(tmp_path, store).run(until_caught_up=False, stop=stop))
-    while store.calls != ["open"]:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(store.opening.wait(), 5)
+    assert store.calls == ["open"]
     stop.set()
     await asyncio.wait_for(run, 5)
     assert store.calls == ["open", "close"]

@@ -1,7 +1,10 @@
-"""Data flows one way: no import cycles among the modules of ``forwarder/``.
+"""Data flows one way: no import cycles among the modules of ``forwarder/``, and the fakes stay apart.
 
 Every import counts, including those under ``if TYPE_CHECKING:`` and those inside functions: a
 cycle hidden from the interpreter still ties the modules together for a reader and for a refactor.
+
+The fakes (``fakes/``) are test equipment: the product imports them only for ``demo``, the Cloudflare
+simulator owes nothing to the code it tests, and no fake reaches into ``tests/`` or ``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = "forwarder"
-ROOT = Path(__file__).resolve().parents[2] / PACKAGE
+REPOSITORY = Path(__file__).resolve().parents[2]
+ROOT = REPOSITORY / PACKAGE
+FAKES = REPOSITORY / "fakes"
+# What a fake may import from the product because the two share it by contract, and why: nothing
+# today. A fake written from the documented protocol catches a product that misreads it; one built on
+# the product's own code would agree with the product's mistakes.
+FAKES_MAY_IMPORT: dict[str, str] = {}
 
 
 def module_name(path: Path) -> str:
@@ -161,3 +170,52 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles in forwarder/:\n" + "\n".join(
         f"  {len(component)} modules: {', '.join(component)}" for component in found
     )
+
+
+def absolute_imports(path: Path) -> set[str]:
+    """Every module name ``path`` imports (absolute imports; the trees checked here use no others)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: a relative import; these checks read absolute ones only"
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def importers_of(tree: Path, top: str) -> dict[str, list[str]]:
+    """The files under ``tree`` that import anything of package ``top``, with what they import."""
+    offending: dict[str, list[str]] = {}
+    for path in sorted(tree.rglob("*.py")):
+        names = sorted(name for name in absolute_imports(path) if name.split(".")[0] == top)
+        if names:
+            offending[str(path.relative_to(REPOSITORY))] = names
+    return offending
+
+
+def test_the_import_reader_sees_imports_inside_functions() -> None:
+    # So that the checks below cannot pass by reading nothing: demo imports the simulator.
+    assert "fakes.cloudflare.server.Simulator" in absolute_imports(ROOT / "demo.py")
+    assert any(name.startswith("aiohttp") for name in absolute_imports(FAKES / "serving.py"))
+
+
+def test_the_product_imports_the_fakes_only_for_demo() -> None:
+    assert list(importers_of(ROOT, "fakes")) == ["forwarder/demo.py"]
+
+
+def test_the_cloudflare_simulator_imports_nothing_of_the_product() -> None:
+    assert importers_of(FAKES / "cloudflare", PACKAGE) == {}
+
+
+def test_the_other_fakes_import_of_the_product_only_what_they_share_by_contract() -> None:
+    unexplained = {
+        path: [name for name in names if name not in FAKES_MAY_IMPORT]
+        for path, names in importers_of(FAKES, PACKAGE).items()
+    }
+    assert {path: names for path, names in unexplained.items() if names} == {}
+
+
+def test_no_fake_imports_the_tests_or_the_benchmarks() -> None:
+    assert importers_of(FAKES, "tests") == {}
+    assert importers_of(FAKES, "benchmarks") == {}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.kubernetes_api.objects import status_answer
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.coordination.api import KubernetesConfigurationError, KubernetesError
 from forwarder.coordination.guarded import LeaderGuardedCheckpoints
@@ -143,7 +144,7 @@ async def test_an_api_that_answers_500_is_retried(tmp_path: Path) -> None:
 
         def flaky(method: str, path: str, body: bytes, token: str | None):  # type: ignore[no-untyped-def]
             if next(failures, False):
-                return fake._status(500, "InternalError", "etcdserver: leader changed")
+                return status_answer(500, "InternalError", "etcdserver: leader changed")
             return original(method, path, body, token)
 
         fake._answer = flaky  # type: ignore[method-assign]

@@ -186,9 +186,11 @@ class SlowSink(MemorySink):
         super().__init__()
         self.release = asyncio.Event()
         self.started = 0
+        self.sending = asyncio.Event()
 
     async def send(self, batch: Sequence[Event]) -> SendResult:
         self.started += 1
+        self.sending.set()
         await self.release.wait()
         return await super().send(batch)
 
@@ -206,8 +208,7 @@ async def test_a_lost_lease_abandons_queued_and_in_flight_events_uncommitted(tmp
     await pipeline.open()
     try:
         first = await pipeline.submit(records(3))
-        while sink.started == 0:
-            await asyncio.sleep(0.001)
+        await asyncio.wait_for(sink.sending.wait(), 5)
         second = await pipeline.submit(records(3, start=3))
         # The lease may have expired: no new request starts, and what is queued or in flight goes.
         leading = False

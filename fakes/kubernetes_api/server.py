@@ -1,144 +1,31 @@
-"""A fake Kubernetes API server: only what the forwarder uses, answered as the real one answers it.
-
-Endpoints: ConfigMaps (``/api/v1/namespaces/{ns}/configmaps``) and Leases
-(``/apis/coordination.k8s.io/v1/namespaces/{ns}/leases``): get, create (POST), replace (PUT) and
-delete (DELETE). As the real API server:
-
-- every write bumps one cluster-wide ``resourceVersion`` (a string); a PUT whose
-  ``metadata.resourceVersion`` differs from the stored one answers 409 ``Conflict``, a POST of an
-  existing name 409 ``AlreadyExists``, a PUT of a missing object 404 ``NotFound``; errors are
-  ``Status`` objects;
-- a bearer token is required (401 without one); a token can be made ``forbidden`` (403, as RBAC);
-- with ``namespaces`` given, only those exist: a GET there answers 404 for the object, a POST 404
-  ``namespaces "x" not found`` (``None``, the default: every namespace exists);
-- ConfigMap keys must match ``[-._a-zA-Z0-9]+`` and the whole object stay under 1 MiB (422
-  ``Invalid``); Lease times must be MicroTime (RFC 3339 with six fractional digits, 400 otherwise),
-  ``leaseDurationSeconds`` positive (422).
-
-Faults, per client (identified by its bearer token, as the API server identifies a pod's service
-account token): ``partition(token)`` stops answering that client at all (its requests hang, as
-when packets are dropped, so the client times out; or with ``mode="refuse"`` its connections are
-dropped at once) until ``heal(token)`` or for ``seconds``; ``latency`` delays every answer (or one
-client's); ``conflict_next(count)`` makes the next writes of an object lose a race to an invisible
-writer (the stored resourceVersion moves first, so the client must read again). Transient errors on
-demand, each consumed by ``count`` matching requests (by method, kind, name and token):
-``fail_next`` (a 500, a 503, a 429 with ``Retry-After``...), ``time_out_next`` (no answer: the
-request hangs until the client gives up) and ``reset_next`` (the connection drops unanswered).
-``delete(plural, namespace, name)`` removes an object, as ``kubectl delete`` would.
-
-Everything is recorded for tests: ``requests`` (time, token, method, path, status, fault),
-``writes`` (time, token, kind, name, the object written) and ``deletions``, with ``clock`` (by
-default ``time.time()``, so that times compare with the Cloudflare simulator's request log).
-
-Two ways in: over HTTP (:meth:`start`, for real processes) or in-process through
-:meth:`transport`, an httpx transport with no sockets. With ``clock`` and ``sleep`` from a virtual
-clock, the in-process fake runs entirely in virtual time: latency, hangs and timeouts included.
-"""
+"""The fake Kubernetes API server: its state, faults and answers, over HTTP or in-process."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-import orjson
 from aiohttp import web
 
-JsonObject = dict[str, Any]
-
-CONFIG_MAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
-MAX_CONFIG_MAP_BYTES = 1024 * 1024
-STATUS_REASONS = {
-    400: "BadRequest",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-KINDS = {
-    ("api/v1", "configmaps"): ("v1", "ConfigMap"),
-    ("apis/coordination.k8s.io/v1", "leases"): ("coordination.k8s.io/v1", "Lease"),
-}
-ROUTE = re.compile(
-    r"^/(api/v1|apis/coordination\.k8s\.io/v1)/namespaces/([^/]+)/(configmaps|leases)(?:/([^/]+))?$"
+from fakes.kubernetes_api.faults import Dropped, Fault, GaveUp, PartitionMode, ReceivedRequest, Write
+from fakes.kubernetes_api.objects import (
+    KINDS,
+    ROUTE,
+    STATUS_REASONS,
+    Answer,
+    JsonObject,
+    json_answer,
+    parse_object,
+    status_answer,
 )
-
-
-PartitionMode = Literal["timeout", "refuse"]
-
-
-@dataclass
-class ReceivedRequest:
-    time: float
-    token: str | None
-    method: str
-    path: str
-    user_agent: str
-    status: int | None = None
-    # "timeout" (never answered), "reset" (connection dropped) or "refused" (partitioned away).
-    fault: str = ""
-
-
-@dataclass
-class Write:
-    time: float
-    token: str | None
-    kind: str
-    name: str
-    method: str
-    object: JsonObject
-
-
-@dataclass
-class Fault:
-    """What the next ``remaining`` matching requests get instead of an answer."""
-
-    kind: Literal["status", "timeout", "reset"]
-    status: int = 500
-    retry_after: str | None = None
-    method: str | None = None
-    plural: str | None = None
-    name: str | None = None
-    token: str | None = None
-    remaining: int = 1
-
-    def matches(self, method: str, plural: str, name: str, token: str | None) -> bool:
-        return (
-            self.remaining > 0
-            and self.method in (None, method)
-            and self.plural in (None, plural)
-            and self.name in (None, name)
-            and self.token in (None, token)
-        )
-
-
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class Dropped(Exception):
-    """The connection is closed without an answer."""
-
-    def __init__(self, refused: bool = False) -> None:
-        super().__init__("connection refused" if refused else "connection reset by peer")
-        self.refused = refused
-
-
-class GaveUp(Exception):
-    """An unanswered request outlived the client's timeout (in-process only)."""
+from fakes.serving import serve_app
 
 
 @dataclass
@@ -174,13 +61,7 @@ class FakeKubernetesApi:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._closing = asyncio.Event()
         # Hanging (partitioned) requests must not hold the shutdown up.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve_app(app, host=self.host, port=self.port, shutdown_timeout=0.1)
         self.url = f"http://{self.host}:{self.port}"
         return self.url
 
@@ -314,7 +195,7 @@ class FakeKubernetesApi:
             received.fault = "timeout"
             await self._hang(self._partitioned[token], give_up_after)
             received.status = 504
-            return self._status(504, "Timeout", "the client was partitioned away")
+            return status_answer(504, "Timeout", "the client was partitioned away")
         fault = self._fault_for(method, path, token)
         if fault is not None and fault.kind == "reset":
             received.fault = "reset"
@@ -327,7 +208,7 @@ class FakeKubernetesApi:
         if delay:
             await self.sleep(delay)
         if fault is not None:
-            answer = self._status(
+            answer = status_answer(
                 fault.status, STATUS_REASONS.get(fault.status, "InternalError"), "injected fault"
             )
             if fault.retry_after is not None:
@@ -368,17 +249,17 @@ class FakeKubernetesApi:
 
     def _answer(self, method: str, path: str, body: bytes, token: str | None) -> Answer:
         if token is None:
-            return self._status(401, "Unauthorized", "Unauthorized")
+            return status_answer(401, "Unauthorized", "Unauthorized")
         match = ROUTE.match(path)
         if match is None:
-            return self._status(404, "NotFound", "the server could not find the requested resource")
+            return status_answer(404, "NotFound", "the server could not find the requested resource")
         prefix, namespace, plural, name = match.groups()
         if token in self.forbidden:
             verb = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
                 method, method.lower()
             )
             group = "" if prefix == "api/v1" else "coordination.k8s.io"
-            return self._status(
+            return status_answer(
                 403,
                 "Forbidden",
                 f'{plural} "{name or ""}" is forbidden: User "system:serviceaccount:{namespace}:forwarder" '
@@ -387,11 +268,11 @@ class FakeKubernetesApi:
         if method == "GET" and name:
             found = self.objects.get((plural, namespace, name))
             if found is None:
-                return self._status(404, "NotFound", f'{plural} "{name}" not found', name, plural)
-            return self._json(200, found)
+                return status_answer(404, "NotFound", f'{plural} "{name}" not found', name, plural)
+            return json_answer(200, found)
         if method == "POST" and not name:
             if self.namespaces is not None and namespace not in self.namespaces:
-                return self._status(
+                return status_answer(
                     404, "NotFound", f'namespaces "{namespace}" not found', namespace, "namespaces"
                 )
             return self._create(plural, namespace, body, token)
@@ -399,38 +280,38 @@ class FakeKubernetesApi:
             return self._replace(plural, namespace, name, body, token)
         if method == "DELETE" and name:
             if not self.delete(plural, namespace, name):
-                return self._status(404, "NotFound", f'{plural} "{name}" not found', name, plural)
+                return status_answer(404, "NotFound", f'{plural} "{name}" not found', name, plural)
             self.deletions[-1].token = token
-            return self._json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
-        return self._status(405, "MethodNotAllowed", f"{method} is not supported by this fake on {path}")
+            return json_answer(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+        return status_answer(405, "MethodNotAllowed", f"{method} is not supported by this fake on {path}")
 
     def _create(self, plural: str, namespace: str, body: bytes, token: str) -> Answer:
-        parsed = self._parse(body, plural, namespace)
+        parsed = parse_object(body, plural, namespace)
         if isinstance(parsed, Answer):
             return parsed
         name = parsed["metadata"].get("name", "")
         if (plural, namespace, name) in self.objects:
-            return self._status(409, "AlreadyExists", f'{plural} "{name}" already exists', name, plural)
+            return status_answer(409, "AlreadyExists", f'{plural} "{name}" already exists', name, plural)
         if parsed["metadata"].get("resourceVersion"):
-            return self._status(
+            return status_answer(
                 400, "BadRequest", "resourceVersion should not be set on objects to be created"
             )
         stored = self._stamp(plural, namespace, parsed, None)
         self.objects[(plural, namespace, name)] = stored
         self.writes.append(Write(self.clock(), token, plural, name, "POST", copy.deepcopy(stored)))
-        return self._json(201, stored)
+        return json_answer(201, stored)
 
     def _replace(self, plural: str, namespace: str, name: str, body: bytes, token: str) -> Answer:
-        parsed = self._parse(body, plural, namespace)
+        parsed = parse_object(body, plural, namespace)
         if isinstance(parsed, Answer):
             return parsed
         if parsed["metadata"].get("name") != name:
-            return self._status(
+            return status_answer(
                 400, "BadRequest", "the name of the object does not match the name on the URL"
             )
         current = self.objects.get((plural, namespace, name))
         if current is None:
-            return self._status(404, "NotFound", f'{plural} "{name}" not found', name, plural)
+            return status_answer(404, "NotFound", f'{plural} "{name}" not found', name, plural)
         if self._conflicts.get((plural, name), 0) > 0:
             self._conflicts[(plural, name)] -= 1
             # An invisible writer got there first: the stored version moves on.
@@ -438,7 +319,7 @@ class FakeKubernetesApi:
             self.objects[(plural, namespace, name)] = current
         asked = parsed["metadata"].get("resourceVersion")
         if asked and asked != current["metadata"]["resourceVersion"]:
-            return self._status(
+            return status_answer(
                 409,
                 "Conflict",
                 f'Operation cannot be fulfilled on {plural} "{name}": the object has been modified; '
@@ -449,60 +330,7 @@ class FakeKubernetesApi:
         stored = self._stamp(plural, namespace, parsed, current)
         self.objects[(plural, namespace, name)] = stored
         self.writes.append(Write(self.clock(), token, plural, name, "PUT", copy.deepcopy(stored)))
-        return self._json(200, stored)
-
-    def _parse(self, body: bytes, plural: str, namespace: str) -> JsonObject | Answer:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            return self._status(
-                400, "BadRequest", f"the body of the request was in an unknown format: {error}"
-            )
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("metadata"), dict):
-            return self._status(400, "BadRequest", "the object has no metadata")
-        if parsed["metadata"].get("namespace", namespace) != namespace:
-            return self._status(
-                400,
-                "BadRequest",
-                "the namespace of the provided object does not match the namespace sent on the request",
-            )
-        problem = self._invalid(plural, parsed)
-        if problem:
-            kind = "ConfigMap" if plural == "configmaps" else "Lease"
-            name = parsed["metadata"].get("name", "")
-            status = 400 if "MicroTime" in problem else 422
-            return self._status(
-                status, "Invalid" if status == 422 else "BadRequest", f'{kind} "{name}" is invalid: {problem}'
-            )
-        return parsed
-
-    def _invalid(self, plural: str, parsed: JsonObject) -> str:
-        if not parsed["metadata"].get("name"):
-            return "metadata.name: Required value: name or generateName is required"
-        if plural == "configmaps":
-            data = parsed.get("data") or {}
-            if not isinstance(data, dict):
-                return "data: Invalid value: must be a map of strings"
-            for key, value in data.items():
-                if not CONFIG_MAP_KEY.match(key):
-                    return (
-                        f"data[{key}]: Invalid value: {key!r}: a valid config key must consist of "
-                        "alphanumeric characters, '-', '_' or '.'"
-                    )
-                if not isinstance(value, str):
-                    return f"data[{key}]: Invalid value: must be a string"
-            if len(orjson.dumps(data)) > MAX_CONFIG_MAP_BYTES:
-                return f"[]: Too long: must have at most {MAX_CONFIG_MAP_BYTES} bytes"
-            return ""
-        spec = parsed.get("spec") or {}
-        for time_field in ("acquireTime", "renewTime"):
-            value = spec.get(time_field)
-            if value is not None and not (isinstance(value, str) and MICRO_TIME.match(value)):
-                return f"spec.{time_field}: {value!r} is not a MicroTime (RFC 3339 with microseconds)"
-        duration = spec.get("leaseDurationSeconds")
-        if duration is not None and (not isinstance(duration, int) or duration <= 0):
-            return "spec.leaseDurationSeconds: Invalid value: must be greater than 0"
-        return ""
+        return json_answer(200, stored)
 
     def _stamp(self, plural: str, namespace: str, body: JsonObject, current: JsonObject | None) -> JsonObject:
         self.version += 1
@@ -519,23 +347,6 @@ class FakeKubernetesApi:
             }
         )
         return {**body, "apiVersion": api_version, "kind": kind, "metadata": metadata}
-
-    def _json(self, status: int, body: JsonObject) -> Answer:
-        return Answer(status, orjson.dumps(body), {"Content-Type": "application/json"})
-
-    def _status(self, code: int, reason: str, message: str, name: str = "", plural: str = "") -> Answer:
-        body: JsonObject = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        }
-        if name:
-            body["details"] = {"name": name, "kind": plural}
-        return self._json(code, body)
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
