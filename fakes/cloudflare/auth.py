@@ -58,7 +58,7 @@ class Authenticator:
 
 def authorize(credential: Credential, account_id: str, permissions: Collection[str]) -> Failure | None:
     """None when ``credential`` holds one of ``permissions`` (any suffices) and may read the account."""
-    if not credential.may_read(account_id):
+    if not credential.usable or not credential.may_read(account_id):
         return Failure.FORBIDDEN
     if permissions and not any(permission in credential.permissions for permission in permissions):
         return Failure.FORBIDDEN

@@ -43,6 +43,12 @@ class Credential:
     permissions: Collection[str] = ALL_PERMISSIONS
     accounts: Collection[str] | None = None
     label: str = ""
+    # What the token verify endpoints report: a user token or one owned by an account (then ``accounts``
+    # names that one account), ``active``/``disabled``/``expired``, and the validity window (RFC 3339).
+    owner: str = "user"
+    status: str = "active"
+    expires_on: str | None = None
+    not_before: str | None = None
 
     def __post_init__(self) -> None:
         if (self.token is None) == (self.email is None or self.key is None):
@@ -62,6 +68,11 @@ class Credential:
 
     def may_read(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts
+
+    @property
+    def usable(self) -> bool:
+        """A disabled or expired token is refused like one without the permission (403, 10000)."""
+        return self.status == "active"
 
 
 @dataclass(frozen=True)

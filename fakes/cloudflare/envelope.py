@@ -37,6 +37,7 @@ class Failure(Enum):
     INVALID_PARAMETER = "invalid_parameter"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (the name of an answer, not a secret)
 
 
 ERRORS: Mapping[Failure, ErrorAnswer] = MappingProxyType(
@@ -70,6 +71,9 @@ ERRORS: Mapping[Failure, ErrorAnswer] = MappingProxyType(
         ),
         # chosen: the body of an injected 5xx that still came from the API rather than a proxy.
         Failure.SERVER_ERROR: ErrorAnswer(500, 10002, "{reason}"),
+        # The token verify endpoints' answer for a token they do not know (the API's documented example
+        # code 1000); a token owned by an account is unknown to /user/tokens/verify and the reverse.
+        Failure.INVALID_TOKEN: ErrorAnswer(401, 1000, "Invalid API Token"),
     }
 )
 

@@ -19,7 +19,7 @@ from types import MappingProxyType, TracebackType
 
 from aiohttp import web
 
-from fakes.cloudflare import endpoints
+from fakes.cloudflare import endpoints, tokens
 from fakes.cloudflare.auth import Authenticator, Caller, authorize
 from fakes.cloudflare.config import ACCESS_REQUESTS, ACCOUNT_ID_FORMAT, SCIM_UPDATES, SimulatorConfig
 from fakes.cloudflare.control import control_routes
@@ -185,7 +185,10 @@ class Simulator:
         received.auth_scheme = caller.scheme
         decision = self.rate_limiter.spend(caller.bucket)
         self.stats.rate_limit_blocks += decision.started_block
-        if decision.allowed:
+        verification = tokens.ROUTE.fullmatch(relative) if relative is not None else None
+        if decision.allowed and verification is not None:
+            status, body = tokens.verify(caller, verification.group(1))
+        elif decision.allowed:
             account = route.group(1) if route else ""
             paging = endpoints.Paging(effects.ignore_page, effects.page_cap)
             status, body = self._answer(request, endpoint, account, caller, pairs, paging)

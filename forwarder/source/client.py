@@ -119,18 +119,21 @@ def server_wait(status: int, headers: httpx.Headers, now: float | None = None) -
     return None
 
 
-def envelope_problem(body: Mapping[str, Any]) -> str:
-    """What is wrong with a 2xx envelope of a listing endpoint, or "" when it is sound.
+def envelope_problem(body: Mapping[str, Any], *, listing: bool = True) -> str:
+    """What is wrong with a 2xx envelope, or "" when it is sound.
 
-    Every endpoint this client reads lists things, so a sound answer says ``success: true`` and
-    carries its rows in a ``result`` list.
+    A sound answer says ``success: true`` and carries its rows in a ``result`` list, or for the one
+    endpoint that is not a listing (token verification) its object in a ``result`` object.
     """
     if "success" not in body:
         return "an envelope without `success`"
     if body["success"] is not True:
         return f"an envelope whose `success` is {orjson.dumps(body['success']).decode()[:40]}"
     result = body.get("result")
-    if not isinstance(result, list):
+    if not listing and not isinstance(result, dict):
+        kind = "missing" if "result" not in body else f"a JSON {type(result).__name__}"
+        return f"a `result` that is not an object ({kind})"
+    if listing and not isinstance(result, list):
         kind = "missing" if "result" not in body else f"a JSON {type(result).__name__}"
         return f"a `result` that is not a list ({kind})"
     return ""
@@ -179,15 +182,19 @@ class CloudflareClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def get(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
+    async def get(
+        self, path: str, params: QueryParams, *, operation: str, account_id: str, listing: bool = True
+    ) -> Envelope:
         """GET ``path`` with retries; raises CloudflareError when a person must act."""
         retrying = cloudflare_retrying(self.backoff, attempts=self.attempts, before_sleep=self._log_retry)
         async for attempt in retrying:
             with attempt:
-                return await self._get_once(path, params, operation=operation, account_id=account_id)
+                return await self._get_once(path, params, operation, account_id, listing)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _get_once(self, path: str, params: QueryParams, *, operation: str, account_id: str) -> Envelope:
+    async def _get_once(
+        self, path: str, params: QueryParams, operation: str, account_id: str, listing: bool
+    ) -> Envelope:
         slot = await self.limiter.acquire()
         url = f"{self.base_url}{path}"
         self.last_request = time.monotonic()
@@ -209,9 +216,9 @@ class CloudflareClient:
             budget = remaining_budget(response.headers)
             if budget is not None:
                 self.server_remaining = budget
-            return self._parse(response, operation=operation, account_id=account_id)
+            return self._parse(response, operation=operation, account_id=account_id, listing=listing)
 
-    def _parse(self, response: httpx.Response, *, operation: str, account_id: str) -> Envelope:
+    def _parse(self, response: httpx.Response, *, operation: str, account_id: str, listing: bool) -> Envelope:
         status = response.status_code
         wait = server_wait(status, response.headers)
         answered = f"Cloudflare API answered HTTP {status} for {operation} of account {account_id}"
@@ -244,7 +251,7 @@ class CloudflareClient:
             if isinstance(failure, CloudflareRateLimited):
                 self._blocked(failure.retry_after)
             raise failure
-        problem = envelope_problem(body)
+        problem = envelope_problem(body, listing=listing)
         if problem:
             # Not a refusal (that comes as a 4xx) but a garbled answer: retried like a 5xx, never
             # taken as an empty page (its window would be committed unread).

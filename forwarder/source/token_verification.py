@@ -89,7 +89,9 @@ async def verify_token(
     ]
     for path, owner, account in attempts:
         try:
-            envelope = await client.get(path, [], operation="token_verification", account_id=account)
+            envelope = await client.get(
+                path, [], operation="token_verification", account_id=account, listing=False
+            )
         except CloudflareRetryableError:
             raise
         except CloudflareError:
