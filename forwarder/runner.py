@@ -17,6 +17,7 @@ from forwarder.coordination.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, Term
 from forwarder.pipeline.dead_letters import DeadLetters
 from forwarder.pipeline.fan_out import Pipeline
+from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
@@ -72,7 +73,7 @@ class Forwarder:
             DeadLetters.from_settings(settings),
             backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
             max_event_age=settings.max_event_age,
-            telemetry=telemetry,
+            telemetry=telemetry.instruments(PipelineInstruments),
             # A replica that may have lost its lease starts no delivery: two must never ship at once.
             may_send=leadership.is_leader if leadership is not None else lambda: True,
         )
