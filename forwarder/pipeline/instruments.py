@@ -2,8 +2,8 @@
 
 :class:`PipelineInstruments` is created once from the meter and tracer the caller hands in (as an
 OpenTelemetry SDK processor creates its own instruments); without them it records nothing. The sink
-gauges (in-flight events and bytes, state) read the :class:`ObservedSink` of every sink worker that
-registered with :meth:`PipelineInstruments.observe_sink`, whenever a reader collects.
+gauges (in-flight events and bytes, state) read the status every sink worker registered with
+:meth:`PipelineInstruments.observe_sink`, whenever a reader collects.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol
 
 import httpx
 from opentelemetry import metrics, trace
@@ -23,23 +22,11 @@ from forwarder import __version__
 from forwarder.records import Record
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
 from forwarder.telemetry.providers import DURATION_BUCKETS, SCOPE
+from forwarder.telemetry.status import SinkStatusView
 
 SINK_STATES = ("starting", "ok", "retrying", "config_error")
 EVENT_COUNT_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 SIZE_BUCKETS = (1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
-
-
-class ObservedSink(Protocol):
-    """What the sink gauges read of one sink (its worker's ``SinkStatus``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def inflight_events(self) -> int: ...
-    @property
-    def inflight_bytes(self) -> int: ...
 
 
 def stream_key(record: Record) -> str:
@@ -81,7 +68,7 @@ class PipelineInstruments:
         meter = meter if meter is not None else metrics.NoOpMeter(SCOPE, __version__)
         self.tracer = tracer if tracer is not None else trace.NoOpTracer()
         # By sink name: a pipeline built again on the same providers takes over its sinks' gauges.
-        self._sinks: dict[str, ObservedSink] = {}
+        self._sinks: dict[str, SinkStatusView] = {}
         event = "{event}"
         self.mapped = meter.create_counter(
             "forwarder.events.mapped", event, "Records mapped to an output format (once per format)."
@@ -142,7 +129,7 @@ class PipelineInstruments:
             "1 for the state a sink is in (starting, ok, retrying, config_error), 0 for the others.",
         )
 
-    def observe_sink(self, sink: ObservedSink) -> None:
+    def observe_sink(self, sink: SinkStatusView) -> None:
         """Read the sink gauges of ``sink.name`` from ``sink`` from now on."""
         self._sinks[sink.name] = sink
 
@@ -224,7 +211,7 @@ class PipelineInstruments:
     # Gauges, read from the registered sinks when a reader collects. The endpoint thread collects
     # while the event loop registers: iterate over a copy.
 
-    def _observed(self) -> list[ObservedSink]:
+    def _observed(self) -> list[SinkStatusView]:
         return list(self._sinks.values())
 
     def _observe_inflight_events(self, options: CallbackOptions) -> Iterable[Observation]:

@@ -13,8 +13,7 @@ from forwarder.pipeline.fan_out import Pipeline
 from forwarder.pipeline.instruments import PipelineInstruments, sink_retry_reason
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Rejection, RetryableError, SendResult, SinkConfigError
-from forwarder.telemetry import Telemetry
-from forwarder.telemetry.instruments import cloudflare_retry_reason
+from forwarder.source.instruments import SourceInstruments, cloudflare_retry_reason
 from tests.support.access_records import ACCOUNT, records
 from tests.support.memory_sink import MemorySink, MemorySinkSettings, fail_once
 from tests.support.telemetry import Recorded
@@ -188,10 +187,10 @@ def test_sink_retry_reasons() -> None:
     assert sink_retry_reason(RetryableError("HTTP 500"), partial=False) == "error"
 
 
-def test_the_default_telemetry_records_nothing_and_costs_nothing() -> None:
-    telemetry = Telemetry()
-    telemetry.events_fetched("a/b", "access_requests", 3, 1)
-    assert not telemetry.tracer.start_span("x").get_span_context().is_valid
+def test_the_default_source_instruments_record_nothing_and_cost_nothing() -> None:
+    instruments = SourceInstruments()
+    instruments.events_fetched("a/b", "access_requests", 3, 1)
+    assert not instruments.tracer.start_span("x").get_span_context().is_valid
 
 
 def test_the_default_pipeline_instruments_record_nothing_and_cost_nothing() -> None:

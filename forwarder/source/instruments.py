@@ -1,19 +1,18 @@
-"""The forwarder's metrics and spans: one object the client, the streams and the sinks report to.
+"""The source's metrics and spans: what the streams read, and how the Cloudflare API answered.
 
-:class:`Telemetry` takes its meter and tracer providers from the caller: the command line builds
-them from the standard ``OTEL_*`` variables (:mod:`forwarder.telemetry.exporters`), tests pass
-providers with in-memory readers, and anything else gets the no-op providers of the API. The
-gauges (lag, checkpoint age, in-flight events, sink state, the rate-limit budget) are not kept
-here: they are read from the forwarder's own status objects whenever a reader collects.
+:class:`SourceInstruments` is created once from the meter and tracer the caller hands in (as an
+OpenTelemetry SDK processor creates its own instruments); without them it records nothing. The
+gauges read what registered, whenever a reader collects: every stream's lag and checkpoint age
+(:meth:`SourceInstruments.observe_stream`), the client's rate-limit budget and last success
+(:meth:`SourceInstruments.observe_client`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from opentelemetry import metrics, trace
@@ -23,12 +22,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from forwarder import __version__
 from forwarder.source.errors import CloudflareError, CloudflareRateLimited
 from forwarder.telemetry.providers import DURATION_BUCKETS, SCOPE
-from forwarder.telemetry.status import ForwarderView, checkpoint_age, lag
-
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
-Instruments = TypeVar("Instruments")
+from forwarder.telemetry.status import ClientView, StreamView, checkpoint_age, lag
 
 
 def cloudflare_retry_reason(error: BaseException | None) -> str:
@@ -61,23 +55,26 @@ class CloudflareCall:
         self.span.set_attribute("http.response.status_code", status_code)
 
 
-class Telemetry:
-    def __init__(
-        self,
-        meter_provider: metrics.MeterProvider | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        *,
-        prometheus_registry: CollectorRegistry | None = None,
-    ) -> None:
-        self.meter_provider = meter_provider if meter_provider is not None else metrics.NoOpMeterProvider()
-        self.tracer_provider = tracer_provider if tracer_provider is not None else trace.NoOpTracerProvider()
-        # Set when a Prometheus reader feeds this registry: /metrics serves it.
-        self.prometheus_registry = prometheus_registry
-        self.tracer = self.tracer_provider.get_tracer(SCOPE, __version__)
-        self.meter = self.meter_provider.get_meter(SCOPE, __version__)
-        self._instruments: dict[Callable[..., Any], Any] = {}
-        self._forwarder: ForwarderView | None = None
-        meter = self.meter
+class SourceInstruments:
+    def __init__(self, meter: Meter | None = None, tracer: Tracer | None = None) -> None:
+        meter = meter if meter is not None else metrics.NoOpMeter(SCOPE, __version__)
+        self.tracer = tracer if tracer is not None else trace.NoOpTracer()
+        # By stream key: a stream renewed for a new term of leadership takes over its gauges.
+        self._streams: dict[str, StreamView] = {}
+        self._client: ClientView | None = None
+        self._create_stream_counters(meter)
+        self.cloudflare_retries = meter.create_counter(
+            "forwarder.cloudflare.retries", "{retry}", "Cloudflare API requests retried, by reason."
+        )
+        self.cloudflare_duration = meter.create_histogram(
+            "forwarder.cloudflare.request.duration",
+            "s",
+            "Duration of Cloudflare API requests (each attempt).",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._create_gauges(meter)
+
+    def _create_stream_counters(self, meter: Meter) -> None:
         event = "{event}"
         self.fetched = meter.create_counter(
             "forwarder.events.fetched", event, "Records read from the Cloudflare API (repeats excluded)."
@@ -106,15 +103,8 @@ class Telemetry:
             "Seconds of a stream skipped because the API could not serve all of their rows (an error "
             "log names each).",
         )
-        self.cloudflare_retries = meter.create_counter(
-            "forwarder.cloudflare.retries", "{retry}", "Cloudflare API requests retried, by reason."
-        )
-        self.cloudflare_duration = meter.create_histogram(
-            "forwarder.cloudflare.request.duration",
-            "s",
-            "Duration of Cloudflare API requests (each attempt).",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
+
+    def _create_gauges(self, meter: Meter) -> None:
         meter.create_observable_gauge(
             "forwarder.stream.lag",
             [self._observe_lag],
@@ -140,27 +130,13 @@ class Telemetry:
             "Seconds since the Cloudflare API last answered a request successfully.",
         )
 
-    def instruments(self, kind: Callable[[Meter, Tracer], Instruments]) -> Instruments:
-        """The one set of ``kind`` on these providers, created on first use.
+    def observe_stream(self, stream: StreamView) -> None:
+        """Read the lag and checkpoint age of ``stream.key`` from ``stream`` from now on."""
+        self._streams[stream.key] = stream
 
-        Once, however many forwarders are built on these providers: the SDK keeps the callbacks
-        of the first observable gauge of a name and drops those of a second, so a second set
-        would record its counters but never be observed.
-        """
-        if kind not in self._instruments:
-            self._instruments[kind] = kind(self.meter, self.tracer)
-        return cast(Instruments, self._instruments[kind])
-
-    def watch(self, forwarder: ForwarderView) -> None:
-        """Read the gauges from ``forwarder``'s streams, sinks and client from now on."""
-        self._forwarder = forwarder
-
-    def shutdown(self) -> None:
-        """Flush and stop the exporters (OTLP sends what it holds)."""
-        for provider in (self.meter_provider, self.tracer_provider):
-            shutdown = getattr(provider, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+    def observe_client(self, client: ClientView) -> None:
+        """Read the rate-limit budget and the last success from ``client`` from now on."""
+        self._client = client
 
     # Recording, called where things happen.
 
@@ -205,34 +181,34 @@ class Telemetry:
                     outcome["http.response.status_code"] = call.status_code
                 self.cloudflare_duration.record(time.monotonic() - started, outcome)
 
-    # Gauges, read from the forwarder's own status objects when a reader collects.
+    # Gauges, read from what registered when a reader collects. The endpoint thread collects
+    # while the event loop registers renewed streams: iterate over a copy.
 
     def _observe_lag(self, options: CallbackOptions) -> Iterable[Observation]:
-        if self._forwarder is None:
-            return []
         now = datetime.now(UTC)
-        found = []
-        for stream in self._forwarder.streams:
-            value = lag(stream.progress, now)
-            if value is not None:
-                found.append(Observation(value, {"stream": stream.key, "log_type": stream.log_type.value}))
-        return found
+        return self._per_stream([(stream, lag(stream.progress, now)) for stream in self._observed()])
 
     def _observe_checkpoint_age(self, options: CallbackOptions) -> Iterable[Observation]:
-        if self._forwarder is None:
-            return []
         now = datetime.now(UTC)
-        found = []
-        for stream in self._forwarder.streams:
-            value = checkpoint_age(stream.progress, now)
-            if value is not None:
-                found.append(Observation(value, {"stream": stream.key, "log_type": stream.log_type.value}))
-        return found
+        return self._per_stream(
+            [(stream, checkpoint_age(stream.progress, now)) for stream in self._observed()]
+        )
+
+    def _observed(self) -> list[StreamView]:
+        return list(self._streams.values())
+
+    @staticmethod
+    def _per_stream(values: Iterable[tuple[StreamView, float | None]]) -> list[Observation]:
+        return [
+            Observation(value, {"stream": stream.key, "log_type": stream.log_type.value})
+            for stream, value in values
+            if value is not None
+        ]
 
     def _observe_rate_limit(self, options: CallbackOptions) -> Iterable[Observation]:
-        remaining = self._forwarder.client.server_remaining if self._forwarder is not None else None
+        remaining = self._client.server_remaining if self._client is not None else None
         return [] if remaining is None else [Observation(remaining)]
 
     def _observe_last_success(self, options: CallbackOptions) -> Iterable[Observation]:
-        last = self._forwarder.client.last_success if self._forwarder is not None else None
+        last = self._client.last_success if self._client is not None else None
         return [] if last is None else [Observation(max(0.0, time.monotonic() - last))]
