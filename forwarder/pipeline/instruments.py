@@ -22,7 +22,7 @@ from forwarder import __version__
 from forwarder.records import Record
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
 from forwarder.telemetry.providers import DURATION_BUCKETS, SCOPE
-from forwarder.telemetry.status import SinkStatusView
+from forwarder.telemetry.readings import SinkStatusView
 
 SINK_STATES = ("starting", "ok", "retrying", "config_error")
 EVENT_COUNT_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)

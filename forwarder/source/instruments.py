@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from forwarder import __version__
 from forwarder.source.errors import CloudflareError, CloudflareRateLimited
 from forwarder.telemetry.providers import DURATION_BUCKETS, SCOPE
-from forwarder.telemetry.status import ClientView, StreamView, checkpoint_age, lag
+from forwarder.telemetry.readings import ClientView, StreamView, checkpoint_age, lag
 
 
 def cloudflare_retry_reason(error: BaseException | None) -> str:
