@@ -9,13 +9,13 @@ from typing import Any
 from forwarder.retry import Backoff
 from forwarder.settings import ConfigurationError, Settings
 from forwarder.source.client import CloudflareClient, Credentials
+from forwarder.source.instruments import SourceInstruments
 from forwarder.source.ratelimit import RateLimiter
-from forwarder.telemetry import Telemetry
 from forwarder.tls import TlsSettingError, TlsVariables, client_context
 
 
 def make_client(
-    settings: Settings, *, attempts: int | None = None, telemetry: Telemetry | None = None
+    settings: Settings, *, attempts: int | None = None, telemetry: SourceInstruments | None = None
 ) -> CloudflareClient:
     """The Cloudflare API client; ConfigurationError naming CLOUDFLARE_TLS_CA_FILE if it cannot be used."""
     try:

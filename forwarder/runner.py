@@ -17,6 +17,7 @@ from forwarder.coordination.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, Term
 from forwarder.pipeline.dead_letters import DeadLetters
 from forwarder.pipeline.fan_out import Pipeline
+from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.records import LogType
 from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
@@ -24,6 +25,7 @@ from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
+from forwarder.source.instruments import SourceInstruments
 from forwarder.source.stream_state import StreamOptions
 from forwarder.source.streams import Stream
 from forwarder.stopping import install_signal_handlers, until_stopped
@@ -65,14 +67,15 @@ class Forwarder:
     ) -> Forwarder:
         settings = config.settings
         telemetry = telemetry if telemetry is not None else Telemetry()
-        client = client if client is not None else make_client(settings, telemetry=telemetry)
+        source = telemetry.instruments(SourceInstruments)
+        client = client if client is not None else make_client(settings, telemetry=source)
         built_sinks = sinks if sinks is not None else [sink.build() for sink in config.sinks]
         pipeline = Pipeline(
             built_sinks,
             DeadLetters.from_settings(settings),
             backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
             max_event_age=settings.max_event_age,
-            telemetry=telemetry,
+            telemetry=telemetry.instruments(PipelineInstruments),
             # A replica that may have lost its lease starts no delivery: two must never ship at once.
             may_send=leadership.is_leader if leadership is not None else lambda: True,
         )
@@ -100,7 +103,8 @@ class Forwarder:
             leadership=leadership,
             scrubber=Scrubber.from_config(config),
         )
-        telemetry.watch(forwarder)
+        # A client handed in may have been built with instruments of its own: observe this one.
+        source.observe_client(client)
         prepare = scim_preparer(settings)
         for account_id in settings.owned_account_ids():
             idps = ScimIdentityProviders(
@@ -117,7 +121,7 @@ class Forwarder:
                         pipeline.submit,
                         idps=idps,
                         prepare=prepare,
-                        telemetry=telemetry,
+                        telemetry=source,
                     )
                 )
         return forwarder

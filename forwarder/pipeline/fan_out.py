@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from forwarder.formats import Format, encoder_for
 from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.pipeline.sink_worker import Item, SinkStatus, SinkWorker
 from forwarder.records import Record
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, Sink, SinkConfigError
-from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ class Pipeline:
         *,
         backoff: Backoff,
         max_event_age: float,
-        telemetry: Telemetry | None = None,
+        telemetry: PipelineInstruments | None = None,
         may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sinks = list(sinks)
         self.dead_letters = dead_letters
-        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.telemetry = telemetry if telemetry is not None else PipelineInstruments()
         self.workers = [
             SinkWorker(
                 sink,

@@ -19,9 +19,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.pipeline.dead_letters import DeadLetter, DeadLetters
+from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
-from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,19 @@ class SinkWorker:
         backoff: Backoff,
         max_event_age: float,
         on_stopped: Callable[[str, str], None],
-        telemetry: Telemetry | None = None,
+        telemetry: PipelineInstruments | None = None,
         may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sink = sink
         # Asked before every attempt: a replica that may have lost its lease starts no request.
         self.may_send = may_send
-        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.telemetry = telemetry if telemetry is not None else PipelineInstruments()
         self.dead_letters = dead_letters
         self.backoff = backoff
         self.max_event_age = max_event_age
         self.on_stopped = on_stopped
         self.status = SinkStatus(sink.name, sink.describe())
+        self.telemetry.observe_sink(self.status)
         settings = sink.settings
         self.max_inflight_events = settings.max_inflight_events
         self.max_inflight_bytes = settings.max_inflight_bytes

@@ -29,9 +29,9 @@ from forwarder.source.errors import (
     CloudflareRetryableError,
     describe_failure,
 )
+from forwarder.source.instruments import SourceInstruments
 from forwarder.source.page_sizes import PageSizes
 from forwarder.source.ratelimit import RateLimiter
-from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class CloudflareClient:
         timeout: float = 30.0,
         attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        telemetry: Telemetry | None = None,
+        telemetry: SourceInstruments | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -167,7 +167,7 @@ class CloudflareClient:
         # For /readyz and /status: when a request last started, and why the last one failed.
         self.last_request: float | None = None
         self.last_error = ""
-        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.telemetry = telemetry if telemetry is not None else SourceInstruments()
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,

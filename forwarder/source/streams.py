@@ -33,6 +33,7 @@ from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.records import LogType, Record, make_record
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
+from forwarder.source.instruments import SourceInstruments
 from forwarder.source.paging import Window, WindowReader, api_time
 from forwarder.source.remembered import Delivered, Remembered, SeenIds
 from forwarder.source.stream_state import (
@@ -42,7 +43,6 @@ from forwarder.source.stream_state import (
     Uncommitted,
     whole_seconds,
 )
-from forwarder.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Stream:
         idps: ScimIdentityProviders | None = None,
         prepare: Prepare | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        telemetry: Telemetry | None = None,
+        telemetry: SourceInstruments | None = None,
     ) -> None:
         self.client = client
         self.account_id = account_id
@@ -74,9 +74,10 @@ class Stream:
         self.idps = idps
         self.prepare = prepare
         self.clock = clock
-        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.telemetry = telemetry if telemetry is not None else SourceInstruments()
         self.seen = SeenIds(options.max_remembered)
         self.progress = StreamProgress()
+        self.telemetry.observe_stream(self)
         # After a restart the last window may have been read whole: re-read the overlap.
         self._last_window_complete = True
         # Windows read but not yet acknowledged by every sink, in order.

@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 
 from forwarder import __version__
-from forwarder.telemetry.instruments import Telemetry
+from forwarder.telemetry.providers import Telemetry
 from forwarder.tls import system_trust_context
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from forwarder.telemetry.status import HEARTBEAT_INTERVAL, ForwarderView, Status
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from forwarder.telemetry.instruments import Telemetry
+    from forwarder.telemetry.providers import Telemetry
 
 log = logging.getLogger(__name__)
 

@@ -13,79 +13,17 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from forwarder import __version__
-from forwarder.records import LogType
+from forwarder.telemetry.readings import ClientView, SinkStatusView, StreamView, checkpoint_age, lag
 
-# What the board and the gauges read, as protocols: telemetry reads the forwarder's status objects
-# without importing the runner, the streams or the pipeline that keep them (they import telemetry).
-# Every member is a read-only property, so the owners' plain (mutable) attributes satisfy them.
-
-
-class StreamProgressView(Protocol):
-    """A stream's progress (``StreamProgress``)."""
-
-    @property
-    def events(self) -> int: ...
-    @property
-    def duplicates(self) -> int: ...
-    @property
-    def windows(self) -> int: ...
-    @property
-    def late(self) -> int: ...
-    @property
-    def unreadable_seconds(self) -> int: ...
-    @property
-    def position(self) -> datetime | None: ...
-    @property
-    def committed(self) -> datetime | None: ...
-    @property
-    def newest_delivered(self) -> datetime | None: ...
-    @property
-    def caught_up(self) -> bool: ...
-
-
-class StreamView(Protocol):
-    """One stream (``Stream``): which account and log type, and how far it got."""
-
-    @property
-    def key(self) -> str: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def log_type(self) -> LogType: ...
-    @property
-    def progress(self) -> StreamProgressView: ...
-
-
-class SinkStatusView(Protocol):
-    """A sink's status (``SinkStatus``); a dataclass, since ``/status`` lists all of its fields."""
-
-    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def last_error(self) -> str: ...
-    @property
-    def inflight_events(self) -> int: ...
-    @property
-    def inflight_bytes(self) -> int: ...
-
-
-class NamedView(Protocol):
-    @property
-    def name(self) -> str: ...
+# What the board reads of the forwarder as a whole, as protocols (see forwarder.telemetry.readings).
 
 
 class SinkWorkerView(Protocol):
     """One sink's worker (``SinkWorker``)."""
 
-    @property
-    def sink(self) -> NamedView: ...
     @property
     def status(self) -> SinkStatusView: ...
 
@@ -93,19 +31,6 @@ class SinkWorkerView(Protocol):
 class PipelineView(Protocol):
     @property
     def workers(self) -> Sequence[SinkWorkerView]: ...
-
-
-class ClientView(Protocol):
-    """The Cloudflare client's last answer (``CloudflareClient``); times are ``time.monotonic()``."""
-
-    @property
-    def last_success(self) -> float | None: ...
-    @property
-    def last_request(self) -> float | None: ...
-    @property
-    def last_error(self) -> str: ...
-    @property
-    def server_remaining(self) -> int | None: ...
 
 
 class LeadershipView(Protocol):
@@ -137,7 +62,7 @@ class ScrubberView(Protocol):
 
 
 class ForwarderView(Protocol):
-    """What the board and the gauges read from a running forwarder (``runner.Forwarder``)."""
+    """What the board reads from a running forwarder (``runner.Forwarder``)."""
 
     @property
     def settings(self) -> StatusSettingsView: ...
@@ -159,20 +84,6 @@ class ForwarderView(Protocol):
 # (file writes go to a thread, every request has a timeout), so this long a silence means stuck.
 STALL_AFTER = 30.0
 HEARTBEAT_INTERVAL = 1.0
-
-
-def seconds_since(moment: datetime | None, now: datetime) -> float | None:
-    return None if moment is None else max(0.0, (now - moment).total_seconds())
-
-
-def lag(progress: StreamProgressView, now: datetime) -> float | None:
-    """Now minus the time of the newest event every sink has acknowledged (or dead-lettered)."""
-    return seconds_since(progress.newest_delivered, now)
-
-
-def checkpoint_age(progress: StreamProgressView, now: datetime) -> float | None:
-    """Now minus the committed position: how far behind real time the delivered data ends."""
-    return seconds_since(progress.committed, now)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -10,10 +10,10 @@ import pytest
 
 from forwarder.pipeline.dead_letters import DeadLetters
 from forwarder.pipeline.fan_out import Pipeline
+from forwarder.pipeline.instruments import PipelineInstruments, sink_retry_reason
 from forwarder.retry import Backoff
 from forwarder.sinks.base import Rejection, RetryableError, SendResult, SinkConfigError
-from forwarder.telemetry import Telemetry
-from forwarder.telemetry.instruments import cloudflare_retry_reason, sink_retry_reason
+from forwarder.source.instruments import SourceInstruments, cloudflare_retry_reason
 from tests.support.access_records import ACCOUNT, records
 from tests.support.memory_sink import MemorySink, MemorySinkSettings, fail_once
 from tests.support.telemetry import Recorded
@@ -37,7 +37,7 @@ def pipeline(tmp_path: Path, recorded: Recorded, *sinks: MemorySink, max_age: fl
         DeadLetters(tmp_path / "dlq.ndjson"),
         backoff=Backoff(0.001, 0.01),
         max_event_age=max_age,
-        telemetry=recorded.telemetry,
+        telemetry=recorded.telemetry.instruments(PipelineInstruments),
     )
 
 
@@ -187,9 +187,14 @@ def test_sink_retry_reasons() -> None:
     assert sink_retry_reason(RetryableError("HTTP 500"), partial=False) == "error"
 
 
-def test_the_default_telemetry_records_nothing_and_costs_nothing() -> None:
-    telemetry = Telemetry()
-    telemetry.events_fetched("a/b", "access_requests", 3, 1)
-    with telemetry.sink_send("memory", [], 1) as send:
+def test_the_default_source_instruments_record_nothing_and_cost_nothing() -> None:
+    instruments = SourceInstruments()
+    instruments.events_fetched("a/b", "access_requests", 3, 1)
+    assert not instruments.tracer.start_span("x").get_span_context().is_valid
+
+
+def test_the_default_pipeline_instruments_record_nothing_and_cost_nothing() -> None:
+    instruments = PipelineInstruments()
+    with instruments.sink_send("memory", [], 1) as send:
         send.result = SendResult()
-    assert not telemetry.tracer.start_span("x").get_span_context().is_valid
+    assert not instruments.tracer.start_span("x").get_span_context().is_valid

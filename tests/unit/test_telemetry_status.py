@@ -1,4 +1,4 @@
-"""Liveness, readiness and /status read from the forwarder's own state; exporters from OTEL_* variables."""
+"""Liveness, readiness, /status and the gauges read from the forwarder's own state; exporters from OTEL_*."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.coordination.leader import LeaderElector, LeaseTimings
 from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
+from forwarder.telemetry import Telemetry
 from forwarder.telemetry.exporters import otlp_enabled, resource, telemetry_from_environment
 from forwarder.telemetry.status import StatusBoard
 from tests.support.memory_sink import MemorySink
+from tests.support.telemetry import Recorded
 from tests.unit.kubernetes_support import client, fake_api
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -31,7 +33,7 @@ class Clock:
         return self.value
 
 
-def forwarder(**overrides: Any) -> Forwarder:
+def forwarder(telemetry: Telemetry | None = None, **overrides: Any) -> Forwarder:
     options: dict[str, Any] = {
         "cloudflare_api_token": "t",
         "cloudflare_api_base_url": "http://127.0.0.1:9",
@@ -41,7 +43,11 @@ def forwarder(**overrides: Any) -> Forwarder:
         "ready_cloudflare_max_age": 300,
     } | overrides
     return Forwarder.build(
-        Config(Settings(**options), ()), sinks=[MemorySink()], checkpoints=MemoryCheckpointStore(), now=NOW
+        Config(Settings(**options), ()),
+        sinks=[MemorySink()],
+        checkpoints=MemoryCheckpointStore(),
+        now=NOW,
+        telemetry=telemetry,
     )
 
 
@@ -151,6 +157,47 @@ def test_the_status_snapshot_has_every_stream_and_sink() -> None:
     assert sink["state"] == "ok"
     assert sink["delivered"] == 42
     assert sink["last_error"] == ""
+
+
+def test_the_gauges_read_what_the_streams_sinks_and_client_registered() -> None:
+    recorded = Recorded()
+    built = forwarder(recorded.telemetry)
+    built.client.server_remaining = 1100
+    access, _ = built.streams  # the SCIM stream has no checkpoint yet: no age
+    access.progress.committed = datetime.now(UTC) - timedelta(hours=1)
+    built.pipeline.workers[0].status.inflight_events = 12
+    built.pipeline.workers[0].status.state = "retrying"
+    assert recorded.points("forwarder.cloudflare.rate_limit.remaining") == [({}, 1100)]
+    (age,) = recorded.points("forwarder.stream.checkpoint.age")
+    assert age[0] == {"stream": access.key, "log_type": "access_requests"}
+    assert 3600 <= age[1] < 3700
+    assert recorded.points("forwarder.sink.inflight.events") == [({"sink": "memory"}, 12)]
+    states = {attributes["state"]: value for attributes, value in recorded.points("forwarder.sink.state")}
+    assert states == {"starting": 0, "ok": 0, "retrying": 1, "config_error": 0}
+
+
+def test_a_stream_renewed_for_a_new_term_takes_over_its_gauges() -> None:
+    recorded = Recorded()
+    built = forwarder(recorded.telemetry, log_types=["access_requests"])
+    (stream,) = built.streams
+    stream.progress.committed = datetime.now(UTC) - timedelta(hours=1)
+    renewed = stream.renewed()
+    renewed.progress.committed = datetime.now(UTC) - timedelta(minutes=1)
+    (age,) = recorded.points("forwarder.stream.checkpoint.age")
+    assert 60 <= age[1] < 160
+
+
+def test_the_gauges_read_the_forwarder_built_last_on_the_same_providers() -> None:
+    """The SDK keeps the callbacks of the first gauge of a name: a second set of instruments
+    on the same providers would never be observed."""
+    recorded = Recorded()
+    first = forwarder(recorded.telemetry)
+    second = forwarder(recorded.telemetry)
+    first.client.server_remaining = 1
+    second.client.server_remaining = 2
+    second.pipeline.workers[0].status.inflight_events = 5
+    assert recorded.points("forwarder.cloudflare.rate_limit.remaining") == [({}, 2)]
+    assert recorded.points("forwarder.sink.inflight.events") == [({"sink": "memory"}, 5)]
 
 
 @pytest.mark.parametrize(
