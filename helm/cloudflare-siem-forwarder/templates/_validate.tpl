@@ -1,0 +1,46 @@
+{{/*
+Combinations of values that cannot work, refused with a sentence before anything is rendered.
+*/}}
+{{- define "cloudflare-siem-forwarder.validate" -}}
+{{- $values := .Values }}
+{{- $kubernetes := include "cloudflare-siem-forwarder.kubernetesStore" . }}
+{{- $election := $values.leaderElection.enabled }}
+{{- $shards := $values.sharding.shards | int }}
+{{- $replicas := $values.replicaCount | int }}
+{{- if and $election (not $kubernetes) }}
+{{- fail "leaderElection.enabled needs checkpoints.store: kubernetes: the replica that takes over must resume from the checkpoints the leader committed, and a pod's own file is not shared" }}
+{{- end }}
+{{- if and (gt $shards 1) (not $election) }}
+{{- fail (printf "sharding.shards %d needs leaderElection.enabled: true (and checkpoints.store: kubernetes): each shard holds a Lease of its own, so that a shard's replacement pod never reads alongside it" $shards) }}
+{{- end }}
+{{- if and (gt $replicas 1) (not $election) }}
+{{- fail (printf "replicaCount %d needs leaderElection.enabled: true (and checkpoints.store: kubernetes): without it every replica reads every stream and ships each event %d times" $replicas $replicas) }}
+{{- end }}
+{{- if and (gt $shards 1) (gt $replicas 1) }}
+{{- fail (printf "replicaCount %d with sharding.shards %d: the StatefulSet runs one pod per shard, the only holder of that shard's Lease; leave replicaCount at 1 (0 stops every shard)" $replicas $shards) }}
+{{- end }}
+{{- if and (gt $shards 1) (eq $values.mode "sidecar") }}
+{{- fail "sharding.shards > 1 needs mode: deployment: the chart's StatefulSet gives each shard its pod and ordinal" }}
+{{- end }}
+{{- if and $kubernetes (eq $values.mode "sidecar") (not $values.serviceAccount.name) }}
+{{- fail "checkpoints.store: kubernetes in mode: sidecar: set serviceAccount.name to the service account of the pod the forwarder runs in (the chart binds its Role to it; that pod must mount its token)" }}
+{{- end }}
+{{- if and (gt $shards 1) (gt (len (include "cloudflare-siem-forwarder.fullname" .)) 52) }}
+{{- fail (printf "sharding.shards > 1: the StatefulSet's name %q is longer than 52 characters, too long for the labels Kubernetes gives its pods; set fullnameOverride" (include "cloudflare-siem-forwarder.fullname" .)) }}
+{{- end }}
+{{- if and (gt $shards 1) $values.persistence.enabled $values.persistence.existingClaim }}
+{{- fail "persistence.existingClaim with sharding.shards > 1: one claim cannot serve every shard; leave it empty (each shard gets a claim of its own) or disable persistence" }}
+{{- end }}
+{{- if and (gt $replicas 1) (le $shards 1) (eq $values.mode "deployment") $values.persistence.enabled (not $values.persistence.existingClaim) (not (has "ReadWriteMany" $values.persistence.accessModes)) }}
+{{- fail (printf "replicaCount %d with a %s state claim: the replicas cannot all mount it; set persistence.enabled: false (checkpoints are in the ConfigMap; dead letters then live on an emptyDir) or use ReadWriteMany" $replicas (join ", " $values.persistence.accessModes)) }}
+{{- end }}
+{{- if $election }}
+{{- $lease := $values.leaderElection }}
+{{- if not (lt (float64 $lease.renewDeadline) (float64 $lease.leaseDuration)) }}
+{{- fail (printf "leaderElection.renewDeadline (%v) must be shorter than leaderElection.leaseDuration (%v): a leader that cannot renew must stop before another replica may take over" $lease.renewDeadline $lease.leaseDuration) }}
+{{- end }}
+{{- if not (lt (mulf $lease.retryPeriod 1.2) (float64 $lease.renewDeadline)) }}
+{{- fail (printf "leaderElection.retryPeriod (%v) must be shorter than leaderElection.renewDeadline / 1.2 (%v): a leader needs more than one try to renew" $lease.retryPeriod $lease.renewDeadline) }}
+{{- end }}
+{{- end }}
+{{- end }}
