@@ -2,37 +2,43 @@
 
 The commands are the ones README.md shows
 (under "Deploy on Kubernetes") (a test checks that they are there word for word);
-they run in a copy of helm/ so that `helm dependency update` leaves the work tree alone. helm comes
-from scripts/install-container-tools.sh (CONTAINER_TOOLS_DIR, or a `helm` on PATH);
-kubernetes-validate is a Python package of the dev extra. Missing either fails in CI and skips
-elsewhere.
+they run in a copy of helm/ so that `helm dependency update` leaves the work tree alone. How helm and
+kubernetes-validate are found, and what happens when they are missing: helm_chart_support.py.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-import shlex
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import yaml
 
 from forwarder import __version__
 from forwarder.env_reference import reference
-from tests.missing_tool import missing_tool
+from tests.integration.helm_chart_support import (
+    CONTAINER,
+    ROOT,
+    SIDECAR_DEPENDENCIES,
+    Manifest,
+    by_kind,
+    environment,
+    forwarder_containers,
+    helm_tree,
+    rendered,
+    run,
+    the,
+    validation_problems,
+    workloads,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["helm_tree"]
+
 DOCS = ROOT / "README.md"
-TOOLS_DIR = Path(os.environ.get("CONTAINER_TOOLS_DIR", "/opt/cloudflare-siem-forwarder/tools"))
-INSTALL_HINT = "run scripts/install-container-tools.sh (as root), then `make test`"
 STATE_DIR = "/var/lib/cloudflare-siem-forwarder"
-CONTAINER = "cloudflare-siem-forwarder"
 # The other engineer's FORWARDER_HEALTH_PORT is used by the chart before it is in every checkout's
 # reference; once it is there this adds nothing.
 PENDING_SETTINGS = {"FORWARDER_HEALTH_PORT"}
@@ -48,7 +54,6 @@ SET_BY_VALUES = {
 # With the kubernetes store the chart takes these from the pod itself (the downward API).
 FROM_THE_POD = {"FORWARDER_POD_NAME": "metadata.name", "FORWARDER_KUBERNETES_NAMESPACE": "metadata.namespace"}
 
-SIDECAR_DEPENDENCIES = "helm dependency update helm/examples/syslog-relay-sidecar"
 LINT = {
     "defaults": "helm lint --strict helm/cloudflare-siem-forwarder",
     "full": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-full.yaml",
@@ -110,90 +115,9 @@ KINDS = {
 # Custom resources kubernetes-validate has no schema for; checked against what they point at instead.
 CUSTOM_KINDS = {"ServiceMonitor"}
 
-Manifest = dict[str, Any]
-
-
-def missing(what: str) -> NoReturn:
-    missing_tool(f"{what} is not installed; {INSTALL_HINT}")
-
-
-@cache
-def helm_path() -> str | None:
-    candidate = TOOLS_DIR / "helm"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    return shutil.which("helm")
-
-
-@pytest.fixture(scope="module")
-def helm_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of helm/ with the sidecar example's dependency in place, and helm's homes inside it."""
-    if helm_path() is None:
-        missing("helm")
-    root = tmp_path_factory.mktemp("helm-tree")
-    shutil.copytree(ROOT / "helm", root / "helm", ignore=shutil.ignore_patterns("charts", "Chart.lock"))
-    result = run(root, SIDECAR_DEPENDENCIES)
-    assert result.returncode == 0, result.stderr
-    return root
-
-
-def run(root: Path, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    arguments = shlex.split(command)
-    assert arguments[0] == "helm"
-    helm = helm_path()
-    assert helm is not None
-    home = root / ".helm-home"
-    environment = os.environ | {
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
-    return subprocess.run(
-        [helm, *arguments[1:], *extra],
-        cwd=root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
 
 def render(root: Path, case: str, *extra: str) -> list[Manifest]:
-    result = run(root, TEMPLATE[case], *extra)
-    assert result.returncode == 0, result.stderr
-    return [document for document in yaml.safe_load_all(result.stdout) if document]
-
-
-def by_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
-    return [manifest for manifest in manifests if manifest["kind"] == kind]
-
-
-def the(manifests: list[Manifest], kind: str) -> Manifest:
-    (found,) = by_kind(manifests, kind)
-    return found
-
-
-def workloads(manifests: list[Manifest]) -> list[Manifest]:
-    """The Deployments and StatefulSets: what has a pod template."""
-    return by_kind(manifests, "Deployment") + by_kind(manifests, "StatefulSet")
-
-
-def forwarder_containers(manifests: list[Manifest]) -> list[Manifest]:
-    """The forwarder's container in every pod template, whether a container or a native sidecar."""
-    found = []
-    for workload in workloads(manifests):
-        spec = workload["spec"]["template"]["spec"]
-        found += [
-            container
-            for container in spec.get("containers", []) + spec.get("initContainers", [])
-            if container["name"] == CONTAINER
-        ]
-    return found
-
-
-def environment(container: Manifest) -> dict[str, str]:
-    return {variable["name"]: variable.get("value", "") for variable in container.get("env", [])}
+    return rendered(root, TEMPLATE[case], *extra)
 
 
 @cache
@@ -201,17 +125,6 @@ def settings_reference() -> dict[str, bool]:
     """Every variable of `env-reference`, and whether it is a secret."""
     rows = re.findall(r"^\| `([A-Z0-9_]+)` \|.*\|(.*)\|$", reference(), flags=re.MULTILINE)
     return {name: "Secret: never logged" in description for name, description in rows}
-
-
-def kubernetes_versions() -> list[str]:
-    """The three newest Kubernetes versions kubernetes-validate has schemas for."""
-    try:
-        from kubernetes_validate.utils import all_versions  # type: ignore[import-untyped]
-    except ImportError:
-        missing("kubernetes-validate (the Python package)")
-    from packaging.version import Version
-
-    return sorted(set(all_versions()), key=Version)[-3:]
 
 
 @pytest.mark.parametrize("case", sorted(LINT))
@@ -227,20 +140,7 @@ def test_lint_is_strictly_clean(helm_tree: Path, case: str) -> None:
 def test_every_rendered_manifest_validates_strictly(helm_tree: Path, case: str) -> None:
     manifests = render(helm_tree, case)
     assert sorted(manifest["kind"] for manifest in manifests) == KINDS[case]
-    versions = kubernetes_versions()
-    assert len(versions) == 3, versions
-    from kubernetes_validate.utils import ValidationError, validate
-
-    problems = []
-    for manifest in manifests:
-        if manifest["kind"] in CUSTOM_KINDS:
-            continue
-        for version in versions:
-            try:
-                validate(manifest, version, strict=True)
-            except ValidationError as error:
-                where = ".".join(str(part) for part in error.path)
-                problems.append(f"{manifest['kind']} against {version}: {where}: {error.message}")
+    problems = validation_problems(manifests, CUSTOM_KINDS)
     assert not problems, "\n".join(problems)
 
 
