@@ -42,9 +42,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.e2e $(BENCH_ARGS)
 
-## Regenerate the environment variable reference in README.md from the settings models.
+## Regenerate from the settings models: README.md's variable reference, the chart schema's variable list.
 docs: $(STAMP)
 	$(BIN)/cloudflare-siem-forwarder env-reference --update-readme README.md
+	$(BIN)/python scripts/chart_env_schema.py
 
 ## Re-pin every dependency with hashes (after changing pyproject.toml): constraints.txt for the dev venv
 ## (extras dev and bench), constraints-runtime.txt for the image (no extras, the same versions).

@@ -46,9 +46,57 @@ not become "1e+08". */}}
 {{- end }}
 
 {{/*
+`env` as a JSON object, name to string, whichever form it has: the map (name: value), or the EnvVar
+list of Vector's and Fluent Bit's charts, whose items with a value count as the map's entries (items
+with valueFrom are in envReferences). Both forms give the container the same environment.
+*/}}
+{{- define "cloudflare-siem-forwarder.envValues" -}}
+{{- $found := dict }}
+{{- if kindIs "slice" .Values.env }}
+{{- range $item := .Values.env }}
+{{- if hasKey $found $item.name }}
+{{- fail (printf "env lists %s twice: set it once" $item.name) }}
+{{- end }}
+{{- if and (hasKey $item "value") (hasKey $item "valueFrom") }}
+{{- fail (printf "env: %s has both value and valueFrom: set one" $item.name) }}
+{{- end }}
+{{- if not (hasKey $item "valueFrom") }}
+{{- $_ := set $found $item.name (include "cloudflare-siem-forwarder.envString" (ternary $item.value "" (hasKey $item "value"))) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- range $name, $value := .Values.env }}
+{{- $_ := set $found $name (include "cloudflare-siem-forwarder.envString" $value) }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/*
+The EnvVar objects with valueFrom, as a JSON list: those of an `env` list, then `extraEnv`'s (the
+chart's older spelling of the same thing). Rendered as they are, after the variables of envMap.
+*/}}
+{{- define "cloudflare-siem-forwarder.envReferences" -}}
+{{- $references := list }}
+{{- if kindIs "slice" .Values.env }}
+{{- range $item := .Values.env }}
+{{- if hasKey $item "valueFrom" }}{{ $references = append $references $item }}{{ end }}
+{{- end }}
+{{- end }}
+{{- $seen := dict }}
+{{- range $item := concat $references (.Values.extraEnv | default list) }}
+{{- if hasKey $seen $item.name }}
+{{- fail (printf "%s is set twice with valueFrom (env or extraEnv): set it once" $item.name) }}
+{{- end }}
+{{- $_ := set $seen $item.name true }}
+{{- end }}
+{{- concat $references (.Values.extraEnv | default list) | toJson }}
+{{- end }}
+
+{{/*
 The environment of the forwarder as a JSON object, name to string: the state paths, the first-class
 values that are set, then `env`, which wins. Fails with a sentence when a credential would end up in
-plain text or be set twice.
+plain text or a variable be set twice. Variables with valueFrom are not in it (envReferences).
 */}}
 {{- define "cloudflare-siem-forwarder.envMap" -}}
 {{- include "cloudflare-siem-forwarder.validate" . }}
@@ -92,7 +140,7 @@ plain text or be set twice.
 {{- end }}
 {{- $owned := include "cloudflare-siem-forwarder.setByValues" . | fromJson }}
 {{- $fromPod := include "cloudflare-siem-forwarder.fieldEnv" . | fromJson }}
-{{- range $name, $value := $values.env }}
+{{- range $name, $value := include "cloudflare-siem-forwarder.envValues" . | fromJson }}
 {{- if hasKey $owned $name }}
 {{- fail (printf "env.%s: set %s instead, %s" $name (index $owned $name 0) (index $owned $name 1)) }}
 {{- end }}
@@ -105,19 +153,24 @@ plain text or be set twice.
 {{- if and (regexMatch "(TOKEN|PASSWORD|API_KEY)$" $name) (not (hasSuffix "_FILE" $name)) }}
 {{- fail (printf "env.%s looks like a credential: put it in credentials.values (or in the Secret named by credentials.existingSecret), not in plain text" $name) }}
 {{- end }}
-{{- $_ := set $env $name (include "cloudflare-siem-forwarder.envString" $value) }}
+{{- $_ := set $env $name $value }}
 {{- end }}
-{{- range $key := include "cloudflare-siem-forwarder.credentialKeys" . | fromJsonArray }}
+{{- $keys := include "cloudflare-siem-forwarder.credentialKeys" . | fromJsonArray }}
+{{- range $key := $keys }}
 {{- if or (hasKey $env $key) (hasKey $env (printf "%s_FILE" $key)) }}
 {{- fail (printf "%s is both a credentials key and set in env (or a value of its own): set it in one place" $key) }}
 {{- end }}
 {{- end }}
-{{- range $item := $values.extraEnv }}
-{{- if or (hasKey $env $item.name) (hasKey $fromPod $item.name) }}
-{{- fail (printf "extraEnv sets %s, which env (or a value of its own) sets too: set it in one place" $item.name) }}
+{{- range $item := include "cloudflare-siem-forwarder.envReferences" . | fromJsonArray }}
+{{- $name := $item.name }}
+{{- if or (hasKey $env $name) (hasKey $fromPod $name) }}
+{{- fail (printf "%s is set with valueFrom (env or extraEnv) and by env or a value of its own too: set it in one place" $name) }}
 {{- end }}
-{{- if hasKey $owned $item.name }}
-{{- fail (printf "extraEnv.%s: set %s instead, %s" $item.name (index $owned $item.name 0) (index $owned $item.name 1)) }}
+{{- if hasKey $owned $name }}
+{{- fail (printf "env.%s: set %s instead, %s" $name (index $owned $name 0) (index $owned $name 1)) }}
+{{- end }}
+{{- if or (has $name $keys) (has (trimSuffix "_FILE" $name) $keys) }}
+{{- fail (printf "%s is both a credentials key and set with valueFrom (env or extraEnv): set it in one place" (trimSuffix "_FILE" $name)) }}
 {{- end }}
 {{- end }}
 {{- toJson $env }}

@@ -29,7 +29,7 @@ env:
   - name: {{ printf "%s_FILE" $key }}
     value: {{ printf "%s/%s" $values.credentials.mountPath $key | quote }}
   {{- end }}
-  {{- with $values.extraEnv }}
+  {{- with include "cloudflare-siem-forwarder.envReferences" . | fromJsonArray }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- with $values.envFrom }}
