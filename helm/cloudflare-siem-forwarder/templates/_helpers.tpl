@@ -35,6 +35,9 @@ helm.sh/chart: {{ include "cloudflare-siem-forwarder.chart" . }}
 app.kubernetes.io/version: {{ include "cloudflare-siem-forwarder.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/component: forwarder
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "cloudflare-siem-forwarder.serviceAccountName" -}}

@@ -57,6 +57,10 @@ resources:
 securityContext:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with $values.lifecycle }}
+lifecycle:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with $values.startupProbe }}
 startupProbe:
   {{- toYaml . | nindent 2 }}
@@ -105,8 +109,22 @@ spec:
   securityContext:
     {{- toYaml .Values.podSecurityContext | nindent 4 }}
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | default (add (.Values.forwarder.shutdownGrace | int) 10) }}
+  {{- with .Values.dnsPolicy }}
+  dnsPolicy: {{ . }}
+  {{- end }}
+  {{- with .Values.dnsConfig }}
+  dnsConfig:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.initContainers }}
+  initContainers:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   containers:
     {{- include "cloudflare-siem-forwarder.sidecar.container" . | nindent 4 }}
+    {{- with .Values.extraContainers }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   volumes:
     {{- /* Sharded with persistence: each shard's state claim comes from the volumeClaimTemplates. */}}
     {{- $state := not (and (include "cloudflare-siem-forwarder.sharded" .) .Values.persistence.enabled) }}

@@ -2,6 +2,7 @@
 Combinations of values that cannot work, refused with a sentence before anything is rendered.
 */}}
 {{- define "cloudflare-siem-forwarder.validate" -}}
+{{- include "cloudflare-siem-forwarder.validatePodValues" . }}
 {{- $values := .Values }}
 {{- $kubernetes := include "cloudflare-siem-forwarder.kubernetesStore" . }}
 {{- $election := $values.leaderElection.enabled }}
@@ -41,6 +42,38 @@ Combinations of values that cannot work, refused with a sentence before anything
 {{- end }}
 {{- if not (lt (mulf $lease.retryPeriod 1.2) (float64 $lease.renewDeadline)) }}
 {{- fail (printf "leaderElection.retryPeriod (%v) must be shorter than leaderElection.renewDeadline / 1.2 (%v): a leader needs more than one try to renew" $lease.retryPeriod $lease.renewDeadline) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The values that add to the pod and to every object's labels: refused where they would be ignored
+or would render a label or container twice.
+*/}}
+{{- define "cloudflare-siem-forwarder.validatePodValues" -}}
+{{- $values := .Values }}
+{{- if eq $values.mode "sidecar" }}
+{{- range $name := list "initContainers" "extraContainers" "dnsPolicy" "dnsConfig" }}
+{{- if index $values $name }}
+{{- fail (printf "%s in mode: sidecar: the pod is the parent chart's; set it there" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $container := concat ($values.initContainers | default list) ($values.extraContainers | default list) }}
+{{- if eq $container.name "cloudflare-siem-forwarder" }}
+{{- fail "initContainers and extraContainers may not use the name cloudflare-siem-forwarder: it is the forwarder's container" }}
+{{- end }}
+{{- end }}
+{{- $own := list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/component" "app.kubernetes.io/managed-by" }}
+{{- $others := dict "podLabels" $values.podLabels "serviceMonitor.labels" $values.serviceMonitor.labels }}
+{{- range $key := keys ($values.commonLabels | default dict) | sortAlpha }}
+{{- if has $key $own }}
+{{- fail (printf "commonLabels.%s: the chart sets this label itself (and selects its pods by the app.kubernetes.io ones); choose another key" $key) }}
+{{- end }}
+{{- range $where := keys $others | sortAlpha }}
+{{- if hasKey ((index $others $where) | default dict) $key }}
+{{- fail (printf "commonLabels.%s is set in %s too: set it in one place" $key $where) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
