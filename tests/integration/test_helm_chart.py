@@ -85,6 +85,7 @@ KINDS = {
         "NetworkPolicy",
         "PersistentVolumeClaim",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "Secret",
         "Service",
         "ServiceAccount",
@@ -113,7 +114,7 @@ KINDS = {
     "native-sidecar": ["ConfigMap", "Deployment"],
 }
 # Custom resources kubernetes-validate has no schema for; checked against what they point at instead.
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def render(root: Path, case: str, *extra: str) -> list[Manifest]:

@@ -111,3 +111,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "cloudflare-siem-forwarder.headlessServiceName" -}}
 {{- printf "%s-shards" (include "cloudflare-siem-forwarder.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/*
+A scrape endpoint's settings after its port, from serviceMonitor or podMonitor (the values have the
+same names as the fields of monitoring.coreos.com/v1 endpoints).
+*/}}
+{{- define "cloudflare-siem-forwarder.scrapeEndpoint" -}}
+path: /metrics
+interval: {{ .interval }}
+scrapeTimeout: {{ .scrapeTimeout }}
+{{- with .scheme }}
+scheme: {{ . }}
+{{- end }}
+{{- with .tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .relabelings }}
+relabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -47,8 +47,8 @@ Combinations of values that cannot work, refused with a sentence before anything
 {{- end }}
 
 {{/*
-The values that add to the pod and to every object's labels: refused where they would be ignored
-or would render a label or container twice.
+The values that add to the pod, to every object's labels and to monitoring: refused where they would
+be ignored, or would render a label or a container twice, or scrape twice.
 */}}
 {{- define "cloudflare-siem-forwarder.validatePodValues" -}}
 {{- $values := .Values }}
@@ -64,8 +64,11 @@ or would render a label or container twice.
 {{- fail "initContainers and extraContainers may not use the name cloudflare-siem-forwarder: it is the forwarder's container" }}
 {{- end }}
 {{- end }}
+{{- if and $values.serviceMonitor.enabled $values.podMonitor.enabled }}
+{{- fail "serviceMonitor.enabled and podMonitor.enabled: Prometheus would scrape every pod twice (and ForwarderDown see two jobs); enable one" }}
+{{- end }}
 {{- $own := list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/component" "app.kubernetes.io/managed-by" }}
-{{- $others := dict "podLabels" $values.podLabels "serviceMonitor.labels" $values.serviceMonitor.labels }}
+{{- $others := dict "podLabels" $values.podLabels "serviceMonitor.labels" $values.serviceMonitor.labels "podMonitor.labels" $values.podMonitor.labels "prometheusRule.labels" $values.prometheusRule.labels }}
 {{- range $key := keys ($values.commonLabels | default dict) | sortAlpha }}
 {{- if has $key $own }}
 {{- fail (printf "commonLabels.%s: the chart sets this label itself (and selects its pods by the app.kubernetes.io ones); choose another key" $key) }}
