@@ -691,6 +691,23 @@ def test_notes_tell_how_to_see_it_work_and_what_is_missing(helm_tree: Path) -> N
     assert "WARNING: no Cloudflare credential" in notes
 
 
+def test_notes_say_when_the_image_repository_is_still_the_placeholder(helm_tree: Path) -> None:
+    install = "helm install --dry-run=client demo helm/cloudflare-siem-forwarder"
+    placeholder = "WARNING: image.repository is still the placeholder"
+    result = run(helm_tree, install)
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert placeholder in notes
+    assert "ends in ImagePullBackOff" in notes
+    assert "--set image.repository=registry.example.com/cloudflare-siem-forwarder" in notes
+    for values in ("values-full.yaml", "values-leader-election.yaml"):
+        result = run(helm_tree, install, "-f", f"helm/examples/{values}")
+        assert result.returncode == 0, result.stderr
+        assert placeholder not in result.stdout, values
+    result = run(helm_tree, install, "--set", "mode=sidecar")
+    assert placeholder in result.stdout.split("NOTES:", 1)[1]
+
+
 def test_chart_runs_the_version_of_the_package() -> None:
     chart = yaml.safe_load((ROOT / "helm/cloudflare-siem-forwarder/Chart.yaml").read_text())
     assert chart["appVersion"] == __version__
