@@ -8,6 +8,7 @@ elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
+from forwarder.env_reference import reference
 from tests.missing_tool import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,48 @@ TOOLS_DIR = Path(os.environ.get("CONTAINER_TOOLS_DIR", "/opt/cloudflare-siem-for
 INSTALL_HINT = "run scripts/install-container-tools.sh (as root), then `make test`"
 CONTAINER = "cloudflare-siem-forwarder"
 SIDECAR_DEPENDENCIES = "helm dependency update helm/examples/syslog-relay-sidecar"
+# The commands README.md shows (test_helm_chart.py checks they are there word for word), by case.
+LINT = {
+    "defaults": "helm lint --strict helm/cloudflare-siem-forwarder",
+    "full": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-full.yaml",
+    "existing-secret": "helm lint --strict helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-existing-secret.yaml",
+    "leader-election": "helm lint --strict helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-leader-election.yaml",
+    "sharded": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-sharded.yaml",
+    "sidecar": "helm lint --strict helm/examples/syslog-relay-sidecar",
+}
+TEMPLATE = {
+    "defaults": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder",
+    "full": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-full.yaml",
+    "existing-secret": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-existing-secret.yaml",
+    "leader-election": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-leader-election.yaml",
+    "sharded": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-sharded.yaml",
+    "sidecar": "helm template relay helm/examples/syslog-relay-sidecar",
+    "native-sidecar": "helm template relay helm/examples/syslog-relay-sidecar --set nativeSidecar=true",
+}
+# The other engineer's FORWARDER_HEALTH_PORT is used by the chart before it is in every checkout's
+# reference; once it is there this adds nothing.
+PENDING_SETTINGS = {"FORWARDER_HEALTH_PORT"}
+# Settings the chart owns through a value, because other parts of the manifest follow them.
+SET_BY_VALUES = {
+    "FORWARDER_HEALTH_PORT": "forwarder.healthPort",
+    "FORWARDER_CHECKPOINT_STORE": "checkpoints.store",
+    "FORWARDER_KUBERNETES_CONFIGMAP": "checkpoints.configMapName",
+    "FORWARDER_LEADER_ELECTION": "leaderElection.enabled",
+    "FORWARDER_LEASE_NAME": "leaderElection.leaseName",
+    "FORWARDER_SHARDS": "sharding.shards",
+}
+# With the kubernetes store the chart takes these from the pod itself (the downward API).
+FROM_THE_POD = {"FORWARDER_POD_NAME": "metadata.name", "FORWARDER_KUBERNETES_NAMESPACE": "metadata.namespace"}
+
+KUBERNETES_STORE: dict[str, Any] = {"checkpoints": {"store": "kubernetes"}}
+LEADER_ELECTION: dict[str, Any] = KUBERNETES_STORE | {"leaderElection": {"enabled": True}}
+
 
 Manifest = dict[str, Any]
 
@@ -81,6 +125,17 @@ def rendered(root: Path, command: str, *extra: str) -> list[Manifest]:
     result = run(root, command, *extra)
     assert result.returncode == 0, result.stderr
     return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def render(root: Path, case: str, *extra: str) -> list[Manifest]:
+    return rendered(root, TEMPLATE[case], *extra)
+
+
+@cache
+def settings_reference() -> dict[str, bool]:
+    """Every variable of `env-reference`, and whether it is a secret."""
+    rows = re.findall(r"^\| `([A-Z0-9_]+)` \|.*\|(.*)\|$", reference(), flags=re.MULTILINE)
+    return {name: "Secret: never logged" in description for name, description in rows}
 
 
 def by_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
