@@ -2,7 +2,7 @@
 Combinations of values that cannot work, refused with a sentence before anything is rendered.
 */}}
 {{- define "cloudflare-siem-forwarder.validate" -}}
-{{- include "cloudflare-siem-forwarder.validatePodValues" . }}
+{{- include "cloudflare-siem-forwarder.validateAdditions" . }}
 {{- $values := .Values }}
 {{- $kubernetes := include "cloudflare-siem-forwarder.kubernetesStore" . }}
 {{- $election := $values.leaderElection.enabled }}
@@ -50,7 +50,7 @@ Combinations of values that cannot work, refused with a sentence before anything
 The values that add to the pod, to every object's labels and to monitoring: refused where they would
 be ignored, or would render a label or a container twice, or scrape twice.
 */}}
-{{- define "cloudflare-siem-forwarder.validatePodValues" -}}
+{{- define "cloudflare-siem-forwarder.validateAdditions" -}}
 {{- $values := .Values }}
 {{- if eq $values.mode "sidecar" }}
 {{- range $name := list "initContainers" "extraContainers" "dnsPolicy" "dnsConfig" }}
