@@ -43,10 +43,12 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.e2e $(BENCH_ARGS)
 
-## Regenerate the environment variable reference from the settings models, then build the documentation
-## site from docs/ into docs/_build/html (Sphinx with MyST; any warning, such as a broken link, fails).
+## Regenerate from the settings models the variable reference (docs/configuration.md) and the chart schema's
+## variable list, then build the documentation site from docs/ into docs/_build/html (Sphinx with MyST;
+## any warning, such as a broken link, fails).
 docs: $(STAMP)
 	$(BIN)/cloudflare-siem-forwarder env-reference --update-readme docs/configuration.md
+	$(BIN)/python scripts/chart_env_schema.py
 	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 
 ## Re-pin every dependency with hashes (after changing pyproject.toml): constraints.txt for the dev venv
