@@ -17,6 +17,12 @@ from typing import Any
 
 import orjson
 
+# What the source adds to a SCIM update record when it prepares its body (source/scim_bodies.py):
+# the redacted body as JSON, and what was done to it. The formats read these; their presence marks
+# a prepared record.
+PARSED_KEY = "request_body_parsed"
+INFO_KEY = "request_body_info"
+
 
 class LogType(StrEnum):
     ACCESS_REQUESTS = "access_requests"

@@ -21,8 +21,7 @@ from forwarder.formats.values import (
     unique,
     unknown_fields,
 )
-from forwarder.records import TIME_FIELDS, LogType, Record
-from forwarder.source.scim_bodies import INFO_KEY, prepare_scim_record
+from forwarder.records import INFO_KEY, TIME_FIELDS, LogType, Record
 
 ECS_VERSION = "9.4.0"
 
@@ -206,9 +205,8 @@ def _access_request(record: Record) -> dict[str, Any]:
 
 
 def _scim_update(record: Record) -> dict[str, Any]:
-    # A record that skipped the stream's preparation is prepared here with the defaults, so that
-    # an unredacted body can never leave through this mapping.
-    data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
+    # The source prepared the body (parsed, redacted, bounded) when it made the record.
+    data = record.data
     change = classify(data)
     vendor = unknown_fields(data, SCIM_FIELDS)
     document = _base(record, "iam", "cloudflare.scim_updates")

@@ -6,7 +6,7 @@ A field not listed here is kept under the vendor namespace (``cloudflare.*`` in 
 
 from __future__ import annotations
 
-from forwarder.source.scim_bodies import INFO_KEY, PARSED_KEY
+from forwarder.records import INFO_KEY, PARSED_KEY
 
 VENDOR = "Cloudflare"
 PRODUCT = "Cloudflare Access"

@@ -22,8 +22,7 @@ from forwarder.formats.values import (
     text,
     unknown_fields,
 )
-from forwarder.records import LogType, Record
-from forwarder.source.scim_bodies import INFO_KEY, PARSED_KEY, prepare_scim_record
+from forwarder.records import INFO_KEY, PARSED_KEY, LogType, Record
 
 OCSF_VERSION = "1.8.0"
 
@@ -287,9 +286,8 @@ def _auth_protocol(event: dict[str, Any], connection: Any, unmapped: dict[str, A
 
 
 def _scim_update(record: Record) -> dict[str, Any]:
-    # A record that skipped the stream's preparation is prepared here with the defaults, so that
-    # an unredacted body can never leave through this mapping.
-    data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
+    # The source prepared the body (parsed, redacted, bounded) when it made the record.
+    data = record.data
     change = classify(data)
     unmapped = unknown_fields(data, SCIM_FIELDS)
     if record.timestamp is None and data.get("logged_at") is not None:

@@ -12,6 +12,7 @@ import pytest
 from forwarder.formats import mapper_for
 from forwarder.formats.ocsf import to_ocsf
 from forwarder.records import LogType, make_record
+from forwarder.source.paging import record_from_api
 from tests.unit.mapping_support import ACCOUNT, OBSERVED, OCSF_VALIDATORS, with_fields
 from tests.unit.mapping_support import DOCUMENTED_ACCESS_REQUEST as DOCUMENTED
 
@@ -30,7 +31,7 @@ def _access(**fields: Any) -> dict[str, Any]:
 
 
 def _scim(**fields: Any) -> dict[str, Any]:
-    event = to_ocsf(make_record(LogType.SCIM_UPDATES, ACCOUNT, fields, observed=OBSERVED))
+    event = to_ocsf(record_from_api(LogType.SCIM_UPDATES, ACCOUNT, fields, observed=OBSERVED))
     assert _errors(event) == []
     return event
 
