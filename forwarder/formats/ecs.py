@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
+from forwarder.formats.outcome import access_outcome, is_scim_status, scim_outcome
 from forwarder.formats.scim_changes import Activity, ScimChange, classify
 from forwarder.formats.values import (
     ip_address,
@@ -26,8 +27,6 @@ from forwarder.records import INFO_KEY, TIME_FIELDS, LogType, Record
 ECS_VERSION = "9.4.0"
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
-OUTCOMES = {True: "success", False: "failure"}
-_SCIM_OUTCOMES = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure"}
 _RESOURCE_TYPES = frozenset({"USER", "GROUP"})
 _SCIM_EVENT_TYPES = {
     Activity.CREATE: "creation",
@@ -125,13 +124,9 @@ def _access_request(record: Record) -> dict[str, Any]:
             vendor["action"] = action
 
     allowed = data.get("allowed")
-    if isinstance(allowed, bool):
-        event["outcome"] = OUTCOMES[allowed]
-    else:
-        # Absent is not "denied": the schema's default of false describes a request filter.
-        event["outcome"] = "unknown"
-        if allowed is not None:
-            vendor["allowed"] = allowed
+    event["outcome"] = access_outcome(allowed).value
+    if allowed is not None and not isinstance(allowed, bool):
+        vendor["allowed"] = allowed
 
     related_users: list[str] = []
     user: dict[str, Any] = {}
@@ -228,9 +223,8 @@ def _scim_update(record: Record) -> dict[str, Any]:
         vendor["resource_type"] = resource_type
 
     status = data.get("status")
-    outcome = _SCIM_OUTCOMES.get(status.upper()) if isinstance(status, str) else None
-    event["outcome"] = outcome or "unknown"
-    if outcome is None and status is not None:
+    event["outcome"] = scim_outcome(status).value
+    if status is not None and not is_scim_status(status):
         vendor["status"] = status
 
     error = data.get("error_description")

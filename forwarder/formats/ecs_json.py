@@ -18,13 +18,13 @@ import orjson
 from forwarder.formats.ecs import (
     ACCESS_DATASET,
     ECS_VERSION,
-    OUTCOMES,
     access_event_type,
     cloud,
     event_origin,
     observer,
     to_ecs,
 )
+from forwarder.formats.outcome import access_outcome
 from forwarder.formats.values import ip_address, iso_timestamp_from, observed_iso_timestamp, split_app_domain
 from forwarder.formats.well_formed import well_formed_access, with_fallback
 from forwarder.records import Record
@@ -38,8 +38,7 @@ _HEAD = (
 )
 # event.outcome closes the event object.
 _OUTCOMES = {
-    allowed: b',"outcome":' + _dumps(outcome) + b"}"
-    for allowed, outcome in ((True, OUTCOMES[True]), (False, OUTCOMES[False]), (None, "unknown"))
+    allowed: b',"outcome":' + _dumps(access_outcome(allowed).value) + b"}" for allowed in (True, False, None)
 }
 _OBSERVER = b',"observer":' + _dumps(observer())
 

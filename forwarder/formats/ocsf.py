@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
+from forwarder.formats.outcome import Outcome, access_outcome, scim_outcome
 from forwarder.formats.scim_changes import Activity, ScimChange, classify
 from forwarder.formats.values import (
     epoch_milliseconds,
@@ -31,6 +32,7 @@ _CATEGORY_NAME = "Identity & Access Management"
 _INFORMATIONAL = 1
 _UNKNOWN, _OTHER = 0, 99
 _STATUS_NAMES = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
+_STATUS_IDS = {Outcome.SUCCESS: 1, Outcome.FAILURE: 2, Outcome.UNKNOWN: _UNKNOWN}
 _ISO_COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 AUTHENTICATION = 3002
@@ -84,7 +86,6 @@ _CLASS_NAMES = {
     ACCOUNT_CHANGE: "Account Change",
     GROUP_MANAGEMENT: "Group Management",
 }
-_SCIM_STATUSES = {"SUCCESS": 1, "FAILURE": 2, "ERROR": 2}
 # http_request.http_method is an enum in OCSF 1.8.0.
 _HTTP_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH"})
 
@@ -200,12 +201,9 @@ def _authentication(record: Record) -> dict[str, Any]:
     event = _event(record, AUTHENTICATION, activity_id, activity_name, ACCESS_FEATURE)
 
     allowed = data.get("allowed")
-    if isinstance(allowed, bool):
-        _status(event, 1 if allowed else 2)
-    else:
-        _status(event, _UNKNOWN)
-        if allowed is not None:
-            unmapped["allowed"] = allowed
+    _status(event, _STATUS_IDS[access_outcome(allowed)])
+    if allowed is not None and not isinstance(allowed, bool):
+        unmapped["allowed"] = allowed
 
     email, user_id = data.get("user_email"), data.get("user_id")
     event["user"] = _user(email, uid=text(user_id))
@@ -304,7 +302,9 @@ def _scim_update(record: Record) -> dict[str, Any]:
 
     status = data.get("status")
     label = text(status)
-    _status(event, _SCIM_STATUSES.get(label.upper(), _OTHER) if label else _UNKNOWN, label)
+    # A status the outcome rule does not know is OCSF's Other, with the source's own word.
+    status_id = _STATUS_IDS[scim_outcome(status)]
+    _status(event, _OTHER if status_id == _UNKNOWN and label else status_id, label)
     if status is not None and label is None:
         unmapped["status"] = status
     error = data.get("error_description")

@@ -1,4 +1,4 @@
-"""Turning API values into values a schema accepts, shared by the ECS and OCSF mappings.
+"""Turning API values into values a format accepts, shared by every format.
 
 Every function here is total: a value of the wrong type, an empty string or garbage gives None,
 and the caller then keeps the original under the vendor namespace instead of mapping it.
@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # OCSF 1.8.0's email_t pattern, matched in full: jsonschema uses re.search, whose "$" also
 # matches before a trailing newline, but a SIEM's validator may not be as lenient.
@@ -25,6 +27,21 @@ def text(value: Any) -> str | None:
     if isinstance(value, str) and value:
         return value
     return None
+
+
+def flat_text(value: Any) -> str | None:
+    """Any value as the text a key=value format carries (CEF, LEEF, syslog structured data); None
+    for null, missing or empty. Nested values (none are documented, but the API may add some) stay
+    readable as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 # The same addresses and application domains come back in record after record: their parsed forms

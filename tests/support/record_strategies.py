@@ -138,7 +138,7 @@ SCIM_SHAPE = {
     "resource_group_name": _field(st.sampled_from(["ALL_EMPLOYEES", "Admins"])),
     "resource_type": _field(st.sampled_from(["USER", "GROUP", "user", "SERVICE_ACCOUNT"])),
     "resource_user_email": _field(_emails),
-    "status": _field(st.sampled_from(["SUCCESS", "FAILURE", "ERROR", "PENDING"])),
+    "status": _field(st.sampled_from(["SUCCESS", "FAILURE", "ERROR", "PENDING", "OK", "success", "Error"])),
 }
 
 
