@@ -1,8 +1,8 @@
 """Output formats: a record becomes the bytes a sink ships.
 
 Every format is a pure function of a :class:`~forwarder.records.Record`. The document formats
-(raw, ECS, OCSF) map it to a JSON-ready dict, encoded with ``orjson.dumps`` (for ECS and OCSF, a
-faster path to the same bytes); the key=value formats (CEF, LEEF) write one line of text. The
+(raw, ECS, OCSF) map it to a JSON-ready dict, encoded with ``orjson.dumps`` (for OCSF, a faster
+path to the same bytes); the key=value formats (CEF, LEEF) write one line of text. The
 pipeline encodes a record once per format with :func:`encoder_for`, however many sinks use it, and
 a sink ships those bytes as they are. Every format decides an event's outcome by
 :mod:`forwarder.formats.outcome` and reads values through :mod:`forwarder.formats.values`.
@@ -60,10 +60,6 @@ def encoder_for(fmt: Format, options: KeyValueOptions = DEFAULT_OPTIONS) -> Call
         from forwarder.formats.leef import leef_encoder
 
         return leef_encoder(options)
-    if fmt == "ecs":
-        from forwarder.formats.ecs_json import encode_ecs
-
-        return encode_ecs
     if fmt == "ocsf":
         from forwarder.formats.ocsf_json import encode_ocsf
 

@@ -52,7 +52,7 @@ def escape_extension(value: str) -> str:
 def _access_pairs(record: Record) -> Pairs:
     data = record.data
     app_domain = field_text(data, "app_domain")
-    host = split_app_domain(app_domain)[0] if app_domain else None
+    host = split_app_domain(app_domain).host if app_domain else None
     return [
         ("suser", field_text(data, "user_email")),
         ("src", ip_address(data.get("ip_address"))),

@@ -90,10 +90,54 @@ def test_ipv6_is_indexed_in_canonical_form_and_kept_as_sent() -> None:
 
 
 def test_unknown_input_fields_are_kept_verbatim() -> None:
-    document = _access(country="PT", temporary_access_approvers=["a@example.com"], nothing=None)
-    assert document["cloudflare"]["access"]["country"] == "PT"
+    document = _access(region="PT", temporary_access_approvers=["a@example.com"], nothing=None)
+    assert document["cloudflare"]["access"]["region"] == "PT"
     assert document["cloudflare"]["access"]["temporary_access_approvers"] == ["a@example.com"]
     assert document["cloudflare"]["access"]["nothing"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "country", "kept"),
+    [
+        ({"country": "pt"}, "PT", {}),
+        ({"country_code": "US", "country": "United States"}, "US", {"country": "United States"}),
+        ({"country_code": "US", "country": "us"}, "US", {}),
+        ({"country_code": "Portugal", "country": "PT"}, "PT", {"country_code": "Portugal"}),
+        ({"country_code": "1x"}, None, {"country_code": "1x"}),
+    ],
+)
+def test_the_country_comes_from_country_code_or_country(
+    fields: dict[str, Any], country: str | None, kept: dict[str, Any]
+) -> None:
+    document = _access(**fields)
+    assert document["source"].get("geo") == ({"country_iso_code": country} if country else None)
+    vendor = document["cloudflare"]["access"]
+    assert {key: vendor[key] for key in ("country_code", "country") if key in vendor} == kept
+
+
+@pytest.mark.parametrize(
+    ("created_at", "timestamp"),
+    [
+        (1714979289, "2024-05-06T07:08:09.000000Z"),
+        (1714979289.25, "2024-05-06T07:08:09.250000Z"),
+        (1714979289123, "2024-05-06T07:08:09.123000Z"),
+    ],
+)
+def test_a_numeric_created_at_is_epoch_seconds_or_milliseconds(created_at: float, timestamp: str) -> None:
+    document = _access(created_at=created_at)
+    assert document["@timestamp"] == timestamp
+    assert "created_at" not in document["cloudflare"]["access"]
+
+
+def test_the_url_of_the_application_has_its_port_and_query() -> None:
+    document = _access(app_domain="app.example.com:8443/admin?tab=users")
+    assert document["url"] == {
+        "original": "app.example.com:8443/admin?tab=users",
+        "domain": "app.example.com",
+        "port": 8443,
+        "path": "/admin",
+        "query": "tab=users",
+    }
 
 
 def test_known_null_fields_are_treated_as_absent() -> None:
