@@ -16,7 +16,10 @@ from forwarder.formats.key_value import (
     PRODUCT,
     VENDOR,
     KeyValueOptions,
+    Pairs,
+    escape_header,
     field_text,
+    line_encoder,
     outcome_text,
     signature_id,
 )
@@ -24,7 +27,6 @@ from forwarder.formats.outcome import Outcome, outcome
 from forwarder.formats.values import epoch_milliseconds, ip_address, split_app_domain
 from forwarder.records import LogType, Record
 
-HEADER_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "\n": " ", "\r": " "})
 EXTENSION_ESCAPES = str.maketrans({"\\": "\\\\", "=": "\\=", "\n": "\\n", "\r": "\\r"})
 
 NAMES: dict[tuple[LogType, Outcome], str] = {
@@ -35,14 +37,6 @@ NAMES: dict[tuple[LogType, Outcome], str] = {
     (LogType.SCIM_UPDATES, Outcome.FAILURE): "SCIM update failed",
     (LogType.SCIM_UPDATES, Outcome.UNKNOWN): "SCIM update",
 }
-
-Pairs = list[tuple[str, str | None]]
-
-
-def escape_header(value: str) -> str:
-    # A header field cannot carry a line break in any escaped form the spec defines, and none of
-    # ours should hold one; a space keeps the event on one line instead of failing it.
-    return value.translate(HEADER_ESCAPES)
 
 
 def escape_extension(value: str) -> str:
@@ -134,7 +128,4 @@ def to_cef(record: Record, options: KeyValueOptions) -> str:
 
 
 def cef_encoder(options: KeyValueOptions) -> Callable[[Record], bytes]:
-    def encode(record: Record) -> bytes:
-        return to_cef(record, options).encode("utf-8")
-
-    return encode
+    return line_encoder(to_cef, options)

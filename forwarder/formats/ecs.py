@@ -12,7 +12,7 @@ from typing import Any
 
 from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR, access_country
 from forwarder.formats.outcome import access_outcome, is_scim_status, scim_outcome
-from forwarder.formats.scim_changes import Activity, ScimChange, classify
+from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
 from forwarder.formats.values import (
     ip_address,
     iso_timestamp_from,
@@ -27,7 +27,6 @@ from forwarder.records import INFO_KEY, TIME_FIELDS, LogType, Record
 ECS_VERSION = "9.4.0"
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
-_RESOURCE_TYPES = frozenset({"USER", "GROUP"})
 _SCIM_EVENT_TYPES = {
     Activity.CREATE: "creation",
     Activity.DELETE: "deletion",
@@ -221,9 +220,7 @@ def _scim_update(record: Record) -> dict[str, Any]:
     )
     event["action"] = _scim_action(noun, change, data)
     resource_type = data.get("resource_type")
-    if resource_type is not None and not (
-        isinstance(resource_type, str) and resource_type.upper() in _RESOURCE_TYPES
-    ):
+    if resource_type is not None and not is_resource_type(resource_type):
         vendor["resource_type"] = resource_type
 
     status = data.get("status")

@@ -8,16 +8,24 @@ and may be null; an absent value is not written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from forwarder.formats.outcome import Outcome
 from forwarder.formats.values import flat_text
-from forwarder.records import LogType
+from forwarder.records import LogType, Record
 
 VENDOR = "Cloudflare"
 PRODUCT = "Access"
+
+# (key, value) in the order they are written; a None value is left out.
+Pairs = list[tuple[str, str | None]]
+
+# Both formats escape header fields alike: a backslash before ``\\`` and ``|``. A header field
+# cannot carry a line break in any escaped form either spec defines, and none of ours should hold
+# one; a space keeps the event on one line instead of failing it.
+_HEADER_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "\n": " ", "\r": " "})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +60,18 @@ def signature_id(log_type: LogType, result: Outcome) -> str:
 def outcome_text(result: Outcome) -> str | None:
     """The ``outcome`` value: an unknown outcome is left out rather than written."""
     return None if result is Outcome.UNKNOWN else result.value
+
+
+def escape_header(value: str) -> str:
+    return value.translate(_HEADER_ESCAPES)
+
+
+def line_encoder(
+    to_line: Callable[[Record, KeyValueOptions], str], options: KeyValueOptions
+) -> Callable[[Record], bytes]:
+    """The encoder the pipeline runs: ``to_line`` with ``options``, as UTF-8."""
+
+    def encode(record: Record) -> bytes:
+        return to_line(record, options).encode("utf-8")
+
+    return encode

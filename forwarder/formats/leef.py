@@ -18,7 +18,10 @@ from forwarder.formats.key_value import (
     PRODUCT,
     VENDOR,
     KeyValueOptions,
+    Pairs,
+    escape_header,
     field_text,
+    line_encoder,
     outcome_text,
     signature_id,
 )
@@ -28,18 +31,12 @@ from forwarder.records import LogType, Record
 
 DEV_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"
 
-Pairs = list[tuple[str, str | None]]
-
 
 def header_delimiter(delimiter: str) -> str:
     """How the delimiter is written in the header: itself if printable, its hex code otherwise."""
     if delimiter.isprintable() and not delimiter.isspace():
         return delimiter
     return f"x{ord(delimiter):02X}"
-
-
-def escape_header(value: str) -> str:
-    return value.translate({ord("\\"): "\\\\", ord("|"): "\\|", ord("\n"): " ", ord("\r"): " "})
 
 
 def escape_value(value: str, delimiter: str) -> str:
@@ -119,7 +116,4 @@ def to_leef(record: Record, options: KeyValueOptions) -> str:
 
 
 def leef_encoder(options: KeyValueOptions) -> Callable[[Record], bytes]:
-    def encode(record: Record) -> bytes:
-        return to_leef(record, options).encode("utf-8")
-
-    return encode
+    return line_encoder(to_leef, options)

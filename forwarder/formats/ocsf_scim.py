@@ -19,7 +19,7 @@ from forwarder.formats.ocsf_event import (
     set_status,
 )
 from forwarder.formats.outcome import scim_outcome
-from forwarder.formats.scim_changes import Activity, ScimChange, classify
+from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
 from forwarder.formats.values import text, unknown_fields
 from forwarder.records import INFO_KEY, PARSED_KEY, Record
 
@@ -74,9 +74,7 @@ def scim_update(record: Record) -> dict[str, Any]:
         unmapped["error_description"] = error
 
     resource_type = data.get("resource_type")
-    if resource_type is not None and not (
-        isinstance(resource_type, str) and resource_type.upper() in ("USER", "GROUP")
-    ):
+    if resource_type is not None and not is_resource_type(resource_type):
         unmapped["resource_type"] = resource_type
     _subjects(event, data, change, unmapped)
     _request(event, data, unmapped)

@@ -66,6 +66,11 @@ def _attribute(path: str) -> str:
     return attribute.lower()
 
 
+def is_resource_type(value: Any) -> bool:
+    """Whether ``resource_type`` is one SCIM defines (the mappings keep any other as it came)."""
+    return isinstance(value, str) and value.upper() in ("USER", "GROUP")
+
+
 def _resource(data: Mapping[str, Any], body: Any) -> Resource | None:
     kind = text(data.get("resource_type"))
     if kind is not None:

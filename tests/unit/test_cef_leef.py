@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from forwarder import __version__
 from forwarder.formats import encoder_for
-from forwarder.formats.cef import escape_extension, escape_header, format_cef, to_cef
-from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions
+from forwarder.formats.cef import escape_extension, format_cef, to_cef
+from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions, escape_header
 from forwarder.formats.leef import format_leef, header_delimiter, to_leef
 from forwarder.records import LogType, Record, make_record
 from forwarder.sinks.syslog.settings import parse_delimiter

@@ -142,12 +142,18 @@ def test_the_payload_setting_chooses_the_format_the_pipeline_encodes(payload: st
     assert sink.format == fmt
 
 
-def test_a_cef_payload_is_framed_as_the_pipeline_encoded_it() -> None:
-    sink = SyslogSink(SyslogSettings(host="siem", payload="cef"))
-    record = event(allowed=False).record
-    item = Event(record, encoder_for("cef")(record))
-    assert sink.message(item).encode().endswith(b" " + item.body)
-    assert item.body.startswith(b"CEF:0|Cloudflare|Access|")
+@pytest.mark.parametrize("payload", ["cef", "leef"])
+def test_a_cef_or_leef_payload_is_framed_as_the_pipeline_encoded_it(payload: str) -> None:
+    sink = SyslogSink(SyslogSettings(host="siem", payload=payload))
+    # Bytes no encoder would write: the sink must ship them as they are, not map the record again.
+    item = Event(event(allowed=False).record, b"as the pipeline encoded it")
+    assert sink.message(item).encode().endswith(b" as the pipeline encoded it")
+
+
+def test_the_format_setting_takes_document_formats_only() -> None:
+    # CEF and LEEF come through `payload`; a JSON sink (HEC, _bulk, file) could not carry them.
+    with pytest.raises(ValidationError, match="format"):
+        SyslogSettings(host="siem", format="cef")
 
 
 @pytest.mark.parametrize("payload", ["cef", "leef"])
