@@ -178,6 +178,11 @@ def main(argv: list[str]) -> int:
                 workloads[f"{fmt}: map only"] = _map_only(mapper, records)
                 workloads[f"{fmt}: orjson.dumps of mapped documents only"] = _dump_only(mapper, records)
                 workloads[f"{fmt}: map only, keeping every document alive"] = _map_and_keep(mapper, records)
+        for line_format in ("cef", "leef"):
+            # The key=value lines a syslog sink frames, as the pipeline encodes them.
+            workloads[f"{line_format}: encoder_for (the pipeline's encoder)"] = _encode(
+                encoder_for(line_format), records
+            )
         medians = _medians(workloads, options.repeat)
         baseline = medians["orjson.loads + orjson.dumps (baseline)"]
         for label, seconds in medians.items():

@@ -236,7 +236,7 @@ def exit_code_for(error: BaseException) -> int:
 
 
 def map_records(arguments: argparse.Namespace) -> int:
-    from forwarder.formats.command import run_map
+    from forwarder.map_command import run_map
     from forwarder.records import LogType
 
     source = sys.stdin.buffer if arguments.input == "-" else Path(arguments.input).open("rb")  # noqa: SIM115

@@ -10,12 +10,18 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 import orjson
+
+# What the source adds to a SCIM update record when it prepares its body (source/scim_bodies.py):
+# the redacted body as JSON, and what was done to it. The formats read these; their presence marks
+# a prepared record.
+PARSED_KEY = "request_body_parsed"
+INFO_KEY = "request_body_info"
 
 
 class LogType(StrEnum):
@@ -49,12 +55,22 @@ class Record:
         return self.timestamp if self.timestamp is not None else self.observed
 
 
+# Below this, a number is epoch seconds; from it on, milliseconds. 10^11 seconds is the year 5138,
+# 10^11 milliseconds is March 1973: no log time is ambiguous.
+_MILLISECONDS_FROM = 100_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
-    """RFC 3339 to an aware UTC datetime; anything else (missing, null, garbage) to None.
+    """RFC 3339, or epoch seconds or milliseconds, to an aware UTC datetime; anything else
+    (missing, null, garbage) to None.
 
     Cloudflare sends fractions of 1 to 9 digits; Python keeps microseconds, which is what every
     sink can represent anyway. A time without an offset is taken as UTC, as the API means it.
+    Numbers are what Logpush and some exports write (Elastic's Cloudflare pipeline reads both).
     """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_epoch(value)
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -62,6 +78,17 @@ def parse_timestamp(value: Any) -> datetime | None:
         # An offset can push year 1 or 9999 out of range: such a time is as good as none.
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
+        return None
+
+
+def _from_epoch(value: float) -> datetime | None:
+    # timedelta keeps whole milliseconds exact, where dividing by 1000 in floats may not.
+    try:
+        if abs(value) >= _MILLISECONDS_FROM:
+            return _EPOCH + timedelta(milliseconds=value)
+        return _EPOCH + timedelta(seconds=value)
+    except (ValueError, OverflowError):
+        # NaN, infinity, or a time outside years 1-9999.
         return None
 
 

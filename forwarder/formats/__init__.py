@@ -1,9 +1,11 @@
-"""Output formats: a record becomes the document a sink ships.
+"""Output formats: a record becomes the bytes a sink ships.
 
-Each mapping is a pure function from a :class:`~forwarder.records.Record` to a JSON-ready dict.
-The pipeline maps a record once per format, however many sinks use that format, and encodes it
-with :func:`encoder_for`, which is the mapping followed by ``orjson.dumps`` (for ECS and OCSF, a
-faster path to the same bytes).
+Every format is a pure function of a :class:`~forwarder.records.Record`. The document formats
+(raw, ECS, OCSF) map it to a JSON-ready dict, encoded with ``orjson.dumps`` (for OCSF, a faster
+path to the same bytes); the key=value formats (CEF, LEEF) write one line of text. The
+pipeline encodes a record once per format with :func:`encoder_for`, however many sinks use it, and
+a sink ships those bytes as they are. Every format decides an event's outcome by
+:mod:`forwarder.formats.outcome` and reads values through :mod:`forwarder.formats.values`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from typing import Any, Literal
 
 import orjson
 
+from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions
 from forwarder.records import Record
 
-Format = Literal["raw", "ecs", "ocsf"]
+# The formats whose output is one JSON document per event: what every sink can carry.
+DocumentFormat = Literal["raw", "ecs", "ocsf"]
+Format = Literal["raw", "ecs", "ocsf", "cef", "leef"]
 Document = dict[str, Any]
 
 
@@ -30,7 +35,7 @@ def to_raw(record: Record) -> Document:
     return document
 
 
-def mapper_for(fmt: Format) -> Callable[[Record], Document]:
+def mapper_for(fmt: DocumentFormat) -> Callable[[Record], Document]:
     if fmt == "raw":
         return to_raw
     if fmt == "ecs":
@@ -44,12 +49,17 @@ def mapper_for(fmt: Format) -> Callable[[Record], Document]:
     raise ValueError(f"unknown output format {fmt!r}")
 
 
-def encoder_for(fmt: Format) -> Callable[[Record], bytes]:
-    """The document of a record in ``fmt``, as JSON bytes: ``orjson.dumps(mapper_for(fmt)(record))``."""
-    if fmt == "ecs":
-        from forwarder.formats.ecs_json import encode_ecs
+def encoder_for(fmt: Format, options: KeyValueOptions = DEFAULT_OPTIONS) -> Callable[[Record], bytes]:
+    """A record in ``fmt``, as bytes: for a document format ``orjson.dumps(mapper_for(fmt)(record))``,
+    for CEF and LEEF the UTF-8 line, written with ``options`` (the defaults unless a sink says)."""
+    if fmt == "cef":
+        from forwarder.formats.cef import cef_encoder
 
-        return encode_ecs
+        return cef_encoder(options)
+    if fmt == "leef":
+        from forwarder.formats.leef import leef_encoder
+
+        return leef_encoder(options)
     if fmt == "ocsf":
         from forwarder.formats.ocsf_json import encode_ocsf
 

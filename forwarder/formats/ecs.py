@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR
-from forwarder.formats.scim_changes import Activity, ScimChange, classify
+from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR, access_country
+from forwarder.formats.outcome import access_outcome, is_scim_status, scim_outcome
+from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
 from forwarder.formats.values import (
     ip_address,
     iso_timestamp_from,
@@ -21,15 +22,11 @@ from forwarder.formats.values import (
     unique,
     unknown_fields,
 )
-from forwarder.records import TIME_FIELDS, LogType, Record
-from forwarder.source.scim_bodies import INFO_KEY, prepare_scim_record
+from forwarder.records import INFO_KEY, TIME_FIELDS, LogType, Record
 
 ECS_VERSION = "9.4.0"
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
-OUTCOMES = {True: "success", False: "failure"}
-_SCIM_OUTCOMES = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "failure"}
-_RESOURCE_TYPES = frozenset({"USER", "GROUP"})
 _SCIM_EVENT_TYPES = {
     Activity.CREATE: "creation",
     Activity.DELETE: "deletion",
@@ -61,27 +58,6 @@ def to_ecs(record: Record) -> dict[str, Any]:
     return _scim_update(record)
 
 
-ACCESS_DATASET = "cloudflare.access_requests"
-
-
-def event_origin(dataset: str) -> dict[str, Any]:
-    """event.module, event.dataset and event.provider (they follow event.created)."""
-    return {"module": "cloudflare", "dataset": dataset, "provider": "cloudflare_access"}
-
-
-def observer() -> dict[str, Any]:
-    return {"vendor": VENDOR, "product": PRODUCT}
-
-
-def cloud(account_id: str) -> dict[str, Any]:
-    return {"provider": "cloudflare", "account": {"id": account_id}}
-
-
-def access_event_type(label: str) -> str:
-    """event.type of an access request from its action: start, end or info."""
-    return _ACCESS_EVENT_TYPES.get(label.lower(), "info")
-
-
 def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
     timestamp = record.timestamp
     document: dict[str, Any] = {
@@ -98,91 +74,29 @@ def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
             # When this forwarder first read the event (ECS event.created); event.ingested is left
             # to the data store, whose ingest pipeline sets it.
             "created": observed_iso_timestamp(record.observed),
-            **event_origin(dataset),
+            "module": "cloudflare",
+            "dataset": dataset,
+            "provider": "cloudflare_access",
         },
-        "observer": observer(),
+        "observer": {"vendor": VENDOR, "product": PRODUCT},
     }
     if record.account_id:
-        document["cloud"] = cloud(record.account_id)
+        document["cloud"] = {"provider": "cloudflare", "account": {"id": record.account_id}}
     return document
 
 
 def _access_request(record: Record) -> dict[str, Any]:
     data = record.data
     vendor = unknown_fields(data, ACCESS_FIELDS)
-    document = _base(record, "authentication", ACCESS_DATASET)
-    event = document["event"]
+    document = _base(record, "authentication", "cloudflare.access_requests")
     if record.timestamp is None and data.get("created_at") is not None:
         vendor["created_at"] = data["created_at"]
-
-    action = data.get("action")
-    label = text(action)
-    if label is not None:
-        event["action"] = label
-        event["type"] = [access_event_type(label)]
-    else:
-        event["type"] = ["info"]
-        if action is not None:
-            vendor["action"] = action
-
-    allowed = data.get("allowed")
-    if isinstance(allowed, bool):
-        event["outcome"] = OUTCOMES[allowed]
-    else:
-        # Absent is not "denied": the schema's default of false describes a request filter.
-        event["outcome"] = "unknown"
-        if allowed is not None:
-            vendor["allowed"] = allowed
-
-    related_users: list[str] = []
-    user: dict[str, Any] = {}
-    email = data.get("user_email")
-    if isinstance(email, str) and email:
-        # Access knows a person by their email only, and detections key on user.name.
-        user["email"] = user["name"] = email
-        related_users.append(email)
-    elif email is not None:
-        vendor["user_email"] = email
-    user_id = data.get("user_id")
-    if isinstance(user_id, str) and user_id:
-        user["id"] = user_id
-        if user_id != email:
-            related_users.append(user_id)
-    elif user_id is not None:
-        vendor["user_id"] = user_id
-    if user:
-        document["user"] = user
-
+    _access_event(document["event"], data, vendor)
+    # related.* in the order ip, hosts, user, as the fields they come from are mapped.
     related: dict[str, list[str]] = {}
-    raw_ip = data.get("ip_address")
-    if text(raw_ip):
-        # source.address keeps what the API said even when it is not an address ES can index.
-        source: dict[str, Any] = {"address": raw_ip}
-        ip = ip_address(raw_ip)
-        if ip is not None:
-            source["ip"] = ip
-            related["ip"] = [ip]
-        document["source"] = source
-    elif raw_ip is not None:
-        vendor["ip_address"] = raw_ip
-    country = data.get("country_code")
-    if isinstance(country, str) and len(country) == 2:
-        document.setdefault("source", {})["geo"] = {"country_iso_code": country}
-    elif country is not None:
-        vendor["country_code"] = country
-
-    app_domain = data.get("app_domain")
-    if isinstance(app_domain, str) and app_domain:
-        url: dict[str, Any] = {"original": app_domain}
-        host, path = split_app_domain(app_domain)
-        if host is not None:
-            url["domain"] = host
-            related["hosts"] = [host]
-        if path is not None:
-            url["path"] = path
-        document["url"] = url
-    elif app_domain is not None:
-        vendor["app_domain"] = app_domain
+    users = _access_user(document, data, vendor)
+    _access_source(document, data, vendor, related)
+    _access_url(document, data, vendor, related)
 
     ray_id = data.get("ray_id")
     if text(ray_id):
@@ -196,8 +110,8 @@ def _access_request(record: Record) -> dict[str, Any]:
         if data.get(key) is not None:
             vendor[key] = data[key]
 
-    if related_users:
-        related["user"] = related_users
+    if users:
+        related["user"] = users
     if related:
         document["related"] = related
     if vendor:
@@ -205,10 +119,92 @@ def _access_request(record: Record) -> dict[str, Any]:
     return document
 
 
+def _access_event(event: dict[str, Any], data: Any, vendor: dict[str, Any]) -> None:
+    """event.action and event.type from the action; event.outcome from `allowed`."""
+    action = data.get("action")
+    label = text(action)
+    if label is not None:
+        event["action"] = label
+        event["type"] = [_ACCESS_EVENT_TYPES.get(label.lower(), "info")]
+    else:
+        event["type"] = ["info"]
+        if action is not None:
+            vendor["action"] = action
+    allowed = data.get("allowed")
+    event["outcome"] = access_outcome(allowed).value
+    if allowed is not None and not isinstance(allowed, bool):
+        vendor["allowed"] = allowed
+
+
+def _access_user(document: dict[str, Any], data: Any, vendor: dict[str, Any]) -> list[str]:
+    """user.* from the email and id; returns the related users."""
+    related: list[str] = []
+    user: dict[str, Any] = {}
+    email = data.get("user_email")
+    if isinstance(email, str) and email:
+        # Access knows a person by their email only, and detections key on user.name.
+        user["email"] = user["name"] = email
+        related.append(email)
+    elif email is not None:
+        vendor["user_email"] = email
+    user_id = data.get("user_id")
+    if isinstance(user_id, str) and user_id:
+        user["id"] = user_id
+        if user_id != email:
+            related.append(user_id)
+    elif user_id is not None:
+        vendor["user_id"] = user_id
+    if user:
+        document["user"] = user
+    return related
+
+
+def _access_source(
+    document: dict[str, Any], data: Any, vendor: dict[str, Any], related: dict[str, list[str]]
+) -> None:
+    source: dict[str, Any] = {}
+    raw_ip = data.get("ip_address")
+    if text(raw_ip):
+        # source.address keeps what the API said even when it is not an address ES can index.
+        source["address"] = raw_ip
+        ip = ip_address(raw_ip)
+        if ip is not None:
+            source["ip"] = ip
+            related["ip"] = [ip]
+    elif raw_ip is not None:
+        vendor["ip_address"] = raw_ip
+    country = access_country(data, vendor)
+    if country is not None:
+        source["geo"] = {"country_iso_code": country}
+    if source:
+        document["source"] = source
+
+
+def _access_url(
+    document: dict[str, Any], data: Any, vendor: dict[str, Any], related: dict[str, list[str]]
+) -> None:
+    app_domain = data.get("app_domain")
+    if not (isinstance(app_domain, str) and app_domain):
+        if app_domain is not None:
+            vendor["app_domain"] = app_domain
+        return
+    url: dict[str, Any] = {"original": app_domain}
+    parts = split_app_domain(app_domain)
+    if parts.host is not None:
+        url["domain"] = parts.host
+        related["hosts"] = [parts.host]
+    if parts.port is not None:
+        url["port"] = parts.port
+    if parts.path is not None:
+        url["path"] = parts.path
+    if parts.query is not None:
+        url["query"] = parts.query
+    document["url"] = url
+
+
 def _scim_update(record: Record) -> dict[str, Any]:
-    # A record that skipped the stream's preparation is prepared here with the defaults, so that
-    # an unredacted body can never leave through this mapping.
-    data = record.data if INFO_KEY in record.data else prepare_scim_record(record.data)
+    # The source prepared the body (parsed, redacted, bounded) when it made the record.
+    data = record.data
     change = classify(data)
     vendor = unknown_fields(data, SCIM_FIELDS)
     document = _base(record, "iam", "cloudflare.scim_updates")
@@ -224,15 +220,12 @@ def _scim_update(record: Record) -> dict[str, Any]:
     )
     event["action"] = _scim_action(noun, change, data)
     resource_type = data.get("resource_type")
-    if resource_type is not None and not (
-        isinstance(resource_type, str) and resource_type.upper() in _RESOURCE_TYPES
-    ):
+    if resource_type is not None and not is_resource_type(resource_type):
         vendor["resource_type"] = resource_type
 
     status = data.get("status")
-    outcome = _SCIM_OUTCOMES.get(status.upper()) if isinstance(status, str) else None
-    event["outcome"] = outcome or "unknown"
-    if outcome is None and status is not None:
+    event["outcome"] = scim_outcome(status).value
+    if status is not None and not is_scim_status(status):
         vendor["status"] = status
 
     error = data.get("error_description")

@@ -6,7 +6,11 @@ A field not listed here is kept under the vendor namespace (``cloudflare.*`` in 
 
 from __future__ import annotations
 
-from forwarder.source.scim_bodies import INFO_KEY, PARSED_KEY
+from collections.abc import Mapping
+from typing import Any
+
+from forwarder.formats.values import country_code
+from forwarder.records import INFO_KEY, PARSED_KEY
 
 VENDOR = "Cloudflare"
 PRODUCT = "Cloudflare Access"
@@ -25,6 +29,8 @@ ACCESS_FIELDS = frozenset(
         # Not in the response schema yet, but the endpoint filters on them (user_id, country_code).
         "user_id",
         "country_code",
+        # Not in the API's schema, but in records exported from Logpush (Elastic's pipeline reads it).
+        "country",
     }
 )
 SCIM_FIELDS = frozenset(
@@ -44,3 +50,20 @@ SCIM_FIELDS = frozenset(
         INFO_KEY,
     }
 )
+
+
+def access_country(data: Mapping[str, Any], leftovers: dict[str, Any]) -> str | None:
+    """The country of an access request: ``country_code``, else ``country``, as an ISO code.
+
+    A value that is not used (not a code, or another country than the one chosen) is kept in
+    ``leftovers``, the vendor namespace.
+    """
+    chosen = None
+    for key in ("country_code", "country"):
+        value = data.get(key)
+        code = country_code(value)
+        if chosen is None and code is not None:
+            chosen = code
+        elif value is not None and (code is None or code != chosen):
+            leftovers[key] = value
+    return chosen

@@ -1,10 +1,12 @@
 """OCSF events as JSON bytes: ``encode_ocsf(record) == orjson.dumps(to_ocsf(record))``, always.
 
-The OCSF twin of :mod:`forwarder.formats.ecs_json`, for the same reason and under the same rules:
-a well-formed access request (`forwarder.formats.well_formed`) whose address parses, and whose
-country (if any) the class takes, is written directly from cached pieces; every other record goes
-through :func:`~forwarder.formats.ocsf.to_ocsf`, which decides every rule. Property tests hold
-the two to byte equality.
+Mapping and encoding are the largest cost per event (benchmarks/RESULTS.md), and for OCSF this
+path is worth more than 10 % of the forwarder's CPU end to end (benchmarks/MAPPING_RESULTS.md): a
+well-formed access request (`forwarder.formats.well_formed`) whose address parses, and whose
+country (if any) the class takes, is written directly from pieces cached per action, account,
+observation time and value, without building the document's dicts first. Every other record goes
+through :func:`~forwarder.formats.ocsf.to_ocsf`, which decides every rule. Property tests hold the
+two to byte equality.
 """
 
 from __future__ import annotations
@@ -15,17 +17,15 @@ import orjson
 
 from forwarder.formats.known_fields import PRODUCT
 from forwarder.formats.ocsf import (
-    _ISO_COUNTRY,
     ACCESS_FEATURE,
-    AUTHENTICATION,
-    OCSF_VERSION,
+    application_url,
     auth_protocol,
     authentication_activity,
-    classification,
-    metadata_after_uid,
     to_ocsf,
 )
+from forwarder.formats.ocsf_event import AUTHENTICATION, OCSF_VERSION, classification, metadata_after_uid
 from forwarder.formats.values import (
+    country_code,
     epoch_milliseconds,
     ip_address,
     is_ocsf_email,
@@ -67,78 +67,96 @@ def _auth_protocol(label: str) -> tuple[bytes, bytes]:
     return members, (b',"unmapped":' + _dumps({"connection": label}) if keep else b"")
 
 
+@lru_cache(maxsize=4096)
+def _url(app_domain: str) -> bytes:
+    return b'"url":' + _dumps(application_url(app_domain))
+
+
+def _user(email: str | None, user_id: str | None) -> tuple[bytes, bytes | None]:
+    """(the user object, the quoted email_addr or None). OCSF needs a name or a uid: an empty uid
+    says "not known"."""
+    if email is None:
+        return (
+            b',"user":{"uid":' + _dumps(user_id) + b"}" if user_id is not None else b',"user":{"uid":""}'
+        ), None
+    quoted_email = _dumps(email)
+    email_addr = quoted_email if is_ocsf_email(email) else None
+    parts = [b',"user":{"name":', quoted_email]
+    if email_addr is not None:
+        parts += (b',"email_addr":', email_addr)
+    if user_id is not None:
+        parts += (b',"uid":', _dumps(user_id))
+    parts.append(b"}")
+    return b"".join(parts), email_addr
+
+
+def _service(app_domain: str | None, app_uid: str | None) -> bytes:
+    if app_domain is None and app_uid is None:
+        return _ACCESS_SERVICE
+    members = []
+    if app_domain is not None:
+        members.append(b'"name":' + _dumps(app_domain))
+    if app_uid is not None:
+        members.append(b'"uid":' + _dumps(app_uid))
+    return b',"service":{' + b",".join(members) + b"}"
+
+
+def _http_request(ray_id: str | None, app_domain: str | None) -> bytes:
+    members = []
+    if ray_id is not None:
+        members.append(b'"uid":' + _dumps(ray_id))
+    if app_domain is not None:
+        members.append(_url(app_domain))
+    return b',"http_request":{' + b",".join(members) + b"}" if members else b""
+
+
+def _observables(quoted_ip: bytes | None, email_addr: bytes | None) -> bytes:
+    observables: list[bytes] = []
+    if quoted_ip is not None:
+        observables.append(_IP_OBSERVABLE + quoted_ip + b"}")
+    if email_addr is not None:
+        observables.append(_EMAIL_OBSERVABLE + email_addr + b"}")
+    return b',"observables":[' + b",".join(observables) + b"]" if observables else b""
+
+
 def _authentication(record: Record) -> bytes | None:
     """The bytes of a well-formed access request, or None: then the reference mapping decides."""
     fields = well_formed_access(record)
     if fields is None:
         return None
     action, allowed, email, user_id, raw_ip, country, app_domain, app_uid, connection, ray_id = fields
-    # A well-formed record has a time of its own: this is it.
-    timestamp = record.time
-    ip = None
-    if raw_ip is not None:
-        ip = ip_address(raw_ip)
-        if ip is None:
-            return None
-    # A country is written only beside an address; otherwise the reference keeps it in unmapped.
-    if country is not None and (ip is None or _ISO_COUNTRY.fullmatch(country) is None):
+    ip = ip_address(raw_ip) if raw_ip is not None else None
+    code = country_code(country) if country is not None else None
+    # An address that does not parse, and a country not beside an address or not a code, are
+    # kept in unmapped: the reference decides how.
+    if (raw_ip is not None and ip is None) or (country is not None and (ip is None or code is None)):
         return None
-    # Key order is the reference's; the event id is ASCII hex.
+    user, email_addr = _user(email, user_id)
+    # Key order is the reference's; the event id is ASCII hex. A well-formed record has a time.
     parts = [
         _head(action),
-        b"%d" % epoch_milliseconds(timestamp),
+        b"%d" % epoch_milliseconds(record.time),
         b',"metadata":{"version":"' + OCSF_VERSION.encode() + b'","uid":"',
         record.event_id.encode(),
         b'"',
         _metadata_tail(record.account_id, observed_epoch_milliseconds(record.observed)),
         _STATUSES[allowed],
+        user,
+        _service(app_domain, app_uid),
     ]
-    # user: name and (when OCSF's pattern takes it) email_addr from the email, uid from user_id;
-    # OCSF needs one of name or uid, and an empty uid says "not known".
-    email_addr = None
-    if email is not None:
-        quoted_email = _dumps(email)
-        parts += (b',"user":{"name":', quoted_email)
-        if is_ocsf_email(email):
-            email_addr = quoted_email
-            parts += (b',"email_addr":', quoted_email)
-        if user_id is not None:
-            parts += (b',"uid":', _dumps(user_id))
-        parts.append(b"}")
-    elif user_id is not None:
-        parts += (b',"user":{"uid":', _dumps(user_id), b"}")
-    else:
-        parts.append(b',"user":{"uid":""}')
-    if app_domain is not None:
-        parts += (b',"service":{"name":', _dumps(app_domain))
-        if app_uid is not None:
-            parts += (b',"uid":', _dumps(app_uid))
-        parts.append(b"}")
-    elif app_uid is not None:
-        parts += (b',"service":{"uid":', _dumps(app_uid), b"}")
-    else:
-        parts.append(_ACCESS_SERVICE)
     quoted_ip = None
     if ip is not None:
         quoted_ip = _dumps(ip)
-        parts += (b',"src_endpoint":{"ip":', quoted_ip)
-        if country is not None:
-            parts += (b',"location":{"country":', _dumps(country.upper()), b"}")
-        parts.append(b"}")
-    unmapped = b""
-    if connection is not None:
-        protocol, unmapped = _auth_protocol(connection)
-        parts.append(protocol)
-    if ray_id is not None:
-        parts += (b',"http_request":{"uid":', _dumps(ray_id), b"}")
-    if quoted_ip is not None or email_addr is not None:
-        observables: list[bytes] = []
-        if quoted_ip is not None:
-            observables.append(_IP_OBSERVABLE + quoted_ip + b"}")
-        if email_addr is not None:
-            observables.append(_EMAIL_OBSERVABLE + email_addr + b"}")
-        parts += (b',"observables":[', b",".join(observables), b"]")
-    parts += (unmapped, b"}")
+        location = b',"location":{"country":' + _dumps(code) + b"}" if code is not None else b""
+        parts += (b',"src_endpoint":{"ip":', quoted_ip, location, b"}")
+    protocol, unmapped = _auth_protocol(connection) if connection is not None else (b"", b"")
+    parts += (
+        protocol,
+        _http_request(ray_id, app_domain),
+        _observables(quoted_ip, email_addr),
+        unmapped,
+        b"}",
+    )
     return b"".join(parts)
 
 

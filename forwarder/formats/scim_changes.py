@@ -1,8 +1,8 @@
 """What a SCIM update did, read from its method, resource type and (redacted) body.
 
 Both mappings need the same answer (was this user disabled? were members added to a group?), so
-it is worked out once here, from a record already passed through
-:func:`forwarder.source.scim_bodies.prepare_scim_record`.
+it is worked out once here, from a record the source has prepared (its body parsed and redacted
+by :mod:`forwarder.source.scim_bodies`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from forwarder.formats.values import bool_value, text
-from forwarder.source.scim_bodies import PARSED_KEY
+from forwarder.records import PARSED_KEY
 
 Resource = Literal["user", "group"]
 
@@ -64,6 +64,11 @@ def _attribute(path: str) -> str:
     if attribute.lower().startswith("urn:"):
         attribute = attribute.rsplit(":", 1)[-1]
     return attribute.lower()
+
+
+def is_resource_type(value: Any) -> bool:
+    """Whether ``resource_type`` is one SCIM defines (the mappings keep any other as it came)."""
+    return isinstance(value, str) and value.upper() in ("USER", "GROUP")
 
 
 def _resource(data: Mapping[str, Any], body: Any) -> Resource | None:

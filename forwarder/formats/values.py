@@ -1,4 +1,4 @@
-"""Turning API values into values a schema accepts, shared by the ECS and OCSF mappings.
+"""Turning API values into values a format accepts, shared by every format.
 
 Every function here is total: a value of the wrong type, an empty string or garbage gives None,
 and the caller then keeps the original under the vendor namespace instead of mapping it.
@@ -11,8 +11,10 @@ import socket
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+import orjson
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # OCSF 1.8.0's email_t pattern, matched in full: jsonschema uses re.search, whose "$" also
@@ -25,6 +27,21 @@ def text(value: Any) -> str | None:
     if isinstance(value, str) and value:
         return value
     return None
+
+
+def flat_text(value: Any) -> str | None:
+    """Any value as the text a key=value format carries (CEF, LEEF, syslog structured data); None
+    for null, missing or empty. Nested values (none are documented, but the API may add some) stay
+    readable as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 # The same addresses and application domains come back in record after record: their parsed forms
@@ -99,19 +116,42 @@ observed_iso_timestamp = lru_cache(maxsize=16)(iso_timestamp)
 observed_epoch_milliseconds = lru_cache(maxsize=16)(epoch_milliseconds)
 
 
+class AppUrl(NamedTuple):
+    """The parts of an Access application domain a format can name; None where absent."""
+
+    host: str | None
+    port: int | None
+    path: str | None
+    query: str | None
+
+
+_NO_URL = AppUrl(None, None, None, None)
+
+
 @lru_cache(maxsize=4096)
-def split_app_domain(value: str) -> tuple[str | None, str | None]:
-    """(host, path) of an Access application domain such as ``test.example.com/admin``.
+def split_app_domain(value: str) -> AppUrl:
+    """The parts of an Access application domain such as ``test.example.com:8443/admin?x=1``.
 
     The API gives a URL without a scheme; a scheme is accepted too. Anything urlsplit cannot
-    read (an unbalanced IPv6 bracket, say) gives (None, None).
+    read (an unbalanced IPv6 bracket, say) gives no parts; a port that is not a number, none.
     """
     try:
         parts = urlsplit(value if "://" in value else "//" + value)
         host = parts.hostname
     except ValueError:
-        return None, None
-    return (host or None), (parts.path or None)
+        return _NO_URL
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return AppUrl(host or None, port, parts.path or None, parts.query or None)
+
+
+def country_code(value: Any) -> str | None:
+    """An ISO 3166 alpha-2 code (two ASCII letters) in upper case, or None."""
+    if isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalpha():
+        return value.upper()
+    return None
 
 
 def unique(values: Iterable[str | None]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Which access requests the direct JSON encoders (`ecs_json`, `ocsf_json`) may write themselves.
+"""Which access requests the direct OCSF encoder (`ocsf_json`) may write itself.
 
 One with a time, no field this forwarder does not know, and every known field absent or holding the
 type the API documents, not empty. Anything else goes to the reference mappings, which decide
@@ -14,8 +14,9 @@ import orjson
 
 from forwarder.records import LogType, Record
 
-# The access fields the encoders write; a test holds this equal to known_fields.ACCESS_FIELDS, so
-# a field the mappings learn makes records with it fall back instead of leaving it out.
+# The access fields the encoder writes: a record with any other field (one the mappings learn, or
+# `country`, which only exports carry) falls back to the reference instead of losing it. A test
+# holds this to known_fields.ACCESS_FIELDS.
 FAST_FIELDS = frozenset(
     {
         "action",

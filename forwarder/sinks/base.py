@@ -33,7 +33,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from forwarder.config_sources import EnvironmentSettings
-from forwarder.formats import Format
+from forwarder.formats import DocumentFormat, Format
 from forwarder.records import LogType, Record
 
 ENTRY_POINT_GROUP = "forwarder.sinks"
@@ -117,7 +117,9 @@ class SinkSettings(EnvironmentSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    format: Format = Field(default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`.")
+    format: DocumentFormat = Field(
+        default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`."
+    )
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
     batch_max_bytes: int = Field(
         default=1_000_000, ge=1024, description="Most uncompressed bytes of encoded events in one batch."

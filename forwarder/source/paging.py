@@ -31,6 +31,10 @@ from typing import Any
 from forwarder.records import LogType, Record, make_record
 from forwarder.source.client import CloudflareClient, Envelope, QueryParams
 from forwarder.source.errors import CloudflareError
+from forwarder.source.scim_bodies import prepare_scim_record
+
+# A SCIM record in, the same record with its body parsed, redacted and bounded out.
+Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,21 @@ log = logging.getLogger(__name__)
 def api_time(moment: datetime) -> str:
     """Whole-second RFC 3339 in UTC: what the API documents for ``since``/``until``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_from_api(
+    log_type: LogType,
+    account_id: str,
+    data: Mapping[str, Any],
+    observed: datetime | None = None,
+    prepare: Prepare | None = None,
+) -> Record:
+    """A record from what the API returned: the one place SCIM bodies are prepared (parsed,
+    redacted, bounded), before the event id is computed. With no ``prepare``, the defaults: no
+    record leaves the source unredacted, and the formats never prepare anything themselves."""
+    if log_type is LogType.SCIM_UPDATES:
+        data = (prepare or prepare_scim_record)(data)
+    return make_record(log_type, account_id, data, observed)
 
 
 @dataclass(frozen=True)
@@ -59,9 +78,9 @@ class WindowReader:
     idp_ids: Sequence[str] = ()
     # A probe reads one record on purpose: an incomplete window is not news then.
     warn_incomplete: bool = True
-    # (API record, when its page arrived) -> Record (the stream prepares SCIM bodies first); the
-    # id is computed once, here.
-    to_record: Callable[[Mapping[str, Any], datetime], Record] | None = None
+    # Parses, redacts and bounds a SCIM record's body, with the stream's settings; the defaults when
+    # none is given, so that no record leaves the source unredacted.
+    prepare: Prepare | None = None
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -189,9 +208,7 @@ class WindowReader:
         return None
 
     def _make(self, data: Mapping[str, Any], observed: datetime) -> Record:
-        if self.to_record is not None:
-            return self.to_record(data, observed)
-        return make_record(self.log_type, self.account_id, data, observed)
+        return record_from_api(self.log_type, self.account_id, data, observed, self.prepare)
 
     def _fresh(self, records: list[Record]) -> list[Record]:
         fresh = [record for record in records if record.event_id not in self._previous]

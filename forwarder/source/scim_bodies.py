@@ -2,8 +2,8 @@
 
 The API returns ``request_body`` as a JSON-encoded *string* holding whatever the identity provider
 sent to Cloudflare's SCIM endpoint, passwords included. :func:`prepare_scim_record` is applied to
-every SCIM record by the stream code, before mapping, so that the raw, ECS and OCSF outputs all
-carry the same redacted body.
+every SCIM record once, where the source makes the record (:mod:`forwarder.source.paging`), so that
+every format carries the same redacted body and no format has to prepare anything.
 
 A body is redacted by its shape, the first of these that fits (:mod:`forwarder.source.scim_shapes`),
 every one by the same redaction key list:
@@ -42,8 +42,7 @@ What a prepared record carries (every other field is copied unchanged):
     bool}``, whenever ``request_body`` was a string; ``shape`` is one of ``json``, ``form``,
     ``headers``, ``markup`` and ``text`` (above) and ``redactions`` counts the values replaced
     (1 for a dropped body). Its presence marks the record as prepared, so that preparing twice is
-    harmless and the mappers know whether they still have to prepare a record themselves (a
-    record without a body is cheap to prepare again).
+    harmless (a record replayed from the dead letters was prepared when it was first read).
 """
 
 from __future__ import annotations
@@ -54,6 +53,8 @@ from fnmatch import translate
 from functools import lru_cache
 from typing import Any
 
+from forwarder.records import INFO_KEY as INFO_KEY
+from forwarder.records import PARSED_KEY as PARSED_KEY
 from forwarder.source.scim_secrets import REDACTED as REDACTED
 from forwarder.source.scim_secrets import Matcher
 from forwarder.source.scim_shapes import DROPPED_MARKER as DROPPED_MARKER
@@ -61,8 +62,6 @@ from forwarder.source.scim_shapes import JsonRedactor, redact_body
 from forwarder.source.scim_shapes import Shape as Shape
 from forwarder.source.scim_shapes import UnknownBody as UnknownBody
 
-PARSED_KEY = "request_body_parsed"
-INFO_KEY = "request_body_info"
 TRUNCATION_MARKER = "…[truncated by cloudflare-siem-forwarder, original {original_bytes} bytes]"
 
 # Case-insensitive glob patterns, compared with "_" and "-" removed, so that "*secret*" catches

@@ -22,19 +22,18 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from opentelemetry import trace
 
 from forwarder.checkpoints.base import CheckpointStore
 from forwarder.pipeline.acknowledgement import Ticket
-from forwarder.records import LogType, Record, make_record
+from forwarder.records import LogType, Record
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
 from forwarder.source.instruments import SourceInstruments
-from forwarder.source.paging import Window, WindowReader, api_time
+from forwarder.source.paging import Prepare, Window, WindowReader, api_time
 from forwarder.source.remembered import Delivered, Remembered, SeenIds
 from forwarder.source.stream_state import (
     SpanRead,
@@ -47,7 +46,6 @@ from forwarder.source.stream_state import (
 log = logging.getLogger(__name__)
 
 Submit = Callable[[Sequence[Record]], Awaitable[Ticket]]
-Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 class Stream:
@@ -321,7 +319,7 @@ class Stream:
             page_size=self._page_size,
             max_pages=self.options.max_pages,
             idp_ids=idp_ids,
-            to_record=self._record,
+            prepare=self.prepare,
         )
         tickets: list[Ticket] = []
         # Only records a later read can meet again are remembered: those within the re-read span
@@ -408,8 +406,3 @@ class Stream:
         self.progress.position = position
         self.seen.forget_before(position - self.options.reread_span)
         return position
-
-    def _record(self, data: Mapping[str, Any], observed: datetime) -> Record:
-        if self.prepare is not None and self.log_type is LogType.SCIM_UPDATES:
-            data = self.prepare(data)
-        return make_record(self.log_type, self.account_id, data, observed)

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import trustme
 
-from forwarder.formats import to_raw
+from forwarder.formats import encoder_for, to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event, SinkConfigError
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink
@@ -78,6 +78,11 @@ def make_event(log_type: LogType, data: dict[str, Any]) -> Event:
     record = make_record(log_type, "0123456789abcdef0123456789abcdef", data, observed=datetime.now(UTC))
     document = to_raw(record)
     return Event(record=record, body=orjson.dumps(document))
+
+
+def encoded_for(sink: SyslogSink, event: Event) -> Event:
+    """The event as the pipeline hands it to ``sink``: encoded once, in the sink's format."""
+    return Event(event.record, encoder_for(sink.format)(event.record))
 
 
 def sink_for(receiver: Receiver, input_name: str, **settings: Any) -> SyslogSink:
@@ -186,12 +191,13 @@ async def test_a_large_batch_arrives_whole_over_tcp(receiver: Receiver) -> None:
 
 @pytest.mark.parametrize("input_name", ["tcp", "tls"])
 async def test_cef_payload_parses_back(receiver: Receiver, input_name: str) -> None:
-    event = access_event()
     sink = sink_for(receiver, input_name, payload="cef")
+    event = encoded_for(sink, access_event())
     await deliver(sink, [event])
     message = by_event_id(receiver, [event])[event.event_id]
     text = without_bom(message.msg)
-    assert text == sink.payload(event, sink.severity(event.record)).decode("utf-8")
+    # The sink frames the CEF line the pipeline encoded, byte for byte.
+    assert text == event.body.decode("utf-8")
     cef = parse_cef(text)
     assert cef.header[3:] == ["access_request.failure", "Access request denied", "6"]
     assert cef.extension["suser"] == f"{TRICKY}@example.com"
@@ -200,8 +206,8 @@ async def test_cef_payload_parses_back(receiver: Receiver, input_name: str) -> N
 
 
 async def test_leef_payload_parses_back(receiver: Receiver) -> None:
-    event = scim_event(status="FAILURE", error_description="x^y")
     sink = sink_for(receiver, "udp", payload="leef")
+    event = encoded_for(sink, scim_event(status="FAILURE", error_description="x^y"))
     await deliver(sink, [event])
     message = by_event_id(receiver, [event])[event.event_id]
     leef = parse_leef(without_bom(message.msg))

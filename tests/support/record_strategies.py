@@ -10,7 +10,8 @@ import orjson
 from hypothesis import strategies as st
 
 from forwarder.formats.known_fields import ACCESS_FIELDS, SCIM_FIELDS
-from forwarder.records import LogType, Record, make_record
+from forwarder.records import LogType, Record
+from forwarder.source.paging import record_from_api
 from forwarder.source.scim_bodies import prepare_scim_record
 from tests.unit.mapping_support import OBSERVED
 
@@ -137,7 +138,7 @@ SCIM_SHAPE = {
     "resource_group_name": _field(st.sampled_from(["ALL_EMPLOYEES", "Admins"])),
     "resource_type": _field(st.sampled_from(["USER", "GROUP", "user", "SERVICE_ACCOUNT"])),
     "resource_user_email": _field(_emails),
-    "status": _field(st.sampled_from(["SUCCESS", "FAILURE", "ERROR", "PENDING"])),
+    "status": _field(st.sampled_from(["SUCCESS", "FAILURE", "ERROR", "PENDING", "OK", "success", "Error"])),
 }
 
 
@@ -160,4 +161,5 @@ def _records(draw: st.DrawFn, log_type: LogType) -> tuple[Record, dict[str, Any]
     if log_type is LogType.SCIM_UPDATES and draw(st.booleans()):
         data = prepare_scim_record(data, max_body_bytes=draw(st.sampled_from([0, 200, 65536])))
     account = draw(st.sampled_from(["023e105f4ecef8ad9ca31a8372d0c353", ""]))
-    return make_record(log_type, account, data, observed=OBSERVED), extra
+    # As the source makes records: SCIM bodies prepared (redacted) first.
+    return record_from_api(log_type, account, data, OBSERVED), extra

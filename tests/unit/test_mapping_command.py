@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from forwarder.formats import Format
-from forwarder.formats.command import EXIT_BAD_INPUT, EXIT_OK, run_map
+from forwarder.map_command import EXIT_BAD_INPUT, EXIT_OK, run_map
 from forwarder.records import LogType
 
 OBSERVED = datetime(2026, 8, 20, 12, 0, tzinfo=UTC)

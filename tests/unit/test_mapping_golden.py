@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from forwarder.formats import Format
-from forwarder.formats.command import run_map
+from forwarder.map_command import run_map
 from forwarder.records import LogType
 from tests.unit.mapping_support import GOLDEN
 

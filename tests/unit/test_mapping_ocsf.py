@@ -12,6 +12,7 @@ import pytest
 from forwarder.formats import mapper_for
 from forwarder.formats.ocsf import to_ocsf
 from forwarder.records import LogType, make_record
+from forwarder.source.paging import record_from_api
 from tests.unit.mapping_support import ACCOUNT, OBSERVED, OCSF_VALIDATORS, with_fields
 from tests.unit.mapping_support import DOCUMENTED_ACCESS_REQUEST as DOCUMENTED
 
@@ -30,7 +31,7 @@ def _access(**fields: Any) -> dict[str, Any]:
 
 
 def _scim(**fields: Any) -> dict[str, Any]:
-    event = to_ocsf(make_record(LogType.SCIM_UPDATES, ACCOUNT, fields, observed=OBSERVED))
+    event = to_ocsf(record_from_api(LogType.SCIM_UPDATES, ACCOUNT, fields, observed=OBSERVED))
     assert _errors(event) == []
     return event
 
@@ -255,3 +256,40 @@ def test_the_authentication_schema_rejects_plausible_mistakes(change: Any, expec
     event["user"] = {"name": "michelle@example.com"}
     change(event)
     assert any(expected in message for message in _errors(event)), _errors(event)
+
+
+def test_the_url_of_the_application_has_its_port_and_query_string() -> None:
+    event = _access(app_domain="app.example.com:8443/admin?tab=users", ray_id="8a1b")
+    assert event["http_request"] == {
+        "uid": "8a1b",
+        "url": {
+            "url_string": "app.example.com:8443/admin?tab=users",
+            "hostname": "app.example.com",
+            "port": 8443,
+            "path": "/admin",
+            "query_string": "tab=users",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "unmapped"),
+    [
+        ({"country": "de"}, {"country": "DE"}, {}),
+        ({"country_code": "US", "country": "United States"}, {"country": "US"}, {"country": "United States"}),
+        # A country alone makes no endpoint: both fields stay as they came.
+        ({"ip_address": "<drop>", "country": "DE"}, None, {"country": "DE"}),
+    ],
+)
+def test_the_country_comes_from_country_code_or_country(
+    fields: dict[str, Any], location: dict[str, str] | None, unmapped: dict[str, Any]
+) -> None:
+    event = _access(**{"country_code": "<drop>", **fields})
+    assert event.get("src_endpoint", {}).get("location") == location
+    kept = event.get("unmapped", {})
+    assert {key: kept[key] for key in ("country_code", "country") if key in kept} == unmapped
+
+
+def test_a_numeric_created_at_is_the_event_time() -> None:
+    assert _access(created_at=1714979289123)["time"] == 1714979289123
+    assert _access(created_at=1714979289)["time"] == 1714979289000

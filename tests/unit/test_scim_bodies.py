@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forwarder.formats import Format, encoder_for
+from forwarder.records import LogType
+from forwarder.source.paging import record_from_api
 from forwarder.source.scim_bodies import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_REDACT_KEYS,
@@ -279,3 +282,11 @@ def test_no_planted_secret_survives_preparation(body: Any, limit: int, broken: b
     assert SECRET.encode() not in orjson.dumps(prepared)
     if limit:
         assert len(prepared["request_body"].encode()) <= max(limit, 100)
+
+
+@pytest.mark.parametrize("fmt", ["raw", "ecs", "ocsf"])
+def test_a_record_the_source_makes_without_a_preparer_is_redacted_all_the_same(fmt: str) -> None:
+    # The formats prepare nothing: the source's defaults are what keeps the secret in.
+    record = record_from_api(LogType.SCIM_UPDATES, "account", {"request_body": '{"password": "p4ss"}'})
+    assert INFO_KEY in record.data
+    assert b"p4ss" not in encoder_for(cast(Format, fmt))(record)

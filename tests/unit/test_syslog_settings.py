@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from forwarder.formats import to_raw
+from forwarder.formats import encoder_for, to_raw
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event, SinkConfigError, load_sink_class
 from forwarder.sinks.syslog import SyslogSettings, SyslogSink
@@ -134,3 +134,45 @@ def test_3164_message_has_no_structured_data_or_bom() -> None:
 def test_structured_data_can_be_turned_off() -> None:
     sink = SyslogSink(SyslogSettings(host="siem", structured_data=False))
     assert b" access_requests - {" in sink.message(event()).encode()
+
+
+@pytest.mark.parametrize(("payload", "fmt"), [("json", "ecs"), ("cef", "cef"), ("leef", "leef")])
+def test_the_payload_setting_chooses_the_format_the_pipeline_encodes(payload: str, fmt: str) -> None:
+    sink = SyslogSink(SyslogSettings(host="siem", payload=payload, format="ecs"))
+    assert sink.format == fmt
+
+
+@pytest.mark.parametrize("payload", ["cef", "leef"])
+def test_a_cef_or_leef_payload_is_framed_as_the_pipeline_encoded_it(payload: str) -> None:
+    sink = SyslogSink(SyslogSettings(host="siem", payload=payload))
+    # Bytes no encoder would write: the sink must ship them as they are, not map the record again.
+    item = Event(event(allowed=False).record, b"as the pipeline encoded it")
+    assert sink.message(item).encode().endswith(b" as the pipeline encoded it")
+
+
+def test_the_format_setting_takes_document_formats_only() -> None:
+    # CEF and LEEF come through `payload`; a JSON sink (HEC, _bulk, file) could not carry them.
+    with pytest.raises(ValidationError, match="format"):
+        SyslogSettings(host="siem", format="cef")
+
+
+@pytest.mark.parametrize("payload", ["cef", "leef"])
+def test_configured_severities_and_delimiter_reach_the_payload(payload: str) -> None:
+    sink = SyslogSink(
+        SyslogSettings(
+            host="siem",
+            payload=payload,
+            severity_failure="crit",
+            severity_success="notice",
+            leef_delimiter="~",
+        )
+    )
+    record = event(allowed=False).record
+    # Encoded by the pipeline with the default options: the sink writes its own line instead.
+    wire = sink.message(Event(record, encoder_for(sink.format)(record))).encode()
+    if payload == "cef":
+        assert b"|access_request.failure|Access request denied|8|" in wire
+    else:
+        assert b"~sev=8~" in wire
+    allowed = sink.message(Event(event(allowed=True).record, b"unused")).encode()
+    assert (b"|4|" if payload == "cef" else b"~sev=4~") in allowed

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from forwarder.formats import Format
+from forwarder.formats import DocumentFormat
 from forwarder.records import LogType
 from forwarder.settings.values import credential
 from forwarder.sinks._http.tls import HttpTlsSettings
@@ -88,7 +88,7 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
         env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    format: Format = Field(
+    format: DocumentFormat = Field(
         default="ecs",
         description="Output format of this sink: `ecs` (default, what Kibana and Elastic Security expect), "
         "`ocsf` or `raw`.",

@@ -53,6 +53,19 @@ class Severity(IntEnum):
     DEBUG = 7
 
 
+# CEF severity is 0-10 and LEEF `sev` 1-10; both follow the syslog severity a person configured so
+# that one setting ranks an event the same way in every format.
+SEVERITY_TO_TEN: dict[Severity, int] = {
+    Severity.EMERG: 10,
+    Severity.ALERT: 9,
+    Severity.CRIT: 8,
+    Severity.ERR: 7,
+    Severity.WARNING: 6,
+    Severity.NOTICE: 4,
+    Severity.INFO: 3,
+    Severity.DEBUG: 1,
+}
+
 # Other spellings people write in syslog configurations (rsyslog and syslog-ng accept these).
 SEVERITY_ALIASES = {
     "emergency": "emerg",

@@ -7,15 +7,16 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from forwarder.formats import Format, encoder_for
+from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions
+from forwarder.formats.outcome import Outcome, outcome
+from forwarder.formats.values import flat_text
 from forwarder.records import Record
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkSettings
 from forwarder.sinks.syslog import tls
-from forwarder.sinks.syslog.cef import encode_cef
-from forwarder.sinks.syslog.fields import Outcome, outcome, text
 from forwarder.sinks.syslog.framing import fit_datagram, frame
-from forwarder.sinks.syslog.leef import encode_leef, parse_delimiter
 from forwarder.sinks.syslog.message import (
     SyslogMessage,
     format_3164,
@@ -24,7 +25,7 @@ from forwarder.sinks.syslog.message import (
     prival,
     structured_data_element,
 )
-from forwarder.sinks.syslog.settings import Severity, SyslogSettings
+from forwarder.sinks.syslog.settings import SEVERITY_TO_TEN, Severity, SyslogSettings, parse_delimiter
 from forwarder.sinks.syslog.transport import FrameTooLarge, SendFailed, StreamSender, UdpSender
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,18 @@ class SyslogSink(Sink):
         self.syslog_settings = settings
         self.hostname = settings.hostname or socket.gethostname()
         self.procid = str(os.getpid())
-        self.leef_delimiter = parse_delimiter(settings.leef_delimiter)
+        # CEF and LEEF rank an event by the syslog severities a person configured, and LEEF
+        # separates attributes with the configured delimiter.
+        self.options = KeyValueOptions(
+            failure_severity=SEVERITY_TO_TEN[settings.severity_failure],
+            other_severity=SEVERITY_TO_TEN[settings.severity_success],
+            leef_delimiter=parse_delimiter(settings.leef_delimiter),
+        )
+        # The pipeline encodes every format once, with the default options; a CEF or LEEF payload
+        # with other options is written here instead (the pipeline keys its encodings by format).
+        self._own_encoder: Callable[[Record], bytes] | None = None
+        if settings.payload != "json" and self.options != DEFAULT_OPTIONS:
+            self._own_encoder = encoder_for(settings.payload, self.options)
         # Messages cut to fit udp_max_message_size since start: exported so a person can see loss.
         self.truncated_messages = 0
         self._udp: UdpSender | None = None
@@ -77,6 +89,12 @@ class SyslogSink(Sink):
         # turns, so two batches never race to connect or interleave on the socket.
         self._sending = asyncio.Lock()
 
+    @property
+    def format(self) -> Format:
+        """The payload setting chooses the format: a JSON document in ``format``, or a CEF or LEEF line."""
+        payload = self.syslog_settings.payload
+        return self.settings.format if payload == "json" else payload
+
     # -- encoding ---------------------------------------------------------------------------------
 
     def severity(self, record: Record) -> Severity:
@@ -84,14 +102,10 @@ class SyslogSink(Sink):
             return self.syslog_settings.severity_failure
         return self.syslog_settings.severity_success
 
-    def payload(self, event: Event, severity: Severity) -> bytes:
-        """The message's content as UTF-8. A JSON payload is the document's bytes as they are: no
-        decoding to encode them again."""
-        kind = self.syslog_settings.payload
-        if kind == "cef":
-            return encode_cef(event.record, severity).encode("utf-8")
-        if kind == "leef":
-            return encode_leef(event.record, severity, self.leef_delimiter).encode("utf-8")
+    def payload(self, event: Event) -> bytes:
+        """The message's content as UTF-8: the event's bytes as the pipeline encoded them."""
+        if self._own_encoder is not None:
+            return self._own_encoder(event.record)
         return event.body
 
     def structured_data(self, record: Record) -> str:
@@ -102,7 +116,7 @@ class SyslogSink(Sink):
         if record.account_id:
             params.append(("account_id", record.account_id))
         for name in SD_FIELDS[record.log_type.value]:
-            value = text(record.data.get(name))
+            value = flat_text(record.data.get(name))
             if value is not None:
                 params.append((name, value))
         return structured_data_element(settings.sd_id, params)
@@ -111,7 +125,7 @@ class SyslogSink(Sink):
         settings = self.syslog_settings
         severity = self.severity(event.record)
         pri = prival(settings.facility, severity)
-        payload = self.payload(event, severity)
+        payload = self.payload(event)
         if settings.rfc == "3164":
             return format_3164(
                 pri=pri,
@@ -258,5 +272,5 @@ class SyslogSink(Sink):
         settings = self.syslog_settings
         return (
             f"syslog {settings.transport}://{settings.host}:{settings.effective_port} "
-            f"(RFC {settings.rfc}, {settings.payload}, {self.format})"
+            f"(RFC {settings.rfc}, {settings.payload}, {settings.format})"
         )

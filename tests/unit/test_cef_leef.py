@@ -1,4 +1,4 @@
-"""CEF and LEEF: escaping (property-tested by parsing back), key mappings and outcomes."""
+"""CEF and LEEF: escaping (property-tested by parsing back) and key mappings."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forwarder import __version__
+from forwarder.formats import encoder_for
+from forwarder.formats.cef import escape_extension, format_cef, to_cef
+from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions, escape_header
+from forwarder.formats.leef import format_leef, header_delimiter, to_leef
 from forwarder.records import LogType, Record, make_record
-from forwarder.sinks.syslog.cef import encode_cef, escape_extension, escape_header, format_cef
-from forwarder.sinks.syslog.fields import Outcome, outcome
-from forwarder.sinks.syslog.leef import encode_leef, format_leef, header_delimiter, parse_delimiter
-from forwarder.sinks.syslog.settings import Severity
+from forwarder.sinks.syslog.settings import parse_delimiter
 from tests.support.syslog_parsers import parse_cef, parse_leef
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -84,7 +85,7 @@ def test_leef_round_trips_any_header_and_attributes(
 )
 def test_cef_of_any_access_record_parses_back(data: dict[str, str], allowed: bool) -> None:
     record = access(**data, allowed=allowed, created_at="2024-05-06T07:08:09.123Z")
-    parsed = parse_cef(encode_cef(record, Severity.WARNING))
+    parsed = parse_cef(to_cef(record, DEFAULT_OPTIONS))
     assert parsed.extension.get("suser") == data.get("user_email")
     assert parsed.extension.get("act") == data.get("action")
     assert parsed.extension.get("externalId") == data.get("ray_id")
@@ -99,7 +100,7 @@ def test_cef_of_any_access_record_parses_back(data: dict[str, str], allowed: boo
 )
 def test_leef_of_any_scim_record_parses_back(data: dict[str, str], delimiter: str) -> None:
     record = scim(**data, logged_at="2024-05-06T07:08:09.123Z")
-    parsed = parse_leef(encode_leef(record, Severity.INFO, delimiter))
+    parsed = parse_leef(to_leef(record, KeyValueOptions(leef_delimiter=delimiter)))
     assert parsed.attributes.get("usrName") == data.get("resource_user_email")
     assert parsed.attributes.get("requestBody") == data.get("request_body")
     assert parsed.attributes.get("reason") == data.get("error_description")
@@ -117,7 +118,7 @@ def test_cef_access_request_mapping() -> None:
         created_at="2024-05-06T07:08:09.123Z",
         ray_id="8a1b2c3d4e5f6a7b",
     )
-    parsed = parse_cef(encode_cef(record, Severity.WARNING))
+    parsed = parse_cef(to_cef(record, DEFAULT_OPTIONS))
     assert parsed.header == [
         "Cloudflare",
         "Access",
@@ -157,7 +158,7 @@ def test_cef_scim_mapping_leaves_out_nulls_and_their_labels() -> None:
         idp_id=None,
         logged_at="2024-05-06T07:08:09Z",
     )
-    line = encode_cef(record, Severity.ERR)
+    line = to_cef(record, KeyValueOptions(failure_severity=7))
     # idp_id is null: neither cs1 nor its label is written.
     assert "cs1" not in line
     parsed = parse_cef(line)
@@ -170,7 +171,7 @@ def test_cef_scim_mapping_leaves_out_nulls_and_their_labels() -> None:
 
 
 def test_cef_leaves_out_an_address_that_is_not_one() -> None:
-    assert "src=" not in encode_cef(access(ip_address="not an ip"), Severity.INFO)
+    assert "src=" not in to_cef(access(ip_address="not an ip"), DEFAULT_OPTIONS)
 
 
 def test_leef_access_request_mapping() -> None:
@@ -182,7 +183,7 @@ def test_leef_access_request_mapping() -> None:
         allowed=True,
         created_at="2024-05-06T07:08:09.123456Z",
     )
-    line = encode_leef(record, Severity.INFO, "^")
+    line = to_leef(record, DEFAULT_OPTIONS)
     assert line.startswith(f"LEEF:2.0|Cloudflare|Access|{__version__}|access_request.success|^|devTime=")
     parsed = parse_leef(line)
     assert parsed.attributes["devTime"] == "2024-05-06T07:08:09.123+0000"
@@ -196,7 +197,7 @@ def test_leef_access_request_mapping() -> None:
 
 def test_leef_writes_an_unprintable_delimiter_as_hex() -> None:
     assert header_delimiter("\t") == "x09"
-    assert "|x09|" in encode_leef(access(), Severity.INFO, "\t")
+    assert "|x09|" in to_leef(access(), KeyValueOptions(leef_delimiter="\t"))
 
 
 @pytest.mark.parametrize(("setting", "delimiter"), [("^", "^"), ("x09", "\t"), ("0x09", "\t"), ("X5E", "^")])
@@ -210,20 +211,11 @@ def test_leef_delimiter_settings_that_cannot_work(setting: str) -> None:
         parse_delimiter(setting)
 
 
-@pytest.mark.parametrize(
-    ("record", "expected"),
-    [
-        (access(allowed=True), Outcome.SUCCESS),
-        (access(allowed=False), Outcome.FAILURE),
-        (access(allowed=None), Outcome.UNKNOWN),
-        (access(), Outcome.UNKNOWN),
-        (scim(status="SUCCESS"), Outcome.SUCCESS),
-        (scim(status="FAILURE"), Outcome.FAILURE),
-        (scim(status="failure"), Outcome.FAILURE),
-        (scim(status=None, error_description="409 conflict"), Outcome.FAILURE),
-        (scim(status=None, error_description=""), Outcome.UNKNOWN),
-        (scim(), Outcome.UNKNOWN),
-    ],
-)
-def test_outcome_table(record: Record, expected: Outcome) -> None:
-    assert outcome(record) == expected
+def test_the_encoders_write_the_lines_as_utf8() -> None:
+    record = access(user_email="josé@example.com", allowed=True)
+    assert encoder_for("cef")(record) == to_cef(record, DEFAULT_OPTIONS).encode()
+    assert encoder_for("leef")(record) == to_leef(record, DEFAULT_OPTIONS).encode()
+    options = KeyValueOptions(other_severity=0, leef_delimiter="~")
+    assert encoder_for("leef", options)(record) == to_leef(record, options).encode()
+    # LEEF's sev is 1-10: a CEF severity of 0 is written as 1.
+    assert "~sev=1~" in to_leef(record, options)

@@ -7,6 +7,7 @@ be given. A bad line is reported with its number and the rest still maps.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,8 @@ from typing import Any, BinaryIO, TextIO
 import orjson
 
 from forwarder.formats import Format, encoder_for
-from forwarder.records import LogType, make_record
+from forwarder.records import LogType
+from forwarder.source.paging import record_from_api
 from forwarder.source.scim_bodies import DEFAULT_MAX_BODY_BYTES, DEFAULT_REDACT_KEYS, prepare_scim_record
 
 EXIT_OK = 0
@@ -115,6 +117,7 @@ def run_map(
     """
     # The pipeline's own encoder: the output is the bytes a sink would ship.
     encode = encoder_for(fmt)
+    prepare = functools.partial(prepare_scim_record, redact_keys=redact_keys, max_body_bytes=max_body_bytes)
     bad = 0
     for item in _items(source.read()):
         if item.error is None and not isinstance(item.value, dict):
@@ -123,12 +126,9 @@ def run_map(
             bad += 1
             print(f"{item.where}: {item.error}", file=err)
             continue
-        data: dict[str, Any] = item.value
-        if log_type is LogType.SCIM_UPDATES:
-            data = prepare_scim_record(data, redact_keys=redact_keys, max_body_bytes=max_body_bytes)
         try:
             # A time whose offset pushes it past year 1 or 9999 overflows datetime.
-            record = make_record(log_type, account_id, data, observed=observed)
+            record = record_from_api(log_type, account_id, item.value, observed, prepare)
         except (ValueError, OverflowError) as error:
             bad += 1
             print(f"{item.where}: cannot be read: {error}", file=err)

@@ -1,0 +1,49 @@
+"""Whether an event succeeded: the one rule every format applies (ECS event.outcome, OCSF status,
+CEF and LEEF ``outcome`` and event class, the syslog severity).
+
+An access request is allowed or denied (``allowed``, a boolean; absent is not "denied": the
+schema's default of false describes a request filter). A SCIM update succeeded or failed by its
+``status``: ``SUCCESS`` or ``FAILURE`` in the API's schema, ``ERROR`` in the dashboard's words.
+The API may add values: any other is unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from forwarder.records import LogType, Record
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
+_SCIM_STATUSES = {"SUCCESS": Outcome.SUCCESS, "FAILURE": Outcome.FAILURE, "ERROR": Outcome.FAILURE}
+
+
+def access_outcome(allowed: Any) -> Outcome:
+    if allowed is True:
+        return Outcome.SUCCESS
+    if allowed is False:
+        return Outcome.FAILURE
+    return Outcome.UNKNOWN
+
+
+def is_scim_status(status: Any) -> bool:
+    """Whether ``status`` is one the rule knows; a format keeps any other under its vendor namespace."""
+    return isinstance(status, str) and status.upper() in _SCIM_STATUSES
+
+
+def scim_outcome(status: Any) -> Outcome:
+    if isinstance(status, str):
+        return _SCIM_STATUSES.get(status.upper(), Outcome.UNKNOWN)
+    return Outcome.UNKNOWN
+
+
+def outcome(record: Record) -> Outcome:
+    if record.log_type is LogType.ACCESS_REQUESTS:
+        return access_outcome(record.data.get("allowed"))
+    return scim_outcome(record.data.get("status"))
