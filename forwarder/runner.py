@@ -13,7 +13,7 @@ from typing import Any
 
 from forwarder.builders import make_client, scim_preparer
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
-from forwarder.coordination.guarded import LeaderGuardedCheckpoints
+from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, Term
 from forwarder.pipeline.dead_letters import DeadLetters
 from forwarder.pipeline.fan_out import Pipeline

@@ -44,10 +44,8 @@ from forwarder.coordination.api import (
     KubernetesError,
 )
 from forwarder.coordination.lease import (
-    JITTER,
     DeadlinePassed,
     LeadershipLost,
-    LeaseTimings,
     Term,
     lost_race,
     micro_time,
@@ -55,6 +53,7 @@ from forwarder.coordination.lease import (
     utc_now,
 )
 from forwarder.retry import MAX_RETRY_AFTER, Backoff
+from forwarder.settings.leases import JITTER, LeaseTimings
 
 __all__ = ["JITTER", "LeaderElector", "LeadershipLost", "LeaseTimings", "Term", "micro_time"]
 

@@ -1,5 +1,6 @@
-"""The pieces of the Lease protocol that are not the elector itself: its timings and their rules,
-a term of leadership, the Lease's time format, and which API errors mean "try again".
+"""The pieces of the Lease protocol that are not the elector itself: a term of leadership, the Lease's
+time format, and which API errors mean "try again". Its timings and their rules are settings
+(:mod:`forwarder.settings.leases`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from datetime import UTC, datetime
 
 from forwarder.coordination.api import KubernetesConfigurationError, KubernetesError
 
-# Waits between attempts to acquire are stretched at random up to this factor, so that candidates
-# started together do not ask in lockstep (client-go's JitterFactor is 1.2; this is tighter).
-JITTER = 0.2
-
 
 class LeadershipLost(Exception):
     """This replica is no longer the leader: it must not read streams or commit positions."""
@@ -21,27 +18,6 @@ class LeadershipLost(Exception):
 
 class DeadlinePassed(KubernetesError):
     """No time is left before the renew deadline for another request."""
-
-
-@dataclass(frozen=True)
-class LeaseTimings:
-    duration: float
-    renew_deadline: float
-    retry_period: float
-
-    def problems(self) -> list[str]:
-        found = []
-        if self.renew_deadline >= self.duration:
-            found.append(
-                "FORWARDER_LEASE_RENEW_DEADLINE: must be shorter than FORWARDER_LEASE_DURATION, so that a "
-                "leader that cannot renew stops before another replica may take over"
-            )
-        if self.retry_period * (1 + JITTER) >= self.renew_deadline:
-            found.append(
-                "FORWARDER_LEASE_RETRY_PERIOD: must be shorter than FORWARDER_LEASE_RENEW_DEADLINE / 1.2, "
-                "so that a leader gets more than one try to renew"
-            )
-        return found
 
 
 @dataclass

@@ -14,10 +14,10 @@ import pytest
 
 import forwarder.runner
 from forwarder.checkpoints.file import CheckpointFileError, FileCheckpointStore
+from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.coordination.api import KubernetesConfigurationError
-from forwarder.coordination.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, LeaseTimings
 from forwarder.retry import Backoff
 from forwarder.runner import Forwarder
