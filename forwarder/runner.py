@@ -15,6 +15,7 @@ from forwarder.builders import make_client, scim_preparer
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
 from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, Term
+from forwarder.pipeline.checkpointer import Checkpointer
 from forwarder.pipeline.dead_letters import DeadLetters
 from forwarder.pipeline.fan_out import Pipeline
 from forwarder.records import LogType
@@ -24,7 +25,7 @@ from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
-from forwarder.source.stream_state import StreamOptions
+from forwarder.source.stream_state import StreamOptions, stream_key
 from forwarder.source.streams import Stream
 from forwarder.stopping import install_signal_handlers, until_stopped
 from forwarder.telemetry import Telemetry
@@ -43,6 +44,8 @@ class Forwarder:
     pipeline: Pipeline
     checkpoints: CheckpointStore
     streams: list[Stream] = field(default_factory=list)
+    # Each stream's commits, by stream key: renewed with the stream at every term.
+    checkpointers: dict[str, Checkpointer] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=Telemetry)
     # With leader election, streams are read only while this replica holds the Lease.
     leadership: LeaderElector | None = None
@@ -107,20 +110,38 @@ class Forwarder:
                 client, account_id, settings.scim_idp_ids, settings.idp_refresh_interval
             )
             for log_type in settings.log_types:
+                key = stream_key(account_id, LogType(log_type))
                 forwarder.streams.append(
                     Stream(
                         client,
                         account_id,
                         LogType(log_type),
                         options,
-                        store,
-                        pipeline.submit,
+                        forwarder._checkpointer(key, options),
                         idps=idps,
                         prepare=prepare,
                         telemetry=telemetry,
                     )
                 )
         return forwarder
+
+    def _checkpointer(self, key: str, options: StreamOptions) -> Checkpointer:
+        """A stream's fresh way into the pipeline, and the commits that follow its acknowledgements."""
+        checkpointer = Checkpointer(
+            key,
+            self.checkpoints,
+            self.pipeline.submit,
+            reread_span=options.reread_span,
+            checkpoint_ids=options.checkpoint_ids,
+        )
+        self.checkpointers[key] = checkpointer
+        return checkpointer
+
+    def _commit_loops(self) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self.checkpointers[stream.key].run(stream.progress))
+            for stream in self.streams
+        ]
 
     async def run(self, *, until_caught_up: bool, stop: asyncio.Event | None = None) -> None:
         """Read every stream and ship it; return when caught up (``once``) or when ``stop`` is set.
@@ -141,7 +162,7 @@ class Forwarder:
             if self.leadership is not None:
                 await self._read_while_leading(self.leadership, until_caught_up, stop)
                 return
-            commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+            commits = self._commit_loops()
             stack.callback(lambda: [task.cancel() for task in commits])
             await self._read_then_finish(commits, until_caught_up, stop)
 
@@ -228,8 +249,9 @@ class Forwarder:
     ) -> bool:
         """Read until the term ends (False) or until stopped or caught up (True)."""
         # Fresh streams: the previous leader may have moved the checkpoints since this replica led.
-        self.streams[:] = [stream.renewed() for stream in self.streams]
-        commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+        for stream in self.streams:
+            stream.restart(self._checkpointer(stream.key, stream.options))
+        commits = self._commit_loops()
         readers = asyncio.create_task(self._read_all(until_caught_up))
         lost = asyncio.create_task(term.lost.wait())
         stopping = asyncio.create_task(stop.wait())
@@ -315,7 +337,7 @@ class Forwarder:
             await self._drain_for_shutdown()
 
     async def _flush_streams(self) -> None:
-        await asyncio.gather(*(stream.flush() for stream in self.streams))
+        await asyncio.gather(*(checkpointer.flush() for checkpointer in self.checkpointers.values()))
 
     async def _drain_for_shutdown(self) -> None:
         grace = self.settings.shutdown_grace
