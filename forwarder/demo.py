@@ -15,10 +15,10 @@ from typing import Any
 
 from fakes.cloudflare.config import DEFAULT_TOKEN, LOG_TYPES, SimulatorConfig
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.formats import Format
 from forwarder.records import event_id, parse_timestamp
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.source.streams import Stream
@@ -54,7 +54,9 @@ async def demo(output: Path, *, hours: float, fmt: Format) -> dict[str, tuple[in
             progress_interval=2,
         )
         sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format=fmt, fsync=False))
-        forwarder = Forwarder.build(Config(settings, (sink,)), checkpoints=MemoryCheckpointStore(), now=now)
+        forwarder = Forwarder.build(
+            Config(settings, (sink,)), Parts(checkpoints=MemoryCheckpointStore(), now=now)
+        )
         delivered: set[str] = set()
         forwarder.pipeline.on_acknowledged(
             lambda records: delivered.update(record.event_id for record in records)

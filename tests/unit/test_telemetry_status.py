@@ -10,9 +10,9 @@ import pytest
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION
 
 from forwarder import __version__
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.coordination.leader import LeaderElector, LeaseTimings
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
 from forwarder.telemetry.exporters import otlp_enabled, resource, telemetry_from_environment
 from forwarder.telemetry.status import StatusBoard
@@ -41,7 +41,8 @@ def forwarder(**overrides: Any) -> Forwarder:
         "ready_cloudflare_max_age": 300,
     } | overrides
     return Forwarder.build(
-        Config(Settings(**options), ()), sinks=[MemorySink()], checkpoints=MemoryCheckpointStore(), now=NOW
+        Config(Settings(**options), ()),
+        Parts(sinks=[MemorySink()], checkpoints=MemoryCheckpointStore(), now=NOW),
     )
 
 
