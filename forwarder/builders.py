@@ -1,16 +1,24 @@
-"""Small builders of the composition root: the Cloudflare client and the SCIM body preparation, from
-the settings. The runner, `check` and the tests build these the same way."""
+"""Small builders of the composition root (:mod:`forwarder.app`), each from the settings: the
+Cloudflare client, the SCIM body preparation, the pipeline and the streams' options. `check` and the
+tests build these the same way."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.fan_out import Pipeline
+from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.retry import Backoff
 from forwarder.settings import ConfigurationError, Settings
+from forwarder.sinks.base import Sink
 from forwarder.source.client import CloudflareClient, Credentials
 from forwarder.source.instruments import SourceInstruments
 from forwarder.source.ratelimit import RateLimiter
+from forwarder.source.stream_state import StreamOptions
 from forwarder.tls import TlsSettingError, TlsVariables, client_context
 
 
@@ -55,4 +63,34 @@ def scim_preparer(settings: Settings) -> Any:
         redact_keys=keys,
         max_body_bytes=settings.scim_body_max_bytes,
         unknown_body=settings.scim_unknown_body,
+    )
+
+
+def make_pipeline(
+    settings: Settings, sinks: Sequence[Sink], *, telemetry: PipelineInstruments, may_send: Callable[[], bool]
+) -> Pipeline:
+    """The fan-out to ``sinks``, with the dead-letter file and the retry policy of the settings."""
+    return Pipeline(
+        sinks,
+        DeadLetters.from_settings(settings),
+        backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
+        max_event_age=settings.max_event_age,
+        telemetry=telemetry,
+        may_send=may_send,
+    )
+
+
+def stream_options(settings: Settings, now: datetime) -> StreamOptions:
+    """How every stream reads; FORWARDER_START_AT counts back from ``now``."""
+    return StreamOptions(
+        poll_interval=settings.poll_interval,
+        overlap=settings.overlap,
+        settle_delay=settings.settle_delay,
+        max_window=settings.max_window,
+        page_size=settings.page_size,
+        max_pages=settings.max_pages,
+        start=settings.start_time(now),
+        late_horizon=settings.late_horizon,
+        reread_interval=settings.late_reread_interval,
+        checkpoint_ids=settings.checkpoint_ids,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from forwarder.app import Forwarder, Parts
+from forwarder.builders import make_client
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.records import LogType
-from forwarder.runner import Forwarder, make_client
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config
 from forwarder.sinks.base import SinkError
@@ -28,7 +29,9 @@ async def run_check(config: Config) -> int:
     client = make_client(settings, attempts=ATTEMPTS)
     failures = 0
     try:
-        forwarder = Forwarder.build(config, sinks=[], checkpoints=MemoryCheckpointStore(), client=client)
+        forwarder = Forwarder.build(
+            config, Parts(sinks=[], checkpoints=MemoryCheckpointStore(), client=client)
+        )
         for stream in forwarder.streams:
             what = f"Cloudflare {stream.log_type.value} of account {stream.account_id}"
             try:

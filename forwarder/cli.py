@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forwarder import __version__
 from forwarder.checkpoints.file import CheckpointFileError
@@ -22,6 +23,10 @@ from forwarder.pipeline.fan_out import SinkStopped
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, ConfigurationError, load_config
 from forwarder.source.errors import CloudflareError
+
+if TYPE_CHECKING:
+    from forwarder.app import Forwarder
+    from forwarder.telemetry import Telemetry
 
 log = logging.getLogger("forwarder")
 
@@ -103,7 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def forward(config: Config, *, until_caught_up: bool) -> int:
     """``run`` and ``once``: the exit code says why it stopped."""
     from forwarder.garbage_collection import tune_for_throughput
-    from forwarder.runner import Forwarder, install_signal_handlers
     from forwarder.telemetry.exporters import telemetry_from_environment
 
     settings = config.settings
@@ -111,12 +115,7 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
     early = EarlySignals()
     telemetry = telemetry_from_environment(prometheus=settings.health_port != 0)
     try:
-        leadership = None
-        if settings.leader_election:
-            from forwarder.coordination import leader_elector
-
-            leadership = leader_elector(settings)
-        forwarder = Forwarder.build(config, telemetry=telemetry, leadership=leadership)
+        forwarder = build_forwarder(config, telemetry)
     except (KubernetesConfigurationError, ConfigurationError) as error:
         print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
         telemetry.shutdown()
@@ -133,36 +132,10 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
     )
     log.info("configuration", extra={"settings": config_summary(config)})
     tune_for_throughput()
-
-    async def main_task() -> bool:
-        task = asyncio.current_task()
-        assert task is not None
-        stop = asyncio.Event()
-        install_signal_handlers(stop, task)
-        if early.received:
-            stop.set()
-        if settings.health_port == 0:
-            await forwarder.run(until_caught_up=until_caught_up, stop=stop)
-            return stop.is_set()
-        from forwarder.telemetry.health import serve_endpoints
-
-        async with serve_endpoints(
-            forwarder, telemetry, host=settings.health_address, port=settings.health_port
-        ):
-            await forwarder.run(until_caught_up=until_caught_up, stop=stop)
-        return stop.is_set()
-
     try:
-        stopped = asyncio.run(main_task())
+        stopped = asyncio.run(serve_and_run(forwarder, until_caught_up=until_caught_up, early=early))
     except BaseException as error:  # every way out gets its exit code and its words
-        code = exit_code_for(error)
-        if code != EXIT_OK and forwarding_stream(config) is not sys.stderr:
-            # Logs went to standard output: the reason the process ended also goes where a person
-            # looks first, as the configuration errors do.
-            scrubber = Scrubber.from_config(config)
-            for leaf in leaves(error):
-                print(f"cloudflare-siem-forwarder: {scrubber.text(str(leaf))}", file=sys.stderr)
-        return code
+        return exit_code_saying_why(error, config)
     finally:
         telemetry.shutdown()
     if stopped:
@@ -170,6 +143,52 @@ def forward(config: Config, *, until_caught_up: bool) -> int:
         return EXIT_OK
     log.info("caught up", extra={"events": dict(forwarder.totals())})
     return EXIT_OK
+
+
+def build_forwarder(config: Config, telemetry: Telemetry) -> Forwarder:
+    """The forwarder of ``run``/``once``, campaigning for its Lease with FORWARDER_LEADER_ELECTION."""
+    from forwarder.app import Forwarder, Parts
+
+    leadership = None
+    if config.settings.leader_election:
+        from forwarder.coordination import leader_elector
+
+        leadership = leader_elector(config.settings)
+    return Forwarder.build(config, Parts(telemetry=telemetry, leadership=leadership))
+
+
+async def serve_and_run(forwarder: Forwarder, *, until_caught_up: bool, early: EarlySignals) -> bool:
+    """Run with the signal handlers in place and the health endpoints served; True when stopped."""
+    from forwarder.stopping import install_signal_handlers
+
+    task = asyncio.current_task()
+    assert task is not None
+    stop = asyncio.Event()
+    install_signal_handlers(stop, task)
+    if early.received:
+        stop.set()
+    settings = forwarder.settings
+    if settings.health_port == 0:
+        await forwarder.run(until_caught_up=until_caught_up, stop=stop)
+        return stop.is_set()
+    from forwarder.telemetry.health import serve_endpoints
+
+    async with serve_endpoints(
+        forwarder, forwarder.telemetry, host=settings.health_address, port=settings.health_port
+    ):
+        await forwarder.run(until_caught_up=until_caught_up, stop=stop)
+    return stop.is_set()
+
+
+def exit_code_saying_why(error: BaseException, config: Config) -> int:
+    code = exit_code_for(error)
+    if code != EXIT_OK and forwarding_stream(config) is not sys.stderr:
+        # Logs went to standard output: the reason the process ended also goes where a person
+        # looks first, as the configuration errors do.
+        scrubber = Scrubber.from_config(config)
+        for leaf in leaves(error):
+            print(f"cloudflare-siem-forwarder: {scrubber.text(str(leaf))}", file=sys.stderr)
+    return code
 
 
 def replay_dead_letters(config: Config, only: list[str]) -> int:

@@ -8,18 +8,17 @@ them with `once` semantics, and the demo checks the output against the simulator
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fakes.cloudflare.config import DEFAULT_TOKEN, LOG_TYPES, SimulatorConfig
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.formats import Format
-from forwarder.pipeline.acknowledgement import Ticket
-from forwarder.records import Record, event_id, parse_timestamp
-from forwarder.runner import Forwarder
+from forwarder.records import event_id, parse_timestamp
 from forwarder.settings import Config, Settings, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.source.streams import Stream
@@ -55,17 +54,13 @@ async def demo(output: Path, *, hours: float, fmt: Format) -> dict[str, tuple[in
             progress_interval=2,
         )
         sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format=fmt, fsync=False))
-        forwarder = Forwarder.build(Config(settings, (sink,)), checkpoints=MemoryCheckpointStore(), now=now)
+        forwarder = Forwarder.build(
+            Config(settings, (sink,)), Parts(checkpoints=MemoryCheckpointStore(), now=now)
+        )
         delivered: set[str] = set()
-        submit = forwarder.pipeline.submit
-
-        async def submit_and_note(records: Sequence[Record]) -> Ticket:
-            # `once` returns only after every submitted record is acknowledged by the sink.
-            delivered.update(record.event_id for record in records)
-            return await submit(records)
-
-        for stream in forwarder.streams:
-            stream.submit = submit_and_note
+        forwarder.pipeline.on_acknowledged(
+            lambda records: delivered.update(record.event_id for record in records)
+        )
         await forwarder.run(until_caught_up=True)
         return {stream.key: _tally(stream, simulator, delivered) for stream in forwarder.streams}
     finally:

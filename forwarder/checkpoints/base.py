@@ -5,7 +5,7 @@ of the events delivered just before the position, so that the windows a restart 
 deliver them twice. A store keeps them with the position, written no later than the position.
 They only ever name events already delivered, so an old or missing copy costs duplicates, not loss.
 
-A store has a life: the runner calls :meth:`CheckpointStore.open` before anything reads or
+A store has a life: the app calls :meth:`CheckpointStore.open` before anything reads or
 commits, and :meth:`CheckpointStore.close` when the run ends, whatever way it ends.
 """
 

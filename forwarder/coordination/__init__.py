@@ -1,4 +1,5 @@
-"""Kubernetes as the coordination engine: the API client, Lease leader election and account shards."""
+"""Kubernetes as the coordination engine: the API client and Lease leader election (one Lease per
+account shard; the shards themselves are settings, :mod:`forwarder.settings.shards`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from forwarder.coordination.api import (
     KubernetesError,
 )
 from forwarder.coordination.leader import LeaderElector, LeadershipLost, LeaseTimings, Term
-from forwarder.coordination.shards import shard_lease_name
 from forwarder.retry import Backoff
+from forwarder.settings.shards import shard_lease_name
 
 if TYPE_CHECKING:
     from forwarder.settings import Settings

@@ -44,17 +44,19 @@ from forwarder.coordination.api import (
     KubernetesError,
 )
 from forwarder.coordination.lease import (
-    JITTER,
-    DeadlinePassed,
     LeadershipLost,
-    LeaseTimings,
     Term,
+    bounded,
+    held_lease,
     lost_race,
     micro_time,
+    new_lease,
+    released_lease,
     transient,
     utc_now,
 )
 from forwarder.retry import MAX_RETRY_AFTER, Backoff
+from forwarder.settings.leases import JITTER, LeaseTimings
 
 __all__ = ["JITTER", "LeaderElector", "LeadershipLost", "LeaseTimings", "Term", "micro_time"]
 
@@ -305,17 +307,7 @@ class LeaderElector:
                 lease = self._lease = None
 
     async def _write(self, lease: JsonObject, started: float, seconds: float) -> bool:
-        now = self.wall_clock()
-        spec = lease.get("spec") or {}
-        holder = spec.get("holderIdentity") or ""
-        renewed = {
-            "holderIdentity": self.identity,
-            "leaseDurationSeconds": math.ceil(self.timings.duration),
-            "acquireTime": spec.get("acquireTime") if holder == self.identity else micro_time(now),
-            "renewTime": micro_time(now),
-            "leaseTransitions": int(spec.get("leaseTransitions") or 0) + (holder != self.identity),
-        }
-        body = {**lease, "spec": {**spec, **renewed}}
+        body = held_lease(lease, self.identity, self.timings.duration, self.wall_clock())
         written = await self._bounded(
             self.api.replace(LEASES, self.name, body, request_timeout=seconds), seconds
         )
@@ -323,46 +315,15 @@ class LeaderElector:
         return True
 
     async def _create(self, started: float, seconds: float) -> bool:
-        now = self.wall_clock()
-        body = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": self.name, "namespace": self.api.namespace},
-            "spec": {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": math.ceil(self.timings.duration),
-                "acquireTime": micro_time(now),
-                "renewTime": micro_time(now),
-                "leaseTransitions": 0,
-            },
-        }
+        body = new_lease(
+            self.name, self.api.namespace, self.identity, self.timings.duration, self.wall_clock()
+        )
         written = await self._bounded(self.api.create(LEASES, body, request_timeout=seconds), seconds)
         self._held(written, started)
         return True
 
     async def _bounded(self, request: Coroutine[Any, Any, T], seconds: float) -> T:
-        """The request's answer, or a timeout after ``seconds`` on this replica's own clock.
-
-        httpx's timeout applies to each phase of a request (connect, write, read), not to the
-        whole; the term's deadline is a moment on ``clock``, so it is enforced here as well.
-        """
-        if seconds <= 0:
-            request.close()
-            raise DeadlinePassed(f"lease {self._lease_path()}: no time left before the renew deadline")
-        call = asyncio.ensure_future(request)
-        timer = asyncio.ensure_future(self.sleep(seconds))
-        try:
-            done, _ = await asyncio.wait({call, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-            if not call.done():
-                call.cancel()
-            await asyncio.gather(call, timer, return_exceptions=True)
-        if call in done:
-            return call.result()
-        raise KubernetesError(
-            f"lease {self._lease_path()}: the Kubernetes API did not answer within {seconds:.3g} s"
-        )
+        return await bounded(request, seconds, self.sleep, f"lease {self._lease_path()}")
 
     def _remaining(self) -> float:
         return self._valid_until - self.clock()
@@ -391,6 +352,10 @@ class LeaderElector:
     def _lease_path(self) -> str:
         return f"{self.api.namespace}/{self.name}"
 
+    async def close(self) -> None:
+        """Close the API client (when the run ends, after :meth:`release`)."""
+        await self.api.close()
+
     async def release(self) -> None:
         """Hand the lease back so that another replica takes over at once (on a clean shutdown).
 
@@ -398,12 +363,7 @@ class LeaderElector:
         """
         if not self.is_leader() or self._lease is None:
             return
-        spec = self._lease.get("spec") or {}
-        now = micro_time(self.wall_clock())
-        released = {
-            **self._lease,
-            "spec": {**spec, "holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": now},
-        }
+        released = released_lease(self._lease, self.wall_clock())
         self._end_term()
         timeout = self.api.timeout
         try:

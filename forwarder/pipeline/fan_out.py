@@ -66,10 +66,16 @@ class Pipeline:
         self.stopped: dict[str, str] = {}
         self.stopped_event = asyncio.Event()
         self._runs: list[asyncio.Task[None]] = []
+        self._acknowledged: list[Callable[[Sequence[Record]], None]] = []
 
     @property
     def status(self) -> dict[str, SinkStatus]:
         return {worker.sink.name: worker.status for worker in self.workers}
+
+    def on_acknowledged(self, listener: Callable[[Sequence[Record]], None]) -> None:
+        """Call ``listener`` with each group of records submitted from now on, once every sink has
+        acknowledged it (or written it to the dead-letter file). Never for abandoned events."""
+        self._acknowledged.append(listener)
 
     async def open(self) -> None:
         """Open every sink and start its worker; a sink that cannot open is stopped, loudly."""
@@ -99,6 +105,7 @@ class Pipeline:
             sum(len(events[worker.sink.format]) for worker in self.workers),
             # Records without a time of their own say nothing about how far behind the stream is.
             newest=max((record.timestamp for record in records if record.timestamp), default=None),
+            on_done=self._report_acknowledged(records),
         )
         queued = time.monotonic()
         for worker in self.workers:
@@ -135,6 +142,17 @@ class Pipeline:
     async def drain(self) -> None:
         """Wait until every queued event is acknowledged (or its sink stopped)."""
         await asyncio.gather(*(worker.wait_idle() for worker in self.workers))
+
+    def _report_acknowledged(self, records: Sequence[Record]) -> Callable[[], None] | None:
+        if not self._acknowledged:
+            return None
+        listeners = list(self._acknowledged)
+
+        def report() -> None:
+            for listener in listeners:
+                listener(records)
+
+        return report
 
     async def _encode(self, records: Sequence[Record], fmt: Format) -> list[Event]:
         encode = encoder_for(fmt)

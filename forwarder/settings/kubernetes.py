@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from forwarder.config_sources import EnvironmentSettings
+from forwarder.settings.leases import LeaseTimings
+from forwarder.settings.shards import ordinal_from_pod_name
 from forwarder.settings.values import Seconds, seconds
 
 
@@ -108,8 +110,6 @@ class KubernetesSettings(EnvironmentSettings):
 
     @model_validator(mode="after")
     def _lease_and_shards(self) -> KubernetesSettings:
-        from forwarder.coordination.leader import LeaseTimings
-
         problems = []
         if self.leader_election:
             problems += LeaseTimings(
@@ -160,6 +160,4 @@ class KubernetesSettings(EnvironmentSettings):
         """This replica's shard, from FORWARDER_SHARD_ORDINAL or the StatefulSet pod name."""
         if self.shard_ordinal is not None:
             return self.shard_ordinal
-        from forwarder.coordination.shards import ordinal_from_pod_name
-
         return ordinal_from_pod_name(self.resolved_pod_name())

@@ -391,7 +391,7 @@ class Settings(KubernetesSettings):
         """The accounts this replica reads: all of them, or its shard's."""
         if self.shards <= 1:
             return list(self.account_ids)
-        from forwarder.coordination.shards import shard_accounts
+        from forwarder.settings.shards import shard_accounts
 
         return shard_accounts(self.account_ids, self.shards, self.ordinal() or 0)
 

@@ -1,26 +1,15 @@
 """The event ids a stream remembers, so that reading a stretch of time again delivers nothing twice.
 
 Windows overlap, and a trailing re-read goes back over the late horizon: every record read there
-again must be recognised. In memory a stream keeps the whole ids of what it read; with each
-checkpoint it keeps the ids of what every sink has acknowledged in the span a restart reads again,
-so a graceful restart delivers nothing twice either.
-
-The ids kept with a checkpoint are cut to 64 bits (8 bytes) to fit a ConfigMap: among the few
-thousand ids of one stream's span, two distinct records share a prefix with a chance of about 1 in
-10^12.
+again must be recognised. In memory a stream keeps the whole ids of what it read; after a restart
+it starts from the ids kept with the checkpoint (:mod:`forwarder.checkpoints.remembered`), which
+are cut short to fit a ConfigMap: an id read again matches when it starts with one of them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-
-log = logging.getLogger(__name__)
-
-PREFIX = 16
-_FORMAT = "v1"
 
 
 class SeenIds:
@@ -31,11 +20,16 @@ class SeenIds:
         self._times: dict[str, datetime] = {}
         # Prefixes restored from a checkpoint: whole ids are not kept there.
         self._restored: dict[str, datetime] = {}
+        self._prefix_length = 0
 
     def __contains__(self, event_id: object) -> bool:
         if event_id in self._times:
             return True
-        return bool(self._restored) and isinstance(event_id, str) and event_id[:PREFIX] in self._restored
+        return (
+            bool(self._restored)
+            and isinstance(event_id, str)
+            and event_id[: self._prefix_length] in self._restored
+        )
 
     def __len__(self) -> int:
         return len(self._times) + len(self._restored)
@@ -48,72 +42,12 @@ class SeenIds:
                 del self._times[key]
 
     def restore(self, prefixes: Iterable[str], moment: datetime) -> None:
-        """Remember ids kept with a checkpoint, as if read at ``moment`` (the checkpoint)."""
+        """Remember ids kept with a checkpoint (prefixes of one length), as if read at ``moment``."""
         for prefix in prefixes:
+            self._prefix_length = len(prefix)
             self._restored[prefix] = moment
 
     def forget_before(self, moment: datetime) -> None:
         self._times = {key: seen for key, seen in self._times.items() if seen >= moment}
         if self._restored:
             self._restored = {key: seen for key, seen in self._restored.items() if seen >= moment}
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """What a stream keeps beside its checkpoint.
-
-    ``ids``: prefixes of the events delivered in the span a restart reads again.
-    ``floor``: no re-read goes before it (where the stream first started), or None.
-    Kept as bytes: a header line, then 8 bytes per id.
-    """
-
-    ids: tuple[str, ...] = ()
-    floor: datetime | None = None
-
-    def encode(self) -> bytes:
-        floor = self.floor.isoformat() if self.floor is not None else "-"
-        return f"{_FORMAT} {floor}\n".encode() + bytes.fromhex("".join(self.ids))
-
-    @classmethod
-    def decode(cls, data: bytes | None) -> Remembered | None:
-        """None for nothing kept, or for what this version cannot read (the stream then re-reads
-        with nothing remembered: duplicates, never loss)."""
-        if not data:
-            return None
-        header, _, packed = data.partition(b"\n")
-        parts = header.decode("ascii", "replace").split(" ")
-        if len(parts) != 2 or parts[0] != _FORMAT or len(packed) % (PREFIX // 2):
-            log.warning("ignoring remembered event ids kept in a format this version cannot read")
-            return None
-        try:
-            floor = None if parts[1] == "-" else datetime.fromisoformat(parts[1])
-        except ValueError:
-            return None
-        size = PREFIX // 2
-        return cls(tuple(packed[index : index + size].hex() for index in range(0, len(packed), size)), floor)
-
-
-class Delivered:
-    """Ids every sink acknowledged, with their times, for as long as a restart may read them again."""
-
-    def __init__(self) -> None:
-        self._times: dict[str, datetime] = {}
-
-    def __len__(self) -> int:
-        return len(self._times)
-
-    def add(self, pairs: Iterable[tuple[str, datetime]]) -> None:
-        for event_id, moment in pairs:
-            self._times[event_id[:PREFIX]] = moment
-
-    def forget_before(self, moment: datetime) -> None:
-        if self._times and min(self._times.values()) < moment:
-            self._times = {key: seen for key, seen in self._times.items() if seen >= moment}
-
-    def newest(self, limit: int) -> tuple[tuple[str, ...], datetime | None]:
-        """At most ``limit`` ids (the newest, when there are more), and the time of the newest one
-        left out (None when none was): a restart may deliver again what is that old or older."""
-        if len(self._times) <= limit:
-            return tuple(self._times), None
-        ordered = sorted(self._times.items(), key=lambda item: item[1], reverse=True)
-        return tuple(key for key, _ in ordered[:limit]), ordered[limit][1]

@@ -1,17 +1,26 @@
-"""What a stream is told and what it knows: its options, its progress, the windows awaiting commit."""
+"""What a stream is told and what it knows: its options, its progress, and the outlet it hands
+what it reads to (the pipeline's checkpointer, seen from the source: the source imports nothing
+of the pipeline)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from forwarder.pipeline.acknowledgement import Ticket
+from forwarder.records import LogType, Record
 from forwarder.source.paging import WindowReader
 
 
 def whole_seconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
+
+
+def stream_key(account_id: str, log_type: LogType) -> str:
+    """How a stream is named: in logs, metrics, /status and the checkpoint store."""
+    return f"{account_id}/{log_type.value}"
 
 
 @dataclass
@@ -59,14 +68,39 @@ class StreamProgress:
     started_position: datetime | None = None
 
 
-@dataclass
-class Uncommitted:
-    """A window read (or re-read), waiting for every sink to acknowledge it."""
+class Resumption(Protocol):
+    """Where a stream starts reading."""
 
-    tickets: list[Ticket]
-    position: datetime
-    # (event id, time) of the records a restart may read again.
-    recent: list[tuple[str, datetime]]
+    @property
+    def position(self) -> datetime:
+        """The committed position, or (nothing committed yet) the configured start."""
+
+    @property
+    def committed(self) -> bool:
+        """Whether ``position`` was committed: only then may rows have appeared late behind it."""
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """Prefixes of the ids delivered just before ``position``: not to be delivered again."""
+
+    @property
+    def floor(self) -> datetime | None:
+        """No re-read goes before it (where the stream first started), or None."""
+
+
+class Outlet(Protocol):
+    """Where a stream hands what it reads, in order: records page by page, then the end of each
+    window. The checkpoint follows once every sink has acknowledged a window."""
+
+    async def resume(self, start: datetime) -> Resumption:
+        """Where to start: the committed position, or ``start`` when there is none."""
+
+    async def submit(self, records: Sequence[Record]) -> None:
+        """Deliver ``records``; waits while the sinks' in-flight windows are full (backpressure)."""
+
+    async def window_read(self, position: datetime, recent: Sequence[tuple[str, datetime]]) -> None:
+        """Everything submitted since the last window is read up to ``position``; ``recent`` holds
+        the (id, time) of the records a restart may read again, to keep with the checkpoint."""
 
 
 @dataclass
@@ -74,6 +108,5 @@ class SpanRead:
     """What reading one window brought."""
 
     reader: WindowReader
-    tickets: list[Ticket]
     recent: list[tuple[str, datetime]]
     fresh: int

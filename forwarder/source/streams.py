@@ -7,9 +7,10 @@ appeared late inside it are still found. Every ``reread_interval`` a trailing re
 over the late horizon for rows that appeared later still. Records seen before are dropped by event
 id; the ids a restart would read again are kept with the checkpoint.
 
-Reading runs ahead as far as the sinks' in-flight windows let it; the checkpoint follows behind,
-window by window, moving only once every sink has acknowledged (or dead-lettered) every event of
-the window. It never moves backwards.
+Reading runs ahead as far as the sinks' in-flight windows let it. A stream hands what it reads to
+its :class:`~forwarder.source.stream_state.Outlet` (the pipeline's checkpointer): the records page
+by page, then where each window ends; the checkpoint follows behind, window by window, moving only
+once every sink has acknowledged (or dead-lettered) every event of the window.
 
 When the API cannot serve every row of a second (it ignores ``page`` and one second holds more
 rows than a page), the page size grows up to the API's maximum; past it, the stream logs an error,
@@ -22,30 +23,27 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
 
-from forwarder.checkpoints.base import CheckpointStore
-from forwarder.pipeline.acknowledgement import Ticket
-from forwarder.records import LogType, Record
+from forwarder.records import LogType
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
 from forwarder.source.instruments import SourceInstruments
 from forwarder.source.paging import Prepare, Window, WindowReader, api_time
-from forwarder.source.remembered import Delivered, Remembered, SeenIds
+from forwarder.source.remembered import SeenIds
 from forwarder.source.stream_state import (
+    Outlet,
     SpanRead,
     StreamOptions,
     StreamProgress,
-    Uncommitted,
+    stream_key,
     whole_seconds,
 )
 
 log = logging.getLogger(__name__)
-
-Submit = Callable[[Sequence[Record]], Awaitable[Ticket]]
 
 
 class Stream:
@@ -55,8 +53,7 @@ class Stream:
         account_id: str,
         log_type: LogType,
         options: StreamOptions,
-        checkpoints: CheckpointStore,
-        submit: Submit,
+        outlet: Outlet,
         *,
         idps: ScimIdentityProviders | None = None,
         prepare: Prepare | None = None,
@@ -67,68 +64,44 @@ class Stream:
         self.account_id = account_id
         self.log_type = log_type
         self.options = options
-        self.checkpoints = checkpoints
-        self.submit = submit
         self.idps = idps
         self.prepare = prepare
         self.clock = clock
         self.telemetry = telemetry if telemetry is not None else SourceInstruments()
-        self.seen = SeenIds(options.max_remembered)
         self.progress = StreamProgress()
+        self.restart(outlet)
         self.telemetry.observe_stream(self)
-        # After a restart the last window may have been read whole: re-read the overlap.
-        self._last_window_complete = True
-        # Windows read but not yet acknowledged by every sink, in order.
-        self._uncommitted: asyncio.Queue[Uncommitted] = asyncio.Queue()
-        # What every sink acknowledged in the re-read span: kept with each checkpoint.
-        self._delivered = Delivered()
-        # No re-read goes before where this stream first started.
-        self._floor: datetime | None = None
-        # Grows when the API cannot page past a second that holds more rows than a page.
-        self._page_size = options.page_size
-        self._next_reread: datetime | None = None
-        self._warned_bound = False
 
     @property
     def key(self) -> str:
-        return f"{self.account_id}/{self.log_type.value}"
+        return stream_key(self.account_id, self.log_type)
 
-    def renewed(self) -> Stream:
-        """The same stream, its state forgotten: its position is read again from the checkpoint
-        store (a new term of leadership: the previous leader may have moved it)."""
-        fresh = Stream(
-            self.client,
-            self.account_id,
-            self.log_type,
-            self.options,
-            self.checkpoints,
-            self.submit,
-            idps=self.idps,
-            prepare=self.prepare,
-            clock=self.clock,
-            telemetry=self.telemetry,
-        )
-        fresh.progress.events = self.progress.events
-        return fresh
+    def restart(self, outlet: Outlet) -> None:
+        """Forget what was read; hand what is read from now on to ``outlet``. The position is read
+        again from it (a new term of leadership: the previous leader may have moved it)."""
+        self.outlet = outlet
+        self.progress = StreamProgress(events=self.progress.events)
+        self.seen = SeenIds(self.options.max_remembered)
+        # After a restart the last window may have been read whole: re-read the overlap.
+        self._last_window_complete = True
+        # No re-read goes before where this stream first started.
+        self._floor: datetime | None = None
+        # Grows when the API cannot page past a second that holds more rows than a page.
+        self._page_size = self.options.page_size
+        self._next_reread: datetime | None = None
 
     async def _restore(self) -> datetime:
         """The committed position, with the ids and the floor kept beside it."""
-        committed = await self.checkpoints.load(self.key)
-        if committed is None:
-            position = whole_seconds(self.options.start)
-            self._floor = position
+        resumed = await self.outlet.resume(whole_seconds(self.options.start))
+        self._floor = resumed.floor
+        if not resumed.committed:
             # Nothing before the start was read: the first trailing re-read can wait its turn.
             self._next_reread = self.clock() + timedelta(seconds=self.options.reread_interval)
-            return position
-        remembered = Remembered.decode(await self.checkpoints.load_remembered(self.key))
-        if remembered is not None:
-            self._floor = remembered.floor
-            self.seen.restore(remembered.ids, committed)
-            # Still delivered: the next checkpoint keeps them too, until they leave the span.
-            self._delivered.add((prefix, committed) for prefix in remembered.ids)
+            return resumed.position
+        self.seen.restore(resumed.ids, resumed.position)
         # Rows may have appeared late while this stream was not running: re-read the horizon now.
         self._next_reread = self.clock()
-        return committed
+        return resumed.position
 
     async def probe(self) -> int:
         """Read one record of the last minutes: fails fast on a wrong token or a missing permission.
@@ -161,8 +134,8 @@ class Stream:
     async def read(self, *, until_caught_up: bool = False) -> None:
         """Poll forever, or (``until_caught_up``) until the stream has reached now - settle.
 
-        Reading runs ahead of acknowledgement as far as the sinks' in-flight windows allow;
-        :meth:`commit_loop` moves the checkpoint behind it.
+        Reading runs ahead of acknowledgement as far as the sinks' in-flight windows allow; the
+        outlet moves the checkpoint behind it.
         """
         position = await self._restore()
         self.progress.position = position
@@ -190,40 +163,8 @@ class Stream:
         self._next_reread = now + timedelta(seconds=self.options.reread_interval)
         return True
 
-    async def commit_loop(self) -> None:
-        """Commit each window read, in order, once every sink has acknowledged all of it."""
-        while True:
-            window = await self._uncommitted.get()
-            for ticket in window.tickets:
-                await ticket.done.wait()
-                newest = self.progress.newest_delivered
-                if ticket.newest is not None and (newest is None or ticket.newest > newest):
-                    self.progress.newest_delivered = ticket.newest
-            self._delivered.add(window.recent)
-            self._delivered.forget_before(window.position - self.options.reread_span)
-            committed = self.progress.committed
-            if committed is None or window.position > committed or window.recent:
-                await self.checkpoints.commit(self.key, window.position, self._remembered())
-                self.progress.committed = max(window.position, committed or window.position)
-            self._uncommitted.task_done()
-
-    def _remembered(self) -> bytes:
-        ids, oldest_left_out = self._delivered.newest(self.options.checkpoint_ids)
-        if oldest_left_out is not None and not self._warned_bound:
-            self._warned_bound = True
-            log.warning(
-                "more events in the re-read span than FORWARDER_CHECKPOINT_IDS keeps with the "
-                "checkpoint: after a restart, events at or before the time given may be delivered again",
-                extra={"stream": self.key, "kept": len(ids), "time": oldest_left_out.isoformat()},
-            )
-        return Remembered(ids, self._floor).encode()
-
-    async def flush(self) -> None:
-        """Wait until every window read so far is committed."""
-        await self._uncommitted.join()
-
     async def poll_once(self, position: datetime, end: datetime) -> datetime:
-        """Read one window starting at ``position`` and queue its commit; the new read position."""
+        """Read one window starting at ``position`` and hand it to the outlet; the new read position."""
         progress = self.progress
         events, duplicates = progress.events, progress.duplicates
         with self.telemetry.tracer.start_as_current_span(
@@ -257,7 +198,7 @@ class Stream:
                 "no SCIM-enabled identity provider in this account; nothing to read",
                 extra={"stream": self.key},
             )
-            return await self._window_read(position, until, Uncommitted([], until, []))
+            return await self._window_read(position, until, [])
         read = await self._read_span(window, idp_ids)
         reader = read.reader
         self._last_window_complete = reader.complete
@@ -268,9 +209,7 @@ class Stream:
             new_position = max(position, min(last, until))
             if new_position <= position:
                 new_position = self._no_progress(position, until, reader.stop_reason)
-        return await self._window_read(
-            position, new_position, Uncommitted(read.tickets, new_position, read.recent)
-        )
+        return await self._window_read(position, new_position, read.recent)
 
     def _no_progress(
         self, position: datetime, until: datetime, reason: str, *, again: bool = False
@@ -321,7 +260,6 @@ class Stream:
             idp_ids=idp_ids,
             prepare=self.prepare,
         )
-        tickets: list[Ticket] = []
         # Only records a later read can meet again are remembered: those within the re-read span
         # of the newest time read (the window ends at or after its second). Memory follows the span,
         # not the window (a backfill window can hold hundreds of thousands).
@@ -339,7 +277,7 @@ class Stream:
                     self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
                 )
                 if fresh:
-                    tickets.append(await self.submit(fresh))
+                    await self.outlet.submit(fresh)
                 for record in fresh:
                     moment = record.time
                     recent.append((record.event_id, moment))
@@ -352,7 +290,7 @@ class Stream:
         # Pages of one window repeat each other only where they touch (the reader drops those).
         for event_id, moment in recent:
             self.seen.add(event_id, moment)
-        return SpanRead(reader, tickets, list(recent), found)
+        return SpanRead(reader, list(recent), found)
 
     async def reread_recent(self, position: datetime) -> int:
         """Read the late horizon before ``position`` again; deliver what appeared since. The count."""
@@ -372,8 +310,8 @@ class Stream:
             while start < position:
                 read = await self._read_span(Window(start, position), idp_ids)
                 found += read.fresh
-                # The checkpoint stays; its commit waits for these tickets, and keeps their ids.
-                await self._uncommitted.put(Uncommitted(read.tickets, position, read.recent))
+                # The checkpoint stays; its commit waits for these records, and keeps their ids.
+                await self.outlet.window_read(position, read.recent)
                 reader = read.reader
                 if reader.complete:
                     break
@@ -398,11 +336,12 @@ class Stream:
         self.seen.forget_before(position - self.options.reread_span)
         return found
 
-    async def _window_read(self, old: datetime, new: datetime, window: Uncommitted) -> datetime:
+    async def _window_read(
+        self, old: datetime, new: datetime, recent: Sequence[tuple[str, datetime]]
+    ) -> datetime:
         self.progress.windows += 1
         position = max(old, new)
-        window.position = position
-        await self._uncommitted.put(window)
+        await self.outlet.window_read(position, recent)
         self.progress.position = position
         self.seen.forget_before(position - self.options.reread_span)
         return position

@@ -62,7 +62,7 @@ class ScrubberView(Protocol):
 
 
 class ForwarderView(Protocol):
-    """What the board reads from a running forwarder (``runner.Forwarder``)."""
+    """What the board reads from a running forwarder (``app.Forwarder``)."""
 
     @property
     def settings(self) -> StatusSettingsView: ...

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.status import StatusBoard
@@ -32,7 +32,7 @@ async def test_a_failing_commit_loop_ends_the_run_and_readyz_says_why(
     try:
         sink = SinkConfig(FileSink, FileSinkSettings(path=str(tmp_path / "events.ndjson"), fsync=False))
         forwarder = Forwarder.build(
-            Config(settings(base_url, tmp_path, hours=1), (sink,)), checkpoints=BrokenStore(), now=NOW
+            Config(settings(base_url, tmp_path, hours=1), (sink,)), Parts(checkpoints=BrokenStore(), now=NOW)
         )
         with pytest.raises(PermissionError, match="refuses every write"):
             await forwarder.run(until_caught_up=until_caught_up)

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.exporters import telemetry_from_environment
@@ -82,9 +82,7 @@ async def running(
     telemetry = telemetry_from_environment(prometheus=True, environ={})
     forwarder = Forwarder.build(
         Config(settings(base_url, tmp_path, hours=1, poll_interval=0.2, **overrides), (sink,)),
-        checkpoints=MemoryCheckpointStore(),
-        now=NOW,
-        telemetry=telemetry,
+        Parts(checkpoints=MemoryCheckpointStore(), now=NOW, telemetry=telemetry),
     )
     stop = asyncio.Event()
     try:
@@ -207,8 +205,7 @@ async def test_before_the_first_answer_readyz_says_what_it_waits_for(tmp_path: P
     telemetry = telemetry_from_environment(prometheus=True, environ={})
     forwarder = Forwarder.build(
         Config(settings(base_url, tmp_path), (sink,)),
-        checkpoints=MemoryCheckpointStore(),
-        telemetry=telemetry,
+        Parts(checkpoints=MemoryCheckpointStore(), telemetry=telemetry),
     )
     try:
         async with serve_endpoints(forwarder, telemetry, host="127.0.0.1", port=0) as server:
@@ -233,7 +230,8 @@ class Clock:
 
 async def test_healthz_answers_503_when_the_event_loop_stops_beating(tmp_path: Path) -> None:
     forwarder = Forwarder.build(
-        Config(settings("http://127.0.0.1:9", tmp_path), ()), sinks=[], checkpoints=MemoryCheckpointStore()
+        Config(settings("http://127.0.0.1:9", tmp_path), ()),
+        Parts(sinks=[], checkpoints=MemoryCheckpointStore()),
     )
     clock = Clock()
     board = StatusBoard(forwarder, monotonic=clock)
@@ -257,7 +255,8 @@ async def test_a_taken_port_is_logged_and_forwarding_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     forwarder = Forwarder.build(
-        Config(settings("http://127.0.0.1:9", tmp_path), ()), sinks=[], checkpoints=MemoryCheckpointStore()
+        Config(settings("http://127.0.0.1:9", tmp_path), ()),
+        Parts(sinks=[], checkpoints=MemoryCheckpointStore()),
     )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

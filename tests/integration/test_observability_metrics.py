@@ -18,9 +18,9 @@ import pytest
 
 from fakes.cloudflare.faults import Fault
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.logs import configure
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import ACCOUNT, NOW, settings, simulator_config
@@ -47,7 +47,8 @@ async def run_once(
     output = tmp_path / "events.ndjson"
     sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format="raw", fsync=False))
     forwarder = Forwarder.build(
-        Config(config, (sink,)), checkpoints=MemoryCheckpointStore(), now=NOW, telemetry=recorded.telemetry
+        Config(config, (sink,)),
+        Parts(checkpoints=MemoryCheckpointStore(), now=NOW, telemetry=recorded.telemetry),
     )
     try:
         await forwarder.run(until_caught_up=True)

@@ -13,8 +13,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.telemetry.exporters import telemetry_from_environment
@@ -71,9 +71,7 @@ async def test_metrics_and_spans_reach_an_otlp_collector_with_the_service_name(
     sink = SinkConfig(FileSink, FileSinkSettings(path=str(tmp_path / "events.ndjson"), fsync=False))
     forwarder = Forwarder.build(
         Config(settings(base_url, tmp_path, hours=1), (sink,)),
-        checkpoints=MemoryCheckpointStore(),
-        now=NOW,
-        telemetry=telemetry,
+        Parts(checkpoints=MemoryCheckpointStore(), now=NOW, telemetry=telemetry),
     )
     try:
         await forwarder.run(until_caught_up=True)

@@ -19,9 +19,9 @@ from fakes.cloudflare.background import SimulatorThread
 from fakes.cloudflare.envelope import ODD_SHAPES
 from fakes.cloudflare.faults import Fault
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.file import FileCheckpointStore
 from forwarder.records import LogType
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import (
@@ -145,7 +145,9 @@ async def test_rows_appearing_later_than_the_overlap_are_delivered_once(tmp_path
     )
     output = tmp_path / "events.ndjson"
     sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format="raw", fsync=False))
-    forwarder = Forwarder.build(Config(config, (sink,)), checkpoints=FileCheckpointStore(tmp_path / "c.json"))
+    forwarder = Forwarder.build(
+        Config(config, (sink,)), Parts(checkpoints=FileCheckpointStore(tmp_path / "c.json"))
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(forwarder.run(until_caught_up=False, stop=stop))
     try:

@@ -20,8 +20,8 @@ import pytest
 
 from fakes.cloudflare.config import DEFAULT_TOKEN, SimulatorConfig
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Event, Rejection, SendResult, Sink
 from forwarder.sinks.file import FileSink, FileSinkSettings
@@ -160,7 +160,7 @@ async def _run(tmp_path: Path, sink: Sink) -> None:
     base_url = await simulator.start()
     try:
         config = Config(_settings(base_url, tmp_path), ())
-        forwarder = Forwarder.build(config, sinks=[sink], checkpoints=MemoryCheckpointStore(), now=NOW)
+        forwarder = Forwarder.build(config, Parts(sinks=[sink], checkpoints=MemoryCheckpointStore(), now=NOW))
         await forwarder.run(until_caught_up=True)
     finally:
         await simulator.stop()

@@ -36,7 +36,7 @@ from aiohttp import web
 from fakes.cloudflare.server import BASE_PATH, Simulator
 from fakes.elasticsearch import FakeElasticsearch
 from fakes.splunk_hec import FakeHec, HecToken
-from forwarder.runner import make_client
+from forwarder.builders import make_client
 from forwarder.settings import ConfigurationError
 from forwarder.sinks.base import Sink, SinkConfigError
 from forwarder.sinks.elasticsearch import ElasticsearchSettings, ElasticsearchSink

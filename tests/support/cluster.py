@@ -22,8 +22,8 @@ from fakes.cloudflare.config import Credential
 from fakes.cloudflare.faults import Fault
 from fakes.kubernetes_api import FakeKubernetesApi, Write
 from fakes.threaded import ThreadedFake
+from forwarder.builders import scim_preparer
 from forwarder.records import LogType, event_id, parse_timestamp
-from forwarder.runner import scim_preparer
 from tests.support.forwarder_runs import ACCOUNT, LOG_TYPES, NOW, settings, simulator_config
 
 NAMESPACE = "siem"

@@ -19,9 +19,10 @@ from fakes.cloudflare.config import (
     SimulatorConfig,
 )
 from fakes.cloudflare.server import Simulator
+from forwarder.app import Forwarder, Parts
+from forwarder.builders import scim_preparer
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.records import LogType, event_id, parse_timestamp
-from forwarder.runner import Forwarder, scim_preparer
 from forwarder.settings import Config, Settings, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 
@@ -111,7 +112,7 @@ async def run_once(
     config = settings(base_url, tmp_path, **overrides)
     output = tmp_path / "events.ndjson"
     sink = SinkConfig(FileSink, FileSinkSettings(path=str(output), format="raw", fsync=False))
-    forwarder = Forwarder.build(Config(config, (sink,)), checkpoints=MemoryCheckpointStore(), now=NOW)
+    forwarder = Forwarder.build(Config(config, (sink,)), Parts(checkpoints=MemoryCheckpointStore(), now=NOW))
     try:
         await forwarder.run(until_caught_up=True)
     finally:

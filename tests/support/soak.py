@@ -26,8 +26,8 @@ from fakes.cloudflare.config import DEFAULT_TOKEN, SimulatorConfig
 from fakes.cloudflare.faults import Fault
 from fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetFault, WholeFault
 from fakes.threaded import ThreadedFake
+from forwarder.builders import scim_preparer
 from forwarder.records import LogType, event_id, parse_timestamp
-from forwarder.runner import scim_preparer
 from forwarder.settings import Settings
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"

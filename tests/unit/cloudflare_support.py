@@ -12,11 +12,12 @@ from pydantic import SecretStr
 
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.pipeline.acknowledgement import Ticket
+from forwarder.pipeline.checkpointer import Checkpointer
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
 from forwarder.source.client import CloudflareClient, Credentials
 from forwarder.source.ratelimit import RateLimiter
-from forwarder.source.stream_state import StreamOptions
+from forwarder.source.stream_state import StreamOptions, stream_key
 from forwarder.source.streams import Stream
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -123,19 +124,29 @@ def stream(
         "max_pages": 100,
         "start": T0,
     } | options
+    chosen = StreamOptions(**settings)
+    checkpointer = Checkpointer(
+        stream_key(ACCOUNT, LogType.ACCESS_REQUESTS),
+        store,
+        submit,
+        reread_span=chosen.reread_span,
+        checkpoint_ids=chosen.checkpoint_ids,
+    )
     return Stream(
         shared if shared is not None else client(api),
         ACCOUNT,
         LogType.ACCESS_REQUESTS,
-        StreamOptions(**settings),
-        store,
-        submit,
+        chosen,
+        checkpointer,
         clock=now if isinstance(now, Clock) else lambda: now,
     )
 
 
 async def read_and_commit(loop: Stream) -> None:
-    committer = asyncio.create_task(loop.commit_loop())
+    """Read until caught up, with the stream's checkpointer committing behind, as a run does."""
+    checkpointer = loop.outlet
+    assert isinstance(checkpointer, Checkpointer)
+    committer = asyncio.create_task(checkpointer.run(loop.progress))
     await loop.read(until_caught_up=True)
-    await loop.flush()
+    await checkpointer.flush()
     committer.cancel()

@@ -12,15 +12,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-import forwarder.runner
+import forwarder.app
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.file import CheckpointFileError, FileCheckpointStore
+from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.coordination.api import KubernetesConfigurationError
-from forwarder.coordination.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, LeaseTimings
 from forwarder.retry import Backoff
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, SinkConfig
 from forwarder.sinks.file import FileSink, FileSinkSettings
 from tests.support.forwarder_runs import NOW, settings
@@ -166,7 +166,7 @@ def build(tmp_path: Path, store: RecordingStore) -> Forwarder:
     sink = SinkConfig(FileSink, FileSinkSettings(path=str(tmp_path / "events.ndjson"), fsync=False))
     # Nothing listens there: every test here ends before the first request.
     config = Config(settings("http://127.0.0.1:9", tmp_path, hours=1), (sink,))
-    return Forwarder.build(config, checkpoints=store, now=NOW)
+    return Forwarder.build(config, Parts(checkpoints=store, now=NOW))
 
 
 async def test_a_store_that_fails_to_open_stops_the_start_and_is_closed(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ async def test_a_stop_while_the_store_opens_ends_the_run_and_closes_it(tmp_path:
 
 
 def test_the_runner_names_no_concrete_store_and_checks_no_store_type() -> None:
-    source = Path(forwarder.runner.__file__).read_text()
+    source = Path(forwarder.app.__file__).read_text()
     for name in (
         "FileCheckpointStore",
         "ConfigMapCheckpointStore",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fakes.kubernetes_api.objects import status_answer
+from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.checkpoints.kubernetes import ConfigMapCheckpointStore
 from forwarder.coordination.api import KubernetesConfigurationError, KubernetesError
-from forwarder.coordination.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.leader import LeaderElector, LeadershipLost, LeaseTimings
 from forwarder.retry import Backoff
 from tests.unit.kubernetes_support import NAMESPACE, client, fake_api

@@ -9,8 +9,8 @@ import pytest
 
 from forwarder.coordination import replica_identity
 from forwarder.coordination.api import ClusterAccess, KubernetesConfigurationError
-from forwarder.coordination.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
 from forwarder.settings import ConfigurationError, Settings, load_config
+from forwarder.settings.shards import ordinal_from_pod_name, shard_accounts, shard_lease_name
 
 ACCOUNTS = [f"{index:032x}" for index in range(7)]
 

@@ -246,3 +246,46 @@ async def test_no_send_starts_while_the_replica_may_not_ship(tmp_path: Path) -> 
         assert not ticket.done.is_set()
     finally:
         await pipeline.close()
+
+
+async def test_listeners_hear_of_records_once_every_sink_acknowledged_them_never_before(
+    tmp_path: Path,
+) -> None:
+    slow, quick = SlowSink(), memory()
+    pipeline = Pipeline(
+        [slow, quick], DeadLetters(tmp_path / "dlq.ndjson"), backoff=Backoff(0.001, 0.01), max_event_age=3600
+    )
+    heard: list[str] = []
+    pipeline.on_acknowledged(lambda group: heard.extend(record.event_id for record in group))
+    await pipeline.open()
+    try:
+        batch = records(3)
+        ticket = await pipeline.submit(batch)
+        while len(quick.delivered) < 3 or slow.started == 0:
+            await asyncio.sleep(0.001)
+        assert heard == []  # one sink has them, the other not yet
+        slow.release.set()
+        await asyncio.wait_for(ticket.done.wait(), timeout=5)
+        assert heard == [record.event_id for record in batch]
+    finally:
+        await pipeline.close()
+
+
+async def test_abandoned_records_are_never_reported_acknowledged(tmp_path: Path) -> None:
+    sink = SlowSink()
+    pipeline = Pipeline(
+        [sink], DeadLetters(tmp_path / "dlq.ndjson"), backoff=Backoff(0.001, 0.01), max_event_age=3600
+    )
+    heard: list[str] = []
+    pipeline.on_acknowledged(lambda group: heard.extend(record.event_id for record in group))
+    await pipeline.open()
+    try:
+        await pipeline.submit(records(2))
+        while sink.started == 0:
+            await asyncio.sleep(0.001)
+        assert await pipeline.abandon() == 2
+        sink.release.set()
+        await asyncio.sleep(0.05)
+        assert heard == []
+    finally:
+        await pipeline.close()

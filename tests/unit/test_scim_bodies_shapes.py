@@ -607,7 +607,7 @@ def test_no_planted_secret_of_any_shape_survives(
 
 
 def test_forwarder_scim_unknown_body_reaches_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    from forwarder.runner import scim_preparer
+    from forwarder.builders import scim_preparer
     from forwarder.settings import Settings
 
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "token-0123456789")

@@ -12,10 +12,10 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from forwarder.app import Forwarder, Parts
 from forwarder.check import say
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.logs import configure
-from forwarder.runner import Forwarder
 from forwarder.scrubbing import REDACTED, Scrubber
 from forwarder.settings import Config, Settings, SinkConfig
 from forwarder.settings.loading import describe_errors
@@ -108,7 +108,7 @@ def test_check_output_is_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
 def test_status_and_readyz_are_scrubbed() -> None:
     from forwarder.telemetry.status import StatusBoard
 
-    built = Forwarder.build(config(), sinks=[MemorySink()], checkpoints=MemoryCheckpointStore())
+    built = Forwarder.build(config(), Parts(sinks=[MemorySink()], checkpoints=MemoryCheckpointStore()))
     built.client.last_error = f"cannot reach https://user:pw5678@proxy/ with Bearer {TOKEN}"
     board = StatusBoard(built)
     text = orjson.dumps(board.snapshot()).decode() + "\n".join(board.readiness())

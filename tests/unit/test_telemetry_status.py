@@ -10,9 +10,9 @@ import pytest
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION
 
 from forwarder import __version__
+from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.coordination.leader import LeaderElector, LeaseTimings
-from forwarder.runner import Forwarder
 from forwarder.settings import Config, Settings
 from forwarder.telemetry import Telemetry
 from forwarder.telemetry.exporters import otlp_enabled, resource, telemetry_from_environment
@@ -44,10 +44,7 @@ def forwarder(telemetry: Telemetry | None = None, **overrides: Any) -> Forwarder
     } | overrides
     return Forwarder.build(
         Config(Settings(**options), ()),
-        sinks=[MemorySink()],
-        checkpoints=MemoryCheckpointStore(),
-        now=NOW,
-        telemetry=telemetry,
+        Parts(sinks=[MemorySink()], checkpoints=MemoryCheckpointStore(), now=NOW, telemetry=telemetry),
     )
 
 
@@ -176,13 +173,14 @@ def test_the_gauges_read_what_the_streams_sinks_and_client_registered() -> None:
     assert states == {"starting": 0, "ok": 0, "retrying": 1, "config_error": 0}
 
 
-def test_a_stream_renewed_for_a_new_term_takes_over_its_gauges() -> None:
+def test_a_stream_restarted_for_a_new_term_keeps_its_gauges() -> None:
     recorded = Recorded()
     built = forwarder(recorded.telemetry, log_types=["access_requests"])
     (stream,) = built.streams
     stream.progress.committed = datetime.now(UTC) - timedelta(hours=1)
-    renewed = stream.renewed()
-    renewed.progress.committed = datetime.now(UTC) - timedelta(minutes=1)
+    stream.restart(stream.outlet)
+    # A new term starts a new progress record; the gauge reads the stream's current one.
+    stream.progress.committed = datetime.now(UTC) - timedelta(minutes=1)
     (age,) = recorded.points("forwarder.stream.checkpoint.age")
     assert 60 <= age[1] < 160
 

@@ -2,20 +2,27 @@
 
 A replica that has lost its lease may still hold acknowledgements for windows it read while it
 led; committing them could race the new leader. Every commit checks leadership first (on this
-replica's clock, which stops leadership before any other replica can take over), and the runner
+replica's clock, which stops leadership before any other replica can take over), and the app
 cancels the commit loops the moment a term ends.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from forwarder.checkpoints.base import CheckpointStore
-from forwarder.coordination.leader import LeaderElector
+
+
+class Leadership(Protocol):
+    """What the guard asks of an elector (``coordination.LeaderElector``)."""
+
+    def ensure_leading(self) -> None:
+        """Raise unless this replica leads right now."""
 
 
 class LeaderGuardedCheckpoints(CheckpointStore):
-    def __init__(self, inner: CheckpointStore, leadership: LeaderElector) -> None:
+    def __init__(self, inner: CheckpointStore, leadership: Leadership) -> None:
         self.inner = inner
         self.leadership = leadership
 

@@ -1,39 +1,69 @@
-"""Wires configuration into running parts: the client, the streams, the pipeline and the sinks."""
+"""The composition root: configuration wired into running parts, and the one way they run.
+
+Streams read Cloudflare and hand what they read to their checkpointers, which feed one pipeline
+that fans out to the sinks and commit behind the acknowledgements. Reading happens during a term of
+leadership: with FORWARDER_LEADER_ELECTION, while this replica holds the Lease; without it, the
+replica leads alone, from start to end, on the same path.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from forwarder.builders import make_client, scim_preparer
+from forwarder.builders import make_client, make_pipeline, scim_preparer, stream_options
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
-from forwarder.coordination.guarded import LeaderGuardedCheckpoints
+from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
+from forwarder.coordination.always_leading import AlwaysLeading
 from forwarder.coordination.leader import LeaderElector, Term
-from forwarder.pipeline.dead_letters import DeadLetters
+from forwarder.pipeline.checkpointer import Checkpointer
 from forwarder.pipeline.fan_out import Pipeline
 from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.records import LogType
-from forwarder.retry import Backoff
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, Settings
 from forwarder.sinks.base import Sink
 from forwarder.source.client import CloudflareClient
 from forwarder.source.identity_providers import ScimIdentityProviders
 from forwarder.source.instruments import SourceInstruments
-from forwarder.source.stream_state import StreamOptions
+from forwarder.source.stream_state import StreamOptions, stream_key
 from forwarder.source.streams import Stream
-from forwarder.stopping import install_signal_handlers, until_stopped
+from forwarder.stopping import until_stopped
 from forwarder.telemetry import Telemetry
 
-__all__ = ["Forwarder", "install_signal_handlers", "make_client", "scim_preparer", "until_stopped"]
+__all__ = ["Election", "Forwarder", "Parts"]
 
 log = logging.getLogger(__name__)
+
+
+class Election(Protocol):
+    """What the run asks of leader election (``LeaderElector``, or ``AlwaysLeading`` without it)."""
+
+    async def run(self) -> None: ...
+    async def leading(self) -> Term: ...
+    def is_leader(self) -> bool: ...
+    def ensure_leading(self) -> None: ...
+    async def release(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a caller (a test, `check`, `demo`) supplies instead of what the settings would build."""
+
+    sinks: Sequence[Sink] | None = None
+    checkpoints: CheckpointStore | None = None
+    client: CloudflareClient | None = None
+    telemetry: Telemetry | None = None
+    leadership: LeaderElector | None = None
+    # The moment FORWARDER_START_AT counts back from; None: now.
+    now: datetime | None = None
 
 
 @dataclass
@@ -45,86 +75,81 @@ class Forwarder:
     pipeline: Pipeline
     checkpoints: CheckpointStore
     streams: list[Stream] = field(default_factory=list)
+    # Each stream's commits, by stream key: made afresh with every term.
+    checkpointers: dict[str, Checkpointer] = field(default_factory=dict)
     telemetry: Telemetry = field(default_factory=Telemetry)
-    # With leader election, streams are read only while this replica holds the Lease.
+    # The Lease this replica campaigns for, as /status shows it; None without leader election.
     leadership: LeaderElector | None = None
+    # What the run follows: the Lease elector, or one that always leads.
+    election: Election = field(default_factory=AlwaysLeading)
     # What /status and /readyz pass their text through: the configured secrets never leave.
     scrubber: Scrubber = field(default_factory=Scrubber)
     # Why the run is ending on an error, for /readyz while the process shuts down.
     failure: str | None = None
 
     @classmethod
-    def build(
-        cls,
-        config: Config,
-        *,
-        sinks: list[Sink] | None = None,
-        checkpoints: CheckpointStore | None = None,
-        now: datetime | None = None,
-        client: CloudflareClient | None = None,
-        telemetry: Telemetry | None = None,
-        leadership: LeaderElector | None = None,
-    ) -> Forwarder:
+    def build(cls, config: Config, parts: Parts | None = None) -> Forwarder:
+        parts = parts if parts is not None else Parts()
         settings = config.settings
-        telemetry = telemetry if telemetry is not None else Telemetry()
+        telemetry = parts.telemetry if parts.telemetry is not None else Telemetry()
         source = telemetry.instruments(SourceInstruments)
-        client = client if client is not None else make_client(settings, telemetry=source)
-        built_sinks = sinks if sinks is not None else [sink.build() for sink in config.sinks]
-        pipeline = Pipeline(
-            built_sinks,
-            DeadLetters.from_settings(settings),
-            backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
-            max_event_age=settings.max_event_age,
-            telemetry=telemetry.instruments(PipelineInstruments),
-            # A replica that may have lost its lease starts no delivery: two must never ship at once.
-            may_send=leadership.is_leader if leadership is not None else lambda: True,
-        )
-        store = checkpoints if checkpoints is not None else checkpoint_store(settings)
-        if leadership is not None:
-            store = LeaderGuardedCheckpoints(store, leadership)
-        options = StreamOptions(
-            poll_interval=settings.poll_interval,
-            overlap=settings.overlap,
-            settle_delay=settings.settle_delay,
-            max_window=settings.max_window,
-            page_size=settings.page_size,
-            max_pages=settings.max_pages,
-            start=settings.start_time(now or datetime.now(UTC)),
-            late_horizon=settings.late_horizon,
-            reread_interval=settings.late_reread_interval,
-            checkpoint_ids=settings.checkpoint_ids,
-        )
+        election: Election = parts.leadership if parts.leadership is not None else AlwaysLeading()
+        sinks = parts.sinks if parts.sinks is not None else [sink.build() for sink in config.sinks]
+        store = parts.checkpoints if parts.checkpoints is not None else checkpoint_store(settings)
         forwarder = cls(
             settings,
-            client,
-            pipeline,
-            store,
+            parts.client if parts.client is not None else make_client(settings, telemetry=source),
+            # A replica that may have lost its lease starts no delivery: two must never ship at once.
+            make_pipeline(
+                settings,
+                sinks,
+                telemetry=telemetry.instruments(PipelineInstruments),
+                may_send=election.is_leader,
+            ),
+            LeaderGuardedCheckpoints(store, election),
             telemetry=telemetry,
-            leadership=leadership,
+            leadership=parts.leadership,
+            election=election,
             scrubber=Scrubber.from_config(config),
         )
         # A client handed in may have been built with instruments of its own: observe this one.
-        source.observe_client(client)
+        source.observe_client(forwarder.client)
+        forwarder._add_streams(stream_options(settings, parts.now or datetime.now(UTC)), source)
+        return forwarder
+
+    def _add_streams(self, options: StreamOptions, instruments: SourceInstruments) -> None:
+        """A stream per owned account and log type; the streams of one account share its IdP list."""
+        settings = self.settings
         prepare = scim_preparer(settings)
         for account_id in settings.owned_account_ids():
             idps = ScimIdentityProviders(
-                client, account_id, settings.scim_idp_ids, settings.idp_refresh_interval
+                self.client, account_id, settings.scim_idp_ids, settings.idp_refresh_interval
             )
-            for log_type in settings.log_types:
-                forwarder.streams.append(
+            for log_type in map(LogType, settings.log_types):
+                self.streams.append(
                     Stream(
-                        client,
+                        self.client,
                         account_id,
-                        LogType(log_type),
+                        log_type,
                         options,
-                        store,
-                        pipeline.submit,
+                        self._checkpointer(stream_key(account_id, log_type), options),
                         idps=idps,
                         prepare=prepare,
-                        telemetry=source,
+                        telemetry=instruments,
                     )
                 )
-        return forwarder
+
+    def _checkpointer(self, key: str, options: StreamOptions) -> Checkpointer:
+        """A stream's fresh way into the pipeline, and the commits that follow its acknowledgements."""
+        checkpointer = Checkpointer(
+            key,
+            self.checkpoints,
+            self.pipeline.submit,
+            reread_span=options.reread_span,
+            checkpoint_ids=options.checkpoint_ids,
+        )
+        self.checkpointers[key] = checkpointer
+        return checkpointer
 
     async def run(self, *, until_caught_up: bool, stop: asyncio.Event | None = None) -> None:
         """Read every stream and ship it; return when caught up (``once``) or when ``stop`` is set.
@@ -142,53 +167,20 @@ class Forwarder:
                 return
             background = [asyncio.create_task(self._report_progress())]
             stack.callback(lambda: [task.cancel() for task in background])
-            if self.leadership is not None:
-                await self._read_while_leading(self.leadership, until_caught_up, stop)
-                return
-            commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
-            stack.callback(lambda: [task.cancel() for task in commits])
-            await self._read_then_finish(commits, until_caught_up, stop)
+            await self._read_while_leading(until_caught_up, stop)
 
     async def _start(self, stack: AsyncExitStack) -> None:
         """Everything before reading: the checkpoint store, the sinks, one probe of every stream."""
         # Closed even when opening fails or is cancelled: the contract allows it.
         stack.push_async_callback(self.checkpoints.close)
         await self.checkpoints.open()
-        if self.leadership is not None:
-            stack.push_async_callback(self.leadership.api.close)
+        stack.push_async_callback(self.election.close)
         stack.push_async_callback(self.pipeline.close)
         await self.pipeline.open()
         # A wrong token or a missing permission is reported now, not after the first settle delay.
         async with asyncio.TaskGroup() as group:
             for stream in self.streams:
                 group.create_task(stream.probe())
-
-    async def _read_then_finish(
-        self, commits: list[asyncio.Task[None]], until_caught_up: bool, stop: asyncio.Event
-    ) -> None:
-        """Read until stopped (or caught up, for ``once``), then deliver and commit what was read.
-
-        Every task the run depends on is watched: a commit loop that fails for good (the checkpoint
-        store refuses) ends the run with its error rather than reading on without committing.
-        """
-        readers = asyncio.create_task(self._read_all(until_caught_up))
-        stopping = asyncio.create_task(stop.wait())
-        watched = {readers, stopping, *commits}
-        if until_caught_up:
-            # `once` cannot finish past a stopped sink: say so instead of waiting forever.
-            watched.add(asyncio.create_task(self._raise_when_a_sink_stops()))
-        try:
-            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in watched - set(commits):
-                task.cancel()
-        for task in done:
-            if task is not stopping:
-                self._raise_failure(task)
-        if stopping in done:
-            await self._drain_for_shutdown()
-            return
-        await self._flush(until_caught_up, stop, commits)
 
     def _raise_failure(self, task: asyncio.Future[Any]) -> None:
         """Re-raise what ended ``task``, noting it for /readyz first (the process is about to exit)."""
@@ -199,11 +191,10 @@ class Forwarder:
             self.failure = f"{type(error).__name__}: {error}"
             raise error
 
-    async def _read_while_leading(
-        self, leadership: LeaderElector, until_caught_up: bool, stop: asyncio.Event
-    ) -> None:
+    async def _read_while_leading(self, until_caught_up: bool, stop: asyncio.Event) -> None:
         """Campaign for the Lease; read the streams during each term of leadership, from the committed
         checkpoints; release the Lease once reading and committing have stopped."""
+        leadership = self.election
         campaign = asyncio.create_task(leadership.run(), name="leader election")
         try:
             while True:
@@ -232,8 +223,12 @@ class Forwarder:
     ) -> bool:
         """Read until the term ends (False) or until stopped or caught up (True)."""
         # Fresh streams: the previous leader may have moved the checkpoints since this replica led.
-        self.streams[:] = [stream.renewed() for stream in self.streams]
-        commits = [asyncio.create_task(stream.commit_loop()) for stream in self.streams]
+        for stream in self.streams:
+            stream.restart(self._checkpointer(stream.key, stream.options))
+        commits = [
+            asyncio.create_task(self.checkpointers[stream.key].run(stream.progress))
+            for stream in self.streams
+        ]
         readers = asyncio.create_task(self._read_all(until_caught_up))
         lost = asyncio.create_task(term.lost.wait())
         stopping = asyncio.create_task(stop.wait())
@@ -319,7 +314,7 @@ class Forwarder:
             await self._drain_for_shutdown()
 
     async def _flush_streams(self) -> None:
-        await asyncio.gather(*(stream.flush() for stream in self.streams))
+        await asyncio.gather(*(checkpointer.flush() for checkpointer in self.checkpointers.values()))
 
     async def _drain_for_shutdown(self) -> None:
         grace = self.settings.shutdown_grace
