@@ -7,7 +7,6 @@ event. The action line is built from a prefix computed once per target.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +14,7 @@ from typing import Literal
 import orjson
 
 from forwarder.records import LogType
+from forwarder.sinks._http.compression import CONTENT_ENCODING
 from forwarder.sinks.base import Event, Rejection
 
 Action = Literal["create", "index"]
@@ -115,15 +115,10 @@ class BulkEncoder:
         return stamp + b"," + rest
 
 
-def compress(body: bytes, level: int) -> bytes:
-    # mtime=0 keeps the output a function of the input alone (reproducible bytes on the wire).
-    return gzip.compress(body, compresslevel=level, mtime=0)
-
-
 def bulk_headers(gzip_enabled: bool) -> dict[str, str]:
     headers = {"Content-Type": NDJSON_CONTENT_TYPE}
     if gzip_enabled:
-        headers["Content-Encoding"] = "gzip"
+        headers["Content-Encoding"] = CONTENT_ENCODING
     return headers
 
 

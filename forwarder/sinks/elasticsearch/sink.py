@@ -16,6 +16,7 @@ import httpx
 
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.compression import compress_body
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
 from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
 from forwarder.sinks.elasticsearch.connection import make_client, request
@@ -24,15 +25,10 @@ from forwarder.sinks.elasticsearch.encoding import (
     EncodedBatch,
     bulk_headers,
     bulk_params,
-    compress,
 )
 from forwarder.sinks.elasticsearch.probe import check_cluster
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 from forwarder.sinks.elasticsearch.template import ensure_template
-
-# Compressing a few hundred kB takes about a millisecond; above that it moves off the event loop
-# so that other sinks and the source keep running while a 10 MB batch is squeezed.
-_COMPRESS_IN_THREAD_ABOVE = 256 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +139,7 @@ class ElasticsearchSink(Sink):
     async def _post(self, client: httpx.AsyncClient, encoded: EncodedBatch) -> BulkAnswer:
         body = encoded.body()
         if self.settings.gzip:
-            if len(body) > _COMPRESS_IN_THREAD_ABOVE:
-                body = await asyncio.to_thread(compress, body, self.settings.gzip_level)
-            else:
-                body = compress(body, self.settings.gzip_level)
+            body = await compress_body(body, self.settings.gzip_level)
         async with self._slots:
             response = await request(
                 client,

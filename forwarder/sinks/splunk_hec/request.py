@@ -6,8 +6,6 @@ This module knows how to put bytes on the wire and get an answer back; what the 
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import ssl
 import uuid
 from dataclasses import dataclass
@@ -17,15 +15,13 @@ import orjson
 
 from forwarder import __version__
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.compression import CONTENT_ENCODING, compress_body
 from forwarder.sinks._http.transport import transport_failure
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
 
 EVENT_PATH = "/services/collector/event"
 ACK_PATH = "/services/collector/ack"
 HEALTH_PATH = "/services/collector/health"
-# Compressing a large body takes milliseconds; above this size it runs in a thread so that the
-# event loop keeps serving the other sinks and the source meanwhile (zlib releases the GIL).
-_COMPRESS_IN_THREAD_ABOVE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +76,12 @@ class HecClient:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _compress(self, body: bytes) -> bytes:
-        level = self._settings.gzip_level
-        if len(body) > _COMPRESS_IN_THREAD_ABOVE:
-            return await asyncio.to_thread(gzip.compress, body, level, mtime=0)
-        return gzip.compress(body, level, mtime=0)
-
     async def post_events(self, body: bytes) -> Answer:
         headers = dict(self._headers)
         headers["Content-Type"] = "application/json"
         if self._settings.gzip:
-            body = await self._compress(body)
-            headers["Content-Encoding"] = "gzip"
+            body = await compress_body(body, self._settings.gzip_level)
+            headers["Content-Encoding"] = CONTENT_ENCODING
         return await self._request("POST", EVENT_PATH, headers, body)
 
     async def post_empty(self) -> Answer:
