@@ -48,7 +48,6 @@ class ElasticsearchSink(Sink):
         self._headers = bulk_headers(settings.gzip)
         self._params = bulk_params(settings.pipeline)
         self._client: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
         self._template_lock = asyncio.Lock()
         self._template_ready = not settings.bootstrap_template
 
@@ -140,16 +139,15 @@ class ElasticsearchSink(Sink):
         body = encoded.body()
         if self.settings.gzip:
             body = await compress_body(body, self.settings.gzip_level)
-        async with self._slots:
-            response = await request(
-                client,
-                self.settings,
-                "POST",
-                "/_bulk",
-                content=body,
-                headers=self._headers,
-                params=self._params,
-            )
+        response = await request(
+            client,
+            self.settings,
+            "POST",
+            "/_bulk",
+            content=body,
+            headers=self._headers,
+            params=self._params,
+        )
         return classify_bulk_response(
             response.status_code,
             response.content,

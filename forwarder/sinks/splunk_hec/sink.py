@@ -14,7 +14,6 @@ events of a request for each verdict:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,7 +70,6 @@ class SplunkHecSink(Sink):
         self._encoder = HecEncoder(settings)
         self._client: HecClient | None = None
         self._acks: AckTracker | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def open(self) -> None:
         if self._client is not None:
@@ -169,8 +167,7 @@ class SplunkHecSink(Sink):
 
     async def _post(self, client: HecClient, items: Sequence[_Item]) -> Verdict:
         body = join([item.encoded for item in items])
-        async with self._slots:
-            answer = await client.post_events(body)
+        answer = await client.post_events(body)
         return classify(answer.status, answer.body, answer.retry_after)
 
     async def _deliver(self, client: HecClient, items: Sequence[_Item], progress: _Progress) -> bool:
@@ -262,8 +259,7 @@ class SplunkHecSink(Sink):
 
     async def _query_acks(self, ack_ids: list[int]) -> dict[int, bool]:
         client = await self._opened()
-        async with self._slots:
-            answer = await client.query_acks(ack_ids)
+        answer = await client.query_acks(ack_ids)
         if answer.status == 200:
             statuses = parse_ack_statuses(answer.body)
             if statuses is not None:
