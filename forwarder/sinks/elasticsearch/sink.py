@@ -1,7 +1,7 @@
 """The Elasticsearch/OpenSearch sink: `_bulk` into data streams (or indices), exactly once by id.
 
-A batch is encoded once (:mod:`.encoding`), posted, and the answer classified item by item
-(:mod:`.classify`). Delivered events need nothing more; `retry` and `rejected` go back to the
+A batch is encoded once (:mod:`.encoder`), posted, and the answer classified item by item
+(:mod:`.classifier`). Delivered events need nothing more; `retry` and `rejected` go back to the
 pipeline. A request too large for the cluster is split here, because only the sink knows the
 answer meant "too large" rather than "try later".
 """
@@ -18,15 +18,10 @@ from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks._http.compression import compress_body
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
-from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
-from forwarder.sinks.elasticsearch.connection import make_client, request
-from forwarder.sinks.elasticsearch.encoding import (
-    BulkEncoder,
-    EncodedBatch,
-    bulk_headers,
-    bulk_params,
-)
+from forwarder.sinks.elasticsearch.classifier import BulkAnswer, Verdict, classify_bulk_response
+from forwarder.sinks.elasticsearch.encoder import BulkEncoder, EncodedBatch
 from forwarder.sinks.elasticsearch.probe import check_cluster
+from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, request
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 from forwarder.sinks.elasticsearch.template import ensure_template
 

@@ -14,16 +14,12 @@ from typing import Literal
 import orjson
 
 from forwarder.records import LogType
-from forwarder.sinks._http.compression import CONTENT_ENCODING
 from forwarder.sinks.base import Event, Rejection
 
 Action = Literal["create", "index"]
 
 # Elasticsearch refuses a whole `_bulk` request (not just the item) if any `_id` is longer.
 MAX_ID_BYTES = 512
-NDJSON_CONTENT_TYPE = "application/x-ndjson"
-# Only the fields the classifier reads: a response to 500 creates is then a few kB, not 100.
-RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +109,3 @@ class BulkEncoder:
         if rest.startswith(b"}"):
             return stamp + rest
         return stamp + b"," + rest
-
-
-def bulk_headers(gzip_enabled: bool) -> dict[str, str]:
-    headers = {"Content-Type": NDJSON_CONTENT_TYPE}
-    if gzip_enabled:
-        headers["Content-Encoding"] = CONTENT_ENCODING
-    return headers
-
-
-def bulk_params(pipeline: str | None) -> dict[str, str]:
-    params = {"filter_path": RESPONSE_FILTER}
-    if pipeline:
-        params["pipeline"] = pipeline
-    return params

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from forwarder.records import LogType, make_record
 from forwarder.sinks.base import Event
 from forwarder.sinks.elasticsearch import ElasticsearchSettings
-from forwarder.sinks.elasticsearch.encoding import BulkEncoder, has_timestamp
+from forwarder.sinks.elasticsearch.encoder import BulkEncoder, has_timestamp
 from forwarder.sinks.elasticsearch.template import template_body, vendor_mapping
 from tests.support.elasticsearch_helpers import make_event
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.sinks.elasticsearch.classify import (
+from forwarder.sinks.elasticsearch.classifier import (
     Verdict,
     classify_bulk_response,
     classify_item,

@@ -1,4 +1,5 @@
-"""The HTTP side of the sink: credentials, TLS and the pooled client.
+"""The HTTP side of the sink: credentials, the pooled client, `_bulk` headers and parameters, and
+what a request that got no answer means.
 
 Kept apart from the protocol (encoding and classifying `_bulk`) so each can be read and tested
 alone, as httpx keeps its transports apart from its models.
@@ -13,8 +14,13 @@ import httpx
 
 from forwarder import __version__
 from forwarder.sinks._http import client as http_client
+from forwarder.sinks._http.compression import CONTENT_ENCODING
 from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
 from forwarder.sinks.elasticsearch.settings import env_var
+
+NDJSON_CONTENT_TYPE = "application/x-ndjson"
+# Only the fields the classifier reads: a response to 500 creates is then a few kB, not 100.
+RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 
 if TYPE_CHECKING:
     from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings
@@ -79,3 +85,17 @@ async def request(
             receiver="the cluster",
             action=f"{method} {path}",
         ) from error
+
+
+def bulk_headers(gzip_enabled: bool) -> dict[str, str]:
+    headers = {"Content-Type": NDJSON_CONTENT_TYPE}
+    if gzip_enabled:
+        headers["Content-Encoding"] = CONTENT_ENCODING
+    return headers
+
+
+def bulk_params(pipeline: str | None) -> dict[str, str]:
+    params = {"filter_path": RESPONSE_FILTER}
+    if pipeline:
+        params["pipeline"] = pipeline
+    return params
