@@ -17,8 +17,8 @@ import httpx
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks._http.compression import compress_body
-from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
-from forwarder.sinks.elasticsearch.classifier import BulkAnswer, Verdict, classify_bulk_response
+from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError, Verdict
+from forwarder.sinks.elasticsearch.classifier import BulkAnswer, classify_bulk_response
 from forwarder.sinks.elasticsearch.encoder import BulkEncoder, EncodedBatch
 from forwarder.sinks.elasticsearch.probe import check_cluster
 from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, request
@@ -119,7 +119,7 @@ class ElasticsearchSink(Sink):
             return
         if whole is None:
             self._settle_items(encoded, answer, result)
-        elif whole.verdict is Verdict.SPLIT:
+        elif whole.verdict is Verdict.TOO_LARGE:
             if len(encoded.items) == 1:
                 result.rejected.append(
                     Rejection(encoded.items[0].event, f"{whole.reason}, even for this event alone")
