@@ -146,6 +146,16 @@ class SinkConfigError(SinkError):
     """
 
 
+# One meaning for every sink, whose settings may only change the default: the pipeline cuts batches
+# by the events' bytes, and a sink that wraps each event on the wire cuts again by what it sends
+# (forwarder/sinks/_http/request_size.py), so no request is larger than this either.
+BATCH_MAX_BYTES = (
+    "Most uncompressed bytes sent at once: a batch holds at most this many bytes of encoded events (with a "
+    "line break each), and an HTTP sink sends it in several requests if, with what its protocol wraps "
+    "around each event, it is larger. An event larger on its own goes alone."
+)
+
+
 class SinkSettings(EnvironmentSettings):
     """Settings every sink has. A sink's own model subclasses this with ``env_prefix`` set to
     ``FORWARDER_<NAME>__`` so that its variables read ``FORWARDER_FILE__PATH`` and so on."""
@@ -154,9 +164,7 @@ class SinkSettings(EnvironmentSettings):
 
     format: Format = Field(default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`.")
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
-    batch_max_bytes: int = Field(
-        default=1_000_000, ge=1024, description="Most uncompressed bytes of encoded events in one batch."
-    )
+    batch_max_bytes: int = Field(default=1_000_000, ge=1024, description=BATCH_MAX_BYTES)
     batch_max_age: float = Field(
         default=1.0,
         gt=0,

@@ -14,6 +14,7 @@ from typing import Literal
 import orjson
 
 from forwarder.records import LogType
+from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import Event, Rejection
 
 Action = Literal["create", "index"]
@@ -46,6 +47,14 @@ class EncodedBatch:
     def halves(self) -> tuple[EncodedBatch, EncodedBatch]:
         middle = len(self.items) // 2
         return EncodedBatch(self.items[:middle]), EncodedBatch(self.items[middle:])
+
+    def requests(self, max_bytes: int) -> list[EncodedBatch]:
+        """The items cut into `_bulk` bodies of at most ``max_bytes`` (one item larger goes alone)."""
+        return [EncodedBatch(run) for run in cut_to_fit(self.items, _chunk_size, max_bytes)]
+
+
+def _chunk_size(item: EncodedEvent) -> int:
+    return len(item.chunk)
 
 
 def has_timestamp(body: bytes) -> bool:

@@ -87,9 +87,26 @@ class ElasticsearchSink(Sink):
             await self._bootstrap(client)
         encoded = self._encoder.encode(batch)
         result = SendResult(rejected=list(encoded.rejected))
-        if encoded.items:
-            await self._deliver(client, encoded, result, whole_batch=True)
+        requests = encoded.requests(self.settings.batch_max_bytes)
+        if len(requests) == 1:
+            await self._deliver(client, requests[0], result, whole_batch=True)
+        elif requests:
+            await self._deliver_each(client, requests, result)
         return result
+
+    async def _deliver_each(
+        self, client: httpx.AsyncClient, requests: list[EncodedBatch], result: SendResult
+    ) -> None:
+        """A batch larger than ``batch_max_bytes`` on the wire, one `_bulk` request after another."""
+        for number, encoded in enumerate(requests):
+            if not await self._deliver(client, encoded, result, whole_batch=False):
+                # The cluster asked us to back off: the requests not sent yet wait with this one.
+                later = [event for waiting in requests[number + 1 :] for event in waiting.events]
+                _retry(result, later, result.retry_reason, None)
+                break
+        if not result.rejected and len(result.retry) == sum(len(encoded.items) for encoded in requests):
+            # Nothing went through: the whole batch is retryable, as it is when it fits one request.
+            raise RetryableError(result.retry_reason, result.retry_after)
 
     async def _connection(self) -> httpx.AsyncClient:
         await self.open()
@@ -104,7 +121,9 @@ class ElasticsearchSink(Sink):
 
     async def _deliver(
         self, client: httpx.AsyncClient, encoded: EncodedBatch, result: SendResult, whole_batch: bool
-    ) -> None:
+    ) -> bool:
+        """Send ``encoded``, recording where each event ends up; False once the cluster asked us to
+        back off (only when not ``whole_batch``, which raises RetryableError instead)."""
         try:
             answer = await self._post(client, encoded)
             whole = answer.whole
@@ -116,7 +135,7 @@ class ElasticsearchSink(Sink):
             if whole_batch:
                 raise
             _retry(result, encoded.events, error.reason, error.retry_after)
-            return
+            return False
         if whole is None:
             self._settle_items(encoded, answer, result)
         elif whole.verdict is Verdict.TOO_LARGE:
@@ -124,11 +143,12 @@ class ElasticsearchSink(Sink):
                 result.rejected.append(
                     Rejection(encoded.items[0].event, f"{whole.reason}, even for this event alone")
                 )
-                return
+                return True
             for half in encoded.halves():
                 await self._deliver(client, half, result, whole_batch=False)
         else:
             raise SinkConfigError(whole.reason)
+        return True
 
     async def _post(self, client: httpx.AsyncClient, encoded: EncodedBatch) -> BulkAnswer:
         body = encoded.body()

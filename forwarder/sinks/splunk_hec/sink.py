@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from forwarder import tls
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import (
     Event,
     Rejection,
@@ -66,6 +67,10 @@ class _Progress:
 
     def reject(self, item: _Item, reason: str) -> None:
         self.rejected.append((item.position, Rejection(item.event, reason)))
+
+
+def _request_size(item: _Item) -> int:
+    return len(item.encoded) + len(SEPARATOR)
 
 
 class SplunkHecSink(Sink):
@@ -153,25 +158,8 @@ class SplunkHecSink(Sink):
         return self._result(len(batch), progress)
 
     def _requests(self, items: list[_Item]) -> list[list[_Item]]:
-        """The batch cut into requests of at most ``batch_max_bytes`` uncompressed bytes.
-
-        The pipeline sizes a batch by its documents; the HEC envelope adds a hundred bytes or more
-        to each, so a full batch can exceed the limit that proxies and HEC enforce.
-        """
-        limit = self.settings.batch_max_bytes
-        requests: list[list[_Item]] = []
-        current: list[_Item] = []
-        size = 0
-        for item in items:
-            added = len(item.encoded) + len(SEPARATOR)
-            if current and size + added > limit:
-                requests.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += added
-        if current:
-            requests.append(current)
-        return requests
+        """The batch cut into requests of at most ``batch_max_bytes`` uncompressed bytes."""
+        return cut_to_fit(items, _request_size, self.settings.batch_max_bytes)
 
     async def _post(self, client: HecClient, items: Sequence[_Item]) -> HecOutcome:
         body = join([item.encoded for item in items])
