@@ -15,6 +15,10 @@ It follows the documented behaviour our sink relies on, including the error answ
 * faults on demand: whole-request statuses, connection resets before or after the writes, and
   partial failures (429, 5xx or 400 items) inside an HTTP 200.
 
+This module is the HTTP server (credentials, routes, templates, privileges, faults);
+:mod:`fakes.elasticsearch_bulk` holds the `_bulk` protocol (parsing, names, items, the faults) and
+:mod:`fakes.elasticsearch_indices` what the cluster stores and the rules of a write.
+
 Run ``python -m fakes.elasticsearch --port 9200`` to serve it alone (the benchmark does).
 """
 
@@ -24,86 +28,51 @@ import argparse
 import asyncio
 import base64
 import gzip
-import ipaddress
-import itertools
-import re
 import ssl
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-Flavor = Literal["elasticsearch", "opensearch"]
-MAX_ID_BYTES = 512
-_FORBIDDEN = set('\\/*?"<>| ,#:')
+from fakes.elasticsearch_bulk import (
+    MAX_ID_BYTES,
+    MISSING,
+    DelayFault,
+    Fault,
+    ItemFault,
+    Refusal,
+    ResetFault,
+    WholeFault,
+    apply_filter_path,
+    injected_item,
+    name_problem,
+    parse_bulk,
+)
+from fakes.elasticsearch_indices import Flavor, Indices, Target
+
+__all__ = [
+    "MAX_ID_BYTES",
+    "BulkRecord",
+    "DelayFault",
+    "FakeElasticsearch",
+    "Fault",
+    "ItemFault",
+    "ResetFault",
+    "Target",
+    "WholeFault",
+    "name_problem",
+]
+
 _NDJSON_TYPES = (
     "application/json",
     "application/x-ndjson",
     "application/vnd.elasticsearch+json",
     "application/vnd.elasticsearch+x-ndjson",
 )
-
-
-@dataclass(frozen=True)
-class WholeFault:
-    """Answer the next `_bulk` request with this status and nothing written."""
-
-    status: int
-    retry_after: str | None = None
-
-
-@dataclass(frozen=True)
-class ResetFault:
-    """Close the connection without an answer; ``after_write``: once the writes are applied."""
-
-    after_write: bool = False
-
-
-@dataclass(frozen=True)
-class ItemFault:
-    """Fail every ``every``-th item (from ``offset``) of the next request with ``status``."""
-
-    status: int
-    every: int = 1
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class DelayFault:
-    """Answer the next `_bulk` request normally, but only after ``seconds``: a slow cluster."""
-
-    seconds: float
-
-
-Fault = WholeFault | ResetFault | ItemFault | DelayFault
-
-_INJECTED_ERRORS: dict[int, tuple[str, str]] = {
-    429: (
-        "es_rejected_execution_exception",
-        "rejected execution of coordinating operation [coordinating_and_primary_bytes=104857600, "
-        "replica_bytes=0, all_bytes=104857600, coordinating_operation_bytes=1024, "
-        "max_coordinating_and_primary_bytes=104857600]",
-    ),
-    500: ("illegal_state_exception", "failed to obtain in-memory shard lock"),
-    503: ("unavailable_shards_exception", "[{index}][0] primary shard is not active Timeout: [1m]"),
-    400: (
-        "document_parsing_exception",
-        "[1:42] failed to parse field [source.ip] of type [ip] in document with id '{id}'. "
-        "Preview of field's value: 'not-an-ip'",
-    ),
-}
-
-
-@dataclass
-class Target:
-    kind: Literal["data_stream", "index"]
-    # _id -> the source line exactly as received.
-    documents: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,77 +83,6 @@ class BulkRecord:
     wire: bytes
     body: bytes
     query: Mapping[str, str]
-
-
-def name_problem(name: str) -> str | None:
-    if not name or name != name.lower():
-        return "must be lowercase"
-    if set(name) & _FORBIDDEN:
-        return 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?, #, :]'
-    if name[0] in "-_+" or name in {".", ".."}:
-        return "must not start with '_', '-', or '+'"
-    if len(name.encode()) > 255:
-        return "index name is too long, (256 > 255)"
-    return None
-
-
-def _pattern_matches(pattern: str, name: str) -> bool:
-    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), name) is not None
-
-
-_MISSING = object()
-
-
-def _filter(value: Any, paths: list[list[str]]) -> Any:
-    """Elasticsearch's ``filter_path``: keep what a path names, drop what ends up empty."""
-    if any(not path for path in paths):
-        return value
-    if isinstance(value, list):
-        return [kept for kept in (_filter(v, paths) for v in value) if kept is not _MISSING]
-    if isinstance(value, dict):
-        out = {}
-        for key, child in value.items():
-            below = [path[1:] for path in paths if path[0] in (key, "*")]
-            if below:
-                kept = _filter(child, below)
-                if kept is not _MISSING:
-                    out[key] = kept
-        return out or _MISSING
-    return _MISSING
-
-
-def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
-    """A field by its dotted name, whether the document nests it or spells it with dots."""
-    if dotted in document:
-        return document[dotted]
-    head, _, rest = dotted.partition(".")
-    child = document.get(head, _MISSING)
-    if rest and isinstance(child, Mapping):
-        return _lookup(child, rest)
-    return child if not rest else _MISSING
-
-
-def _type_problem(kind: str, value: Any) -> str | None:
-    if kind == "ip":
-        try:
-            ipaddress.ip_address(str(value))
-        except ValueError:
-            return f"'{value}' is not an IP string literal."
-    elif kind == "long":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | str)
-            or not str(value).lstrip("-").isdigit()
-        ):
-            return f'For input string: "{value}"'
-    elif kind == "date":
-        try:
-            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return (
-                f"failed to parse date field [{value}] with format [strict_date_optional_time||epoch_millis]"
-            )
-    return None
 
 
 class FakeElasticsearch:
@@ -209,24 +107,30 @@ class FakeElasticsearch:
         self.api_keys = dict(api_keys)
         self.users = dict(users or {})
         self.bearer_tokens = set(bearer_tokens)
-        self.writable = None if writable is None else set(writable)
         self.may_manage_templates = may_manage_templates
         self.max_content_length = max_content_length
-        self.auto_create_index = auto_create_index
-        self.field_types = dict(field_types or {})
         self.ssl_context = ssl_context
-        self.targets: dict[str, Target] = {}
-        self.templates: dict[str, dict[str, Any]] = {}
-        if flavor == "elasticsearch":
-            self.templates["logs"] = {"index_patterns": ["logs-*-*"], "priority": 100, "data_stream": {}}
+        self.indices = Indices(
+            flavor=flavor,
+            writable=writable,
+            auto_create_index=auto_create_index,
+            field_types=field_types,
+            keep_sources=keep_sources,
+        )
         self.requests: list[BulkRecord] = []
         # The benchmark turns this off: it would keep every body of a long run in memory.
         self.record_requests = record_requests
-        self.keep_sources = keep_sources
         self.faults: deque[Fault] = deque()
         self._port = port
         self._runner: web.AppRunner | None = None
-        self._sequence = itertools.count()
+
+    @property
+    def targets(self) -> dict[str, Target]:
+        return self.indices.targets
+
+    @property
+    def templates(self) -> dict[str, dict[str, Any]]:
+        return self.indices.templates
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -391,7 +295,7 @@ class FakeElasticsearch:
         index: dict[str, dict[str, bool]] = {}
         for entry in query.get("index", []):
             for name in entry["names"]:
-                allowed = self.writable is None or name in self.writable
+                allowed = self.indices.writable is None or name in self.indices.writable
                 index[name] = dict.fromkeys(entry["privileges"], allowed)
         cluster = dict.fromkeys(query.get("cluster", []), self.may_manage_templates)
         everything = all(all(v.values()) for v in index.values()) and all(cluster.values())
@@ -433,9 +337,9 @@ class FakeElasticsearch:
             return refused
         if isinstance(fault, ResetFault) and not fault.after_write:
             return self._reset(request)
-        parsed = self._parse(body, default_index)
-        if isinstance(parsed, web.Response):
-            return parsed
+        parsed = parse_bulk(body, default_index)
+        if isinstance(parsed, Refusal):
+            return self._error(parsed.status, parsed.error_type, parsed.reason)
         items = []
         for position, (action, meta, source) in enumerate(parsed):
             if (
@@ -443,9 +347,9 @@ class FakeElasticsearch:
                 and position >= fault.offset
                 and (position - fault.offset) % fault.every == 0
             ):
-                items.append(self._injected_item(action, meta, fault.status))
+                items.append(injected_item(action, meta, fault.status))
             else:
-                items.append(self._apply(action, meta, source))
+                items.append(self.indices.apply(action, meta, source))
         if isinstance(fault, ResetFault):
             return self._reset(request)
         answer: Any = {
@@ -455,8 +359,8 @@ class FakeElasticsearch:
         }
         filter_path = request.query.get("filter_path")
         if filter_path:
-            answer = _filter(answer, [path.split(".") for path in filter_path.split(",")])
-            answer = {} if answer is _MISSING else answer
+            answer = apply_filter_path(answer, [path.split(".") for path in filter_path.split(",")])
+            answer = {} if answer is MISSING else answer
         return self._json(200, answer)
 
     def _reset(self, request: web.Request) -> web.StreamResponse:
@@ -464,213 +368,6 @@ class FakeElasticsearch:
         assert transport is not None
         transport.abort()
         return web.Response(status=500)
-
-    def _parse(
-        self, body: bytes, default_index: str | None
-    ) -> list[tuple[str, dict[str, Any], bytes | None]] | web.Response:
-        if not body:
-            return self._error(400, "parse_exception", "request body is required")
-        if not body.endswith(b"\n"):
-            return self._error(
-                400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]"
-            )
-        lines = [line[:-1] if line.endswith(b"\r") else line for line in body[:-1].split(b"\n")]
-        operations: list[tuple[str, dict[str, Any], bytes | None]] = []
-        problems: list[str] = []
-        number = 0
-        while number < len(lines):
-            line = lines[number]
-            number += 1
-            if not line.strip():
-                continue
-            try:
-                action_line = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                return self._error(
-                    400,
-                    "x_content_parse_exception",
-                    f"[{number}:1] Malformed action/metadata line [{number}]",
-                )
-            if not isinstance(action_line, dict) or len(action_line) != 1:
-                return self._error(
-                    400,
-                    "illegal_argument_exception",
-                    f"Malformed action/metadata line [{number}], expected a simple value for field [_index] "
-                    "but found [START_OBJECT]",
-                )
-            action, meta = next(iter(action_line.items()))
-            if action not in ("index", "create", "delete") or not isinstance(meta, dict):
-                return self._error(
-                    400,
-                    "illegal_argument_exception",
-                    f"Malformed action/metadata line [{number}], expected field [create], [delete], [index] "
-                    f"or [update] but found [{action}]",
-                )
-            meta = dict(meta)
-            meta.setdefault("_index", default_index)
-            if not meta["_index"]:
-                problems.append("index is missing")
-            doc_id = meta.get("_id")
-            if isinstance(doc_id, str) and len(doc_id.encode()) > MAX_ID_BYTES:
-                problems.append(
-                    f"id [{doc_id}] is too long, must be no longer than 512 bytes "
-                    f"but was: {len(doc_id.encode())}"
-                )
-            source: bytes | None = None
-            if action != "delete":
-                if number >= len(lines):
-                    return self._error(
-                        400,
-                        "illegal_argument_exception",
-                        "The bulk request must be terminated by a newline [\\n]",
-                    )
-                source = lines[number]
-                number += 1
-            operations.append((action, meta, source))
-        if problems:
-            reason = "Validation Failed: " + "".join(f"{i}: {p};" for i, p in enumerate(problems, 1))
-            return self._error(400, "action_request_validation_exception", reason)
-        return operations
-
-    def _injected_item(self, action: str, meta: Mapping[str, Any], status: int) -> dict[str, Any]:
-        error_type, reason = _INJECTED_ERRORS.get(status, ("exception", f"injected {status}"))
-        reason = reason.format(index=meta["_index"], id=meta.get("_id"))
-        return {
-            action: {
-                "_index": meta["_index"],
-                "_id": meta.get("_id"),
-                "status": status,
-                "error": {"type": error_type, "reason": reason},
-            }
-        }
-
-    def _item_error(
-        self, action: str, meta: Mapping[str, Any], status: int, error: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {action: {"_index": meta["_index"], "_id": meta.get("_id"), "status": status, "error": error}}
-
-    def _resolve(self, action: str, meta: Mapping[str, Any]) -> Target | dict[str, Any]:
-        """The target of an operation, created on first use as Elasticsearch would, or the item error."""
-        name: str = meta["_index"]
-        problem = name_problem(name)
-        if problem:
-            return self._item_error(
-                action,
-                meta,
-                400,
-                {"type": "invalid_index_name_exception", "reason": f"Invalid index name [{name}], {problem}"},
-            )
-        if self.writable is not None and name not in self.writable:
-            reason = (
-                f"action [indices:data/write/bulk[s]] is unauthorized for user on indices [{name}], "
-                "this action is granted by the index privileges [create_doc,create,index,write,all]"
-            )
-            return self._item_error(action, meta, 403, {"type": "security_exception", "reason": reason})
-        target = self.targets.get(name)
-        if target is None:
-            matching = [
-                t
-                for t in self.templates.values()
-                if any(_pattern_matches(p, name) for p in t["index_patterns"])
-            ]
-            winner = max(matching, key=lambda t: t.get("priority", 0), default=None)
-            if winner is not None and "data_stream" in winner:
-                target = Target("data_stream")
-            elif self.auto_create_index:
-                target = Target("index")
-            else:
-                reason = f"no such index [{name}] and [action.auto_create_index] is [false]"
-                return self._item_error(
-                    action, meta, 404, {"type": "index_not_found_exception", "reason": reason, "index": name}
-                )
-        if target.kind == "data_stream" and action != "create":
-            reason = "only write ops with an op_type of create are allowed in data streams"
-            return self._item_error(
-                action, meta, 400, {"type": "illegal_argument_exception", "reason": reason}
-            )
-        self.targets.setdefault(name, target)
-        return target
-
-    def _apply(self, action: str, meta: dict[str, Any], source: bytes | None) -> dict[str, Any]:
-        target = self._resolve(action, meta)
-        if isinstance(target, dict):
-            return target
-        name = meta["_index"]
-        doc_id = (
-            meta.get("_id") or base64.urlsafe_b64encode(next(self._sequence).to_bytes(15, "big")).decode()
-        )
-        meta = {**meta, "_id": doc_id}
-        if action == "delete":
-            found = target.documents.pop(doc_id, None) is not None
-            return {
-                action: {
-                    "_index": name,
-                    "_id": doc_id,
-                    "status": 200 if found else 404,
-                    "result": "deleted" if found else "not_found",
-                }
-            }
-        assert source is not None
-        parse_type = (
-            "document_parsing_exception" if self.flavor == "elasticsearch" else "mapper_parsing_exception"
-        )
-        try:
-            document = orjson.loads(source)
-        except orjson.JSONDecodeError as error:
-            return self._item_error(
-                action, meta, 400, {"type": parse_type, "reason": f"[1:{error.pos + 1}] failed to parse"}
-            )
-        if not isinstance(document, dict):
-            return self._item_error(
-                action, meta, 400, {"type": parse_type, "reason": "failed to parse, document is empty"}
-            )
-        if target.kind == "data_stream" and _lookup(document, "@timestamp") is _MISSING:
-            cause = {
-                "type": "illegal_argument_exception",
-                "reason": "data stream timestamp field [@timestamp] is missing",
-            }
-            return self._item_error(
-                action, meta, 400, {"type": parse_type, "reason": "[1:2] failed to parse", "caused_by": cause}
-            )
-        for dotted, kind in self.field_types.items():
-            value = _lookup(document, dotted)
-            problem = None if value is _MISSING or value is None else _type_problem(kind, value)
-            if problem:
-                reason = (
-                    f"[1:2] failed to parse field [{dotted}] of type [{kind}] in document with id "
-                    f"'{doc_id}'. Preview of field's value: '{value}'"
-                )
-                cause = {"type": "illegal_argument_exception", "reason": problem}
-                return self._item_error(
-                    action, meta, 400, {"type": parse_type, "reason": reason, "caused_by": cause}
-                )
-        existed = doc_id in target.documents
-        backing = f".ds-{name}-{datetime.now(UTC):%Y.%m.%d}-000001" if target.kind == "data_stream" else name
-        if action == "create" and existed:
-            reason = f"[{doc_id}]: version conflict, document already exists (current version [1])"
-            conflict = {
-                "type": "version_conflict_engine_exception",
-                "reason": reason,
-                "index_uuid": "fake",
-                "shard": "0",
-                "index": backing,
-            }
-            return self._item_error(action, {**meta, "_index": backing}, 409, conflict)
-        target.documents[doc_id] = source if self.keep_sources else b""
-        result = "updated" if existed else "created"
-        shards = {"total": 1, "successful": 1, "failed": 0}
-        return {
-            action: {
-                "_index": backing,
-                "_id": doc_id,
-                "_version": 1,
-                "result": result,
-                "_shards": shards,
-                "_seq_no": next(self._sequence),
-                "_primary_term": 1,
-                "status": 200 if existed else 201,
-            }
-        }
 
 
 async def _serve(port: int) -> None:
