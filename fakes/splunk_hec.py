@@ -24,6 +24,9 @@ Faults, queued per event request with :meth:`FakeHec.inject`: any canned answer 
 proxy's 429/502/504), a 413, a connection reset before or after indexing; ack delays (an ack
 reads false for a number of queries) and lost acks (never true; optionally the events were never
 indexed either, the failure indexer acknowledgement exists for).
+
+This module is the server (requests, channels, acks, health, faults); :mod:`fakes.splunk_hec_events`
+holds the format of event requests and HEC's answers, :mod:`fakes.splunk_hec_faults` the faults.
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.splunk_hec_events import (
+    HecToken,
+    Refusal,
+    event_count,
+    hec_response,
+    parse_events,
+    refusal_answer,
+)
 from fakes.splunk_hec_faults import (
     CannedAnswer,
     Fault,
@@ -78,19 +89,6 @@ EVENT_PATHS = ("/services/collector", "/services/collector/event", "/services/co
 ACK_PATHS = ("/services/collector/ack", "/services/collector/ack/1.0")
 HEALTH_PATHS = ("/services/collector/health", "/services/collector/health/1.0")
 
-_DECODER = json.JSONDecoder()
-_WHITESPACE = " \t\n\r"
-
-
-@dataclass
-class HecToken:
-    value: str
-    enabled: bool = True
-    use_ack: bool = False
-    # None: any index; otherwise the token's allow-list (code 7 for an index outside it).
-    allowed_indexes: frozenset[str] | None = None
-    default_index: str = "main"
-
 
 @dataclass(frozen=True)
 class IndexedEvent:
@@ -124,13 +122,6 @@ class _Channel:
     next_ack_id: int = 0
     # ack id -> ack queries still to answer false; None: never true (lost).
     pending: dict[int, int | None] = field(default_factory=dict)
-
-
-class _Refusal(Exception):
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
 
 
 class FakeHec:
@@ -240,16 +231,16 @@ class FakeHec:
         header = request.headers.get("Authorization")
         if header is None:
             if "token" in request.query:
-                raise _Refusal(16, "Query string authorization is not enabled")
-            raise _Refusal(2, "Token is required")
+                raise Refusal(16, "Query string authorization is not enabled")
+            raise Refusal(2, "Token is required")
         scheme, _, value = header.partition(" ")
         if scheme != "Splunk" or not value:
-            raise _Refusal(3, "Invalid authorization")
+            raise Refusal(3, "Invalid authorization")
         token = self.tokens.get(value)
         if token is None:
-            raise _Refusal(4, "Invalid token")
+            raise Refusal(4, "Invalid token")
         if not token.enabled:
-            raise _Refusal(1, "Token disabled")
+            raise Refusal(1, "Token disabled")
         return token
 
     def _channel(self, request: web.Request, token: HecToken) -> _Channel | None:
@@ -257,11 +248,11 @@ class FakeHec:
             return None
         name = request.headers.get("X-Splunk-Request-Channel") or request.query.get("channel")
         if not name:
-            raise _Refusal(10, "Data channel is missing")
+            raise Refusal(10, "Data channel is missing")
         try:
             uuid.UUID(name)
         except ValueError:
-            raise _Refusal(11, "Invalid data channel") from None
+            raise Refusal(11, "Invalid data channel") from None
         return self.channels.setdefault(name, _Channel())
 
     async def _event(self, request: web.Request) -> web.StreamResponse:
@@ -282,7 +273,7 @@ class FakeHec:
         # Let concurrent requests overlap, as a real receiver's would.
         await asyncio.sleep(0)
         fault = self.faults[0] if self.faults else None
-        if isinstance(fault, CannedAnswer) and fault.multi_event_only and _event_count(received.body) < 2:
+        if isinstance(fault, CannedAnswer) and fault.multi_event_only and event_count(received.body) < 2:
             fault = None
         elif fault is not None:
             self.faults.pop(0)
@@ -299,12 +290,12 @@ class FakeHec:
         try:
             token = self._token(request)
             channel = self._channel(request, token)
-        except _Refusal as auth_refusal:
-            return _refusal_answer(auth_refusal)
+        except Refusal as auth_refusal:
+            return refusal_answer(auth_refusal)
         if not received.body.strip():
-            return _hec(400, 5, "No data")
+            return hec_response(400, 5, "No data")
 
-        events, refusal, bad_number = self._parse(received.body, token)
+        events, refusal, bad_number = parse_events(received.body, token, self.refuse)
         drop = False
         ack_id = None
         if refusal is None and channel is not None:
@@ -326,68 +317,21 @@ class FakeHec:
             return await _reset(request)
         if refusal is not None:
             if self.omit_invalid_event_number:
-                return _hec(400, refusal.code, refusal.text)
-            return _hec(400, refusal.code, refusal.text, **{"invalid-event-number": bad_number})
+                return hec_response(400, refusal.code, refusal.text)
+            return hec_response(400, refusal.code, refusal.text, **{"invalid-event-number": bad_number})
         if ack_id is not None:
-            return _hec(200, 0, "Success", ackId=ack_id)
-        return _hec(200, 0, "Success")
-
-    def _parse(
-        self, body: bytes, token: HecToken
-    ) -> tuple[list[tuple[Mapping[str, Any], str]], _Refusal | None, int]:
-        """The events up to the first bad one, the refusal if any, and the bad one's number."""
-        events: list[tuple[Mapping[str, Any], str]] = []
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return events, _Refusal(6, "Invalid data format"), 0
-        position = 0
-        while True:
-            while position < len(text) and text[position] in _WHITESPACE:
-                position += 1
-            if position >= len(text):
-                return events, None, len(events)
-            number = len(events)
-            try:
-                envelope, position = _DECODER.raw_decode(text, position)
-                index = self._validate(envelope, token)
-            except json.JSONDecodeError:
-                return events, _Refusal(6, "Invalid data format"), number
-            except _Refusal as refusal:
-                return events, refusal, number
-            events.append((envelope, index))
-
-    def _validate(self, envelope: Any, token: HecToken) -> str:
-        if not isinstance(envelope, dict):
-            raise _Refusal(6, "Invalid data format")
-        if "event" not in envelope:
-            raise _Refusal(12, "Event field is required")
-        if envelope["event"] in ("", None):
-            raise _Refusal(13, "Event field cannot be blank")
-        moment = envelope.get("time")
-        if moment is not None and not _is_epoch(moment):
-            raise _Refusal(6, "Invalid data format")
-        fields = envelope.get("fields")
-        if fields is not None and not _flat(fields):
-            raise _Refusal(15, "Error in handling indexed fields")
-        index = envelope.get("index") or token.default_index
-        if not isinstance(index, str) or (
-            token.allowed_indexes is not None and index not in token.allowed_indexes
-        ):
-            raise _Refusal(7, "Incorrect index")
-        if self.refuse(envelope):
-            raise _Refusal(6, "Invalid data format")
-        return index
+            return hec_response(200, 0, "Success", ackId=ack_id)
+        return hec_response(200, 0, "Success")
 
     async def _ack(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)
         try:
             token = self._token(request)
             if not token.use_ack:
-                raise _Refusal(14, "ACK is disabled")
+                raise Refusal(14, "ACK is disabled")
             channel = self._channel(request, token)
-        except _Refusal as refusal:
-            return _refusal_answer(refusal)
+        except Refusal as refusal:
+            return refusal_answer(refusal)
         assert channel is not None
         try:
             query = json.loads(received.body)
@@ -395,7 +339,7 @@ class FakeHec:
             if not isinstance(ack_ids, list) or not all(isinstance(ack_id, int) for ack_id in ack_ids):
                 raise ValueError("acks must be a list of numbers")
         except (ValueError, KeyError, TypeError):
-            return _hec(400, 6, "Invalid data format")
+            return hec_response(400, 6, "Invalid data format")
         self.ack_queries += 1
         statuses: dict[str, bool] = {}
         for ack_id in ack_ids:
@@ -416,54 +360,18 @@ class FakeHec:
         if "Authorization" in request.headers:
             try:
                 self._token(request)
-            except _Refusal as refusal:
+            except Refusal as refusal:
                 if refusal.code == 1:
-                    return _hec(400, 22, "Token disabled")
-                return _hec(400, 21, "Invalid token")
+                    return hec_response(400, 22, "Token disabled")
+                return hec_response(400, 21, "Invalid token")
         if self.unhealthy_code is not None:
             texts = {
                 18: "HEC is unhealthy, queues are full",
                 19: "HEC is unhealthy, ack service unavailable",
                 20: "HEC is unhealthy, queues are full, ack service unavailable",
             }
-            return _hec(503, self.unhealthy_code, texts[self.unhealthy_code])
-        return _hec(200, 17, "HEC is healthy")
-
-
-_REFUSAL_STATUS = {1: 403, 2: 401, 3: 401, 4: 403}
-
-
-def _refusal_answer(refusal: _Refusal) -> web.Response:
-    return _hec(_REFUSAL_STATUS.get(refusal.code, 400), refusal.code, refusal.text)
-
-
-def _hec(status: int, code: int, text: str, **extra: Any) -> web.Response:
-    return web.json_response({"text": text, "code": code, **extra}, status=status)
-
-
-def _is_epoch(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-    return False
-
-
-def _flat(fields: Any) -> bool:
-    if not isinstance(fields, dict):
-        return False
-    scalar = (str, int, float)
-    return all(
-        isinstance(value, scalar)
-        or (isinstance(value, list) and all(isinstance(item, scalar) for item in value))
-        for value in fields.values()
-    )
+            return hec_response(503, self.unhealthy_code, texts[self.unhealthy_code])
+        return hec_response(200, 17, "HEC is healthy")
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:
@@ -472,19 +380,3 @@ async def _reset(request: web.Request) -> web.StreamResponse:
         transport.abort()
     # The client sees the connection drop; aiohttp does not write to an aborted transport.
     return web.Response(status=500)
-
-
-def _event_count(body: bytes) -> int:
-    """How many JSON objects a HEC body holds (they are concatenated); a broken one counts as one."""
-    text, decoder, count, position = body.decode("utf-8", "replace"), json.JSONDecoder(), 0, 0
-    while position < len(text):
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position == len(text):
-            break
-        try:
-            _, position = decoder.raw_decode(text, position)
-        except ValueError:
-            return count + 1
-        count += 1
-    return count
