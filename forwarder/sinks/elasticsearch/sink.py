@@ -1,9 +1,10 @@
 """The Elasticsearch/OpenSearch sink: `_bulk` into data streams (or indices), exactly once by id.
 
-A batch is encoded once (:mod:`.encoder`), posted, and the answer classified item by item
-(:mod:`.classifier`). Delivered events need nothing more; `retry` and `rejected` go back to the
-pipeline. A request too large for the cluster is split here, because only the sink knows the
-answer meant "too large" rather than "try later".
+A batch is encoded once (:mod:`.encoder`), cut into `_bulk` requests of at most ``batch_max_bytes``
+(action lines included), posted, and each answer classified item by item (:mod:`.classifier`).
+Delivered events need nothing more; `retry` and `rejected` go back to the pipeline. A request too
+large for the cluster is split here, because only the sink knows the answer meant "too large"
+rather than "try later".
 """
 
 from __future__ import annotations
