@@ -8,6 +8,9 @@ batch, sends it, and classifies the answer into exactly three kinds of failure:
 * rejected: ``SendResult.rejected``: this event can never be accepted (goes to the dead letters);
 * configuration: :class:`SinkConfigError`: stop this sink, keep the checkpoint, say so loudly.
 
+A protocol sink decides which by a *classifier*, a pure function from a receiver's answer to an
+:class:`Outcome`; its :class:`Verdict` is the one vocabulary every classifier answers in.
+
 A sink never sleeps between attempts or retries by itself. Waiting that is part of the protocol
 (Splunk indexer acknowledgements) is not a retry and may happen inside ``send``.
 
@@ -24,6 +27,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
@@ -91,6 +95,37 @@ class SendResult:
     retry_after: float | None = None
 
 
+class Verdict(StrEnum):
+    """What a classifier makes of an answer to a request, or to one event of it."""
+
+    DELIVERED = "delivered"
+    # Later: a busy, recovering or unreachable receiver. The pipeline sends again after a wait.
+    RETRY = "retry"
+    # This event can never be accepted: it goes to the dead letters with the reason.
+    REJECT = "reject"
+    # The request is larger than the receiver (or a proxy) takes: smaller requests will pass.
+    TOO_LARGE = "too_large"
+    # Nothing will pass until a person changes a setting: SinkConfigError.
+    CONFIG = "config"
+    # Answers to the probes of `check`, never to a batch: a health endpoint says the receiver
+    # takes events; an empty request was refused as empty, so the credentials were accepted.
+    HEALTHY = "healthy"
+    NO_DATA = "no_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A classified answer: its verdict, words for a person, and the wait the receiver asked for.
+
+    A sink whose protocol says more about an answer (HEC's code and ack id) subclasses it.
+    """
+
+    verdict: Verdict
+    reason: str = ""
+    # Seconds from a ``Retry-After`` header (forwarder.retry.retry_after), if the receiver sent one.
+    retry_after: float | None = None
+
+
 class SinkError(Exception):
     """Base of the failures a sink raises for a whole batch."""
 
@@ -111,6 +146,16 @@ class SinkConfigError(SinkError):
     """
 
 
+# One meaning for every sink, whose settings may only change the default: the pipeline cuts batches
+# by the events' bytes, and a sink that wraps each event on the wire cuts again by what it sends
+# (forwarder/sinks/_http/request_size.py), so no request is larger than this either.
+BATCH_MAX_BYTES = (
+    "Most uncompressed bytes sent at once: a batch holds at most this many bytes of encoded events (with a "
+    "line break each), and an HTTP sink sends it in several requests if, with what its protocol wraps "
+    "around each event, it is larger. An event larger on its own goes alone."
+)
+
+
 class SinkSettings(EnvironmentSettings):
     """Settings every sink has. A sink's own model subclasses this with ``env_prefix`` set to
     ``FORWARDER_<NAME>__`` so that its variables read ``FORWARDER_FILE__PATH`` and so on."""
@@ -121,9 +166,7 @@ class SinkSettings(EnvironmentSettings):
         default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`."
     )
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
-    batch_max_bytes: int = Field(
-        default=1_000_000, ge=1024, description="Most uncompressed bytes of encoded events in one batch."
-    )
+    batch_max_bytes: int = Field(default=1_000_000, ge=1024, description=BATCH_MAX_BYTES)
     batch_max_age: float = Field(
         default=1.0,
         gt=0,

@@ -244,3 +244,27 @@ def test_describe_names_no_secret() -> None:
     assert sink.describe() == (
         f"elasticsearch (ecs) to https://es.example.com:9200, data_streams {ACCESS}, {SCIM}"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        # Refused when the pooled client is made (its base URL), on the first send or check.
+        ("http://127.0.0.1:9200/" + "a" * 70_000, "URL too long"),
+        # Refused when a request is made.
+        ("http://xn--ls8h.la:9200", "not allowed"),
+    ],
+    ids=["url too long", "host not valid idna"],
+)
+async def test_an_address_httpx_cannot_use_is_a_config_error(url: str, reason: str) -> None:
+    sink = make_sink(url)
+    try:
+        for attempt in (sink.send(make_events(1)), sink.check()):
+            with pytest.raises(SinkConfigError) as raised:
+                await attempt
+            message = str(raised.value)
+            assert message.startswith("cannot use the address http://")
+            assert reason in message
+            assert message.endswith("check FORWARDER_ELASTICSEARCH__URL")
+    finally:
+        await sink.close()

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from fakes.elasticsearch import FakeElasticsearch, Fault, ItemFault, ResetFault, WholeFault
+from fakes.elasticsearch import DelayFault, FakeElasticsearch, Fault, ItemFault, ResetFault, WholeFault
 from forwarder.records import LogType
 from forwarder.sinks.base import RetryableError, SinkConfigError
 from forwarder.sinks.elasticsearch import ElasticsearchSink
@@ -212,6 +212,51 @@ async def test_a_split_half_that_fails_is_retried_not_lost() -> None:
             fake.inject(WholeFault(503))
             result = await sink.send(events)
             assert result.retry == events[:4]
+            assert "503" in result.retry_reason
+            rejected, _ = await deliver(sink, result.retry)
+        finally:
+            await sink.close()
+        assert rejected == []
+        assert_exactly_once(fake, events)
+
+
+async def test_a_batch_larger_than_batch_max_bytes_goes_in_several_requests() -> None:
+    events = make_events(20)
+    async with FakeElasticsearch() as fake:
+        sink = make_sink(fake.url, batch_max_bytes=2048)
+        try:
+            result = await sink.send(events)
+        finally:
+            await sink.close()
+        assert result.rejected == []
+        assert result.retry == []
+        assert_exactly_once(fake, events)
+        sizes = [len(request.body) for request in fake.requests]
+        assert len(sizes) > 1
+        # The action lines count: the limit holds for the NDJSON on the wire, not only the documents.
+        assert max(sizes) <= 2048
+        assert sum(sizes) > sum(len(event.body) + 1 for event in events)
+
+
+async def test_a_busy_cluster_stops_the_requests_of_a_batch_and_loses_nothing() -> None:
+    events = make_events(20)
+    async with FakeElasticsearch() as fake:
+        sink = make_sink(fake.url, batch_max_bytes=2048)
+        try:
+            # Nothing through: the whole batch is retryable, as when it fits one request.
+            fake.inject(WholeFault(429, retry_after="3"))
+            with pytest.raises(RetryableError) as raised:
+                await sink.send(events)
+            assert raised.value.retry_after == 3.0
+            assert len(fake.requests) == 1, "the requests after a 429 were sent anyway"
+            # The first request through, the second refused: the rest come back to be sent again.
+            fake.inject(DelayFault(0), WholeFault(503))
+            result = await sink.send(events)
+            assert len(fake.requests) == 3
+            sent_first = orjson.loads(fake.requests[1].body.split(b"\n")[0])["create"]["_id"]
+            assert sent_first == events[0].event_id
+            assert result.retry
+            assert result.retry == events[len(events) - len(result.retry) :]
             assert "503" in result.retry_reason
             rejected, _ = await deliver(sink, result.retry)
         finally:

@@ -146,3 +146,26 @@ async def test_open_refuses_a_key_without_a_certificate(tmp_path: Path) -> None:
     )
     with pytest.raises(SinkConfigError, match="FORWARDER_SPLUNK_HEC__CLIENT_KEY is set but"):
         await sink.open()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:8088/" + "a" * 70_000, "URL too long"),
+        ("http://xn--ls8h.la:8088", "not allowed"),
+    ],
+    ids=["url too long", "host not valid idna"],
+)
+async def test_an_address_httpx_cannot_use_is_a_configuration_error(url: str, reason: str) -> None:
+    # Valid to pydantic, refused by httpx when the request is made (not as a transport error).
+    sink = SplunkHecSink(SplunkHecSettings(url=url, token=TOKEN))
+    try:
+        for attempt in (sink.send(make_events(1)), sink.check()):
+            with pytest.raises(SinkConfigError) as raised:
+                await attempt
+            message = str(raised.value)
+            assert message.startswith("cannot use the address http://")
+            assert reason in message
+            assert message.endswith("check FORWARDER_SPLUNK_HEC__URL")
+    finally:
+        await sink.close()

@@ -8,29 +8,21 @@
   reads both, httpx's default reads the file alone, and only the first trusts the server.
 * A CA file setting replaces that store.
 
-For HEC and Elasticsearch (their fakes), the Cloudflare API (the simulator served over TLS) and
-the OTLP exporter (a collector over TLS).
+For HEC and Elasticsearch (their fakes) and the Cloudflare API (the simulator served over TLS); the
+OTLP exporter's are in test_tls_trust_otlp.py. The CAs and the OS store are tests/support/pki.py's.
 """
 
 from __future__ import annotations
 
-import gzip
-import shutil
 import ssl
-import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import requests
-import trustme
 from aiohttp import web
 
 from fakes.cloudflare.server import BASE_PATH, Simulator
@@ -43,10 +35,10 @@ from forwarder.sinks.elasticsearch import ElasticsearchSettings, ElasticsearchSi
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
 from forwarder.source.client import CloudflareClient
 from forwarder.source.errors import CloudflareError
-from forwarder.telemetry.exporters import otlp_session, telemetry_from_environment
 from tests.missing_tool import missing_tool
 from tests.support import elasticsearch_helpers
 from tests.support.forwarder_runs import ACCOUNT, settings, simulator_config
+from tests.support.pki import Pki
 from tests.support.splunk_hec_support import TOKEN
 from tests.support.splunk_hec_support import make_events as hec_events
 
@@ -57,55 +49,6 @@ pytestmark = [
 ]
 
 SINKS = ("splunk_hec", "elasticsearch")
-
-
-@dataclass(frozen=True)
-class Pki:
-    """A CA with a server certificate for 127.0.0.1, and a CA that signed nothing here."""
-
-    server: ssl.SSLContext
-    ca_file: Path
-    other_ca_file: Path
-    # Empty: SSL_CERT_DIR pointed here keeps the machine's own CAs out of a test.
-    empty_dir: Path
-    # The CA as OpenSSL's hashed directory (``<subject hash>.0``).
-    hashed_dir: Path
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    folder = tmp_path_factory.mktemp("pki")
-    authority, other = trustme.CA(), trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1", "localhost").configure_cert(server)
-    authority.cert_pem.write_to_path(str(folder / "ca.pem"))
-    other.cert_pem.write_to_path(str(folder / "other-ca.pem"))
-    (folder / "empty").mkdir()
-    hashed = folder / "hashed"
-    hashed.mkdir()
-    if shutil.which("openssl"):
-        subject_hash = subprocess.run(
-            ["openssl", "x509", "-hash", "-noout", "-in", str(folder / "ca.pem")],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        shutil.copy(folder / "ca.pem", hashed / f"{subject_hash}.0")
-    return Pki(server, folder / "ca.pem", folder / "other-ca.pem", folder / "empty", hashed)
-
-
-@pytest.fixture
-def os_store(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> Callable[..., None]:
-    """``os_store(file, directory)``: what the operating system's trust store holds for this test."""
-    # requests reads these instead of its certifi bundle; none may decide a test.
-    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "OTEL_EXPORTER_OTLP_CERTIFICATE"):
-        monkeypatch.delenv(variable, raising=False)
-
-    def use(ca_file: Path, cert_dir: Path | None = None) -> None:
-        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-        monkeypatch.setenv("SSL_CERT_DIR", str(cert_dir or pki.empty_dir))
-
-    return use
 
 
 @asynccontextmanager
@@ -347,86 +290,3 @@ def test_a_missing_cloudflare_ca_file_is_a_config_error(tmp_path: Path) -> None:
         f"CLOUDFLARE_TLS_CA_FILE: cannot load CA certificates from {str(missing)!r}: No such file or "
         "directory; give a PEM file with the CA that signed the Cloudflare API's certificate"
     ]
-
-
-# --- the OTLP exporter -------------------------------------------------------------------------
-
-
-class Collector(ThreadingHTTPServer):
-    """An OTLP/HTTP collector over TLS that keeps every request body by path."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), CollectorHandler)
-        self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.bodies: dict[str, list[bytes]] = {}
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.server_address[1]}"
-
-
-class CollectorHandler(BaseHTTPRequestHandler):
-    server: Collector
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.server.bodies.setdefault(self.path, []).append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def collector(pki: Pki) -> Iterator[Collector]:
-    server = Collector(pki.server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join()
-    server.server_close()
-
-
-def test_otlp_trusts_the_os_store_where_requests_alone_would_not(
-    collector: Collector, pki: Pki, os_store: Callable[..., None]
-) -> None:
-    os_store(pki.ca_file)
-    session = otlp_session("TRACES", {})
-    assert session is not None
-    with session:
-        assert session.post(f"{collector.url}/v1/traces", data=b"", timeout=10).status_code == 200
-    # What the exporter does without our session: certifi's bundle, blind to the OS store.
-    with requests.Session() as plain, pytest.raises(requests.exceptions.SSLError):
-        plain.post(f"{collector.url}/v1/traces", data=b"", timeout=10)
-    os_store(pki.other_ca_file)
-    untrusting = otlp_session("TRACES", {})
-    assert untrusting is not None
-    with untrusting, pytest.raises(requests.exceptions.SSLError):
-        untrusting.post(f"{collector.url}/v1/traces", data=b"", timeout=10)
-
-
-def test_spans_reach_an_otlp_collector_over_tls(
-    collector: Collector, pki: Pki, os_store: Callable[..., None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    os_store(pki.ca_file)
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
-    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-    telemetry = telemetry_from_environment(prometheus=False)
-    with telemetry.tracer.start_as_current_span("over-tls"):
-        pass
-    telemetry.shutdown()
-    assert collector.bodies.get("/v1/traces")
-
-
-def test_an_otlp_certificate_variable_leaves_trust_to_the_exporter(pki: Pki) -> None:
-    for variable in ("OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"):
-        assert otlp_session("TRACES", {variable: str(pki.ca_file)}) is None
-    other_signal = otlp_session("METRICS", {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": str(pki.ca_file)})
-    assert other_signal is not None
-    other_signal.close()

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from forwarder.sinks.elasticsearch import ElasticsearchSettings
 from forwarder.sinks.elasticsearch.cloud_id import CloudIdError, decode_cloud_id
-from forwarder.sinks.elasticsearch.connection import authorization_header
+from forwarder.sinks.elasticsearch.request import authorization_header
 from forwarder.sinks.elasticsearch.settings import data_stream_name_problems, index_name_problems
 
 URL = "https://es.example.com:9200"

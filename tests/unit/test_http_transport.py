@@ -6,10 +6,11 @@ import ssl
 from pathlib import Path
 
 import httpx
+import idna
 import pytest
 
 from forwarder.sinks._http.tls import HttpTlsSettings
-from forwarder.sinks._http.transport import transport_failure
+from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
 
 HTTPS = "https://receiver.example:8443"
@@ -191,3 +192,34 @@ def test_a_former_variable_name_is_the_one_named() -> None:
     )
     assert isinstance(failure, SinkConfigError)
     assert "set SINK__CA_BUNDLE" in str(failure)
+
+
+@pytest.mark.parametrize(
+    ("error", "where"),
+    [
+        (httpx.InvalidURL("URL too long"), "http://receiver.example/" + "a" * 70_000),
+        (idna.InvalidCodepoint("Codepoint U+1F4A9 at position 1 of '💩' not allowed"), "http://xn--ls8h.la"),
+    ],
+    ids=["invalid url", "invalid idna host"],
+)
+def test_an_address_httpx_refuses_is_a_config_error(
+    error: httpx.InvalidURL | idna.IDNAError, where: str
+) -> None:
+    # Neither is an httpx.TransportError: without REQUEST_ERRORS they escaped a sink's `except`.
+    assert isinstance(error, REQUEST_ERRORS)
+    assert not isinstance(error, httpx.TransportError)
+    failure = transport_failure(
+        error,
+        settings=HttpTlsSettings(),
+        env_var=env_var,
+        where=where,
+        receiver="the receiver",
+        action="POST /path",
+    )
+    assert isinstance(failure, SinkConfigError)
+    message = str(failure)
+    assert message.startswith(f"cannot use the address {where[:200]}")
+    assert str(error) in message
+    assert message.endswith("check SINK__URL")
+    # The address is cut: a person reads the reason, not 70,000 characters of URL.
+    assert len(message) < 400

@@ -16,7 +16,7 @@ import pytest
 
 from forwarder.coordination.api import LEASES, ClusterAccess, KubernetesApi, KubernetesError
 from forwarder.retry import MAX_RETRY_AFTER, retry_after
-from forwarder.sinks.elasticsearch.classify import classify_bulk_response
+from forwarder.sinks.elasticsearch.classifier import classify_bulk_response
 from forwarder.sinks.splunk_hec.classifier import classify
 from forwarder.source.client import server_wait
 

@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 import pytest
 
+from forwarder.sinks.base import Verdict
 from forwarder.sinks.splunk_hec.classifier import (
     CONFIG_CODES,
-    REJECT_EVENT_CODES,
+    REJECT_CODES,
     RETRY_CODES,
-    Outcome,
     classify,
     parse_ack_statuses,
 )
@@ -34,12 +34,12 @@ ROWS = _rows()
 
 # The table's classes, and what the issue says to do for each.
 EXPECTED = {
-    "ok": Outcome.DELIVERED,
-    "health-ok": Outcome.HEALTHY,
-    "permanent": Outcome.NO_DATA,
-    "permanent-per-event": Outcome.REJECT_EVENT,
-    "retryable": Outcome.RETRY,
-    "fatal-config": Outcome.CONFIG,
+    "ok": Verdict.DELIVERED,
+    "health-ok": Verdict.HEALTHY,
+    "permanent": Verdict.NO_DATA,
+    "permanent-per-event": Verdict.REJECT,
+    "retryable": Verdict.RETRY,
+    "fatal-config": Verdict.CONFIG,
 }
 
 
@@ -52,7 +52,7 @@ def test_the_issue_lists_agree_with_the_table() -> None:
     for row in ROWS:
         by_class.setdefault(row["class"], set()).add(int(row["hec_code"]))
     assert by_class["retryable"] == RETRY_CODES == {8, 9, 18, 19, 20}
-    assert by_class["permanent-per-event"] == REJECT_EVENT_CODES == {6, 7, 12, 13, 15}
+    assert by_class["permanent-per-event"] == REJECT_CODES == {6, 7, 12, 13, 15}
     # The issue's configuration list (1-4, 10, 11, 14, 16) plus the health endpoint's 21 and 22.
     assert by_class["fatal-config"] == CONFIG_CODES == {1, 2, 3, 4, 10, 11, 14, 16, 21, 22}
 
@@ -64,23 +64,23 @@ def test_every_code_of_the_table(row: dict[str, str]) -> None:
     if code in (6, 7):
         body["invalid-event-number"] = 3
 
-    verdict = classify(status, orjson.dumps(body))
+    outcome = classify(status, orjson.dumps(body))
 
-    assert verdict.outcome is EXPECTED[row["class"]]
-    assert verdict.code == code
-    assert verdict.status == status
+    assert outcome.verdict is EXPECTED[row["class"]]
+    assert outcome.code == code
+    assert outcome.status == status
     # A person reads the reason: it carries the code and Splunk's words.
-    assert f"HEC code {code}" in verdict.reason
-    assert text in verdict.reason
+    assert f"HEC code {code}" in outcome.reason
+    assert text in outcome.reason
     if code in (6, 7):
-        assert verdict.invalid_event_number == 3
-        assert "event 3" in verdict.reason
-    if verdict.outcome is Outcome.CONFIG:
+        assert outcome.invalid_event_number == 3
+        assert "event 3" in outcome.reason
+    if outcome.verdict is Verdict.CONFIG:
         # Says what to change, by the name of the setting or of the thing on the Splunk side.
         assert (
-            "FORWARDER_SPLUNK_HEC__" in verdict.reason
-            or "GUID" in verdict.reason
-            or "proxy" in verdict.reason
+            "FORWARDER_SPLUNK_HEC__" in outcome.reason
+            or "GUID" in outcome.reason
+            or "proxy" in outcome.reason
         )
 
 
@@ -98,15 +98,15 @@ def test_every_code_of_the_table(row: dict[str, str]) -> None:
     ],
 )
 def test_configuration_errors_name_the_setting(code: int, setting: str) -> None:
-    verdict = classify(400, orjson.dumps({"text": "x", "code": code}))
-    assert verdict.outcome is Outcome.CONFIG
-    assert setting in verdict.reason
+    outcome = classify(400, orjson.dumps({"text": "x", "code": code}))
+    assert outcome.verdict is Verdict.CONFIG
+    assert setting in outcome.reason
 
 
 def test_success_carries_the_ack_id() -> None:
-    verdict = classify(200, b'{"text":"Success","code":0,"ackId":42}')
-    assert verdict.outcome is Outcome.DELIVERED
-    assert verdict.ack_id == 42
+    outcome = classify(200, b'{"text":"Success","code":0,"ackId":42}')
+    assert outcome.verdict is Verdict.DELIVERED
+    assert outcome.ack_id == 42
 
 
 def test_success_without_acknowledgement_has_no_ack_id() -> None:
@@ -114,45 +114,45 @@ def test_success_without_acknowledgement_has_no_ack_id() -> None:
 
 
 def test_a_per_event_code_without_an_event_number() -> None:
-    verdict = classify(400, b'{"text":"Event field is required","code":12}')
-    assert verdict.outcome is Outcome.REJECT_EVENT
-    assert verdict.invalid_event_number is None
+    outcome = classify(400, b'{"text":"Event field is required","code":12}')
+    assert outcome.verdict is Verdict.REJECT
+    assert outcome.invalid_event_number is None
 
 
 # Answers of proxies and load balancers in front of HEC: no HEC code, often not JSON.
 PROXY_ANSWERS = [
-    (408, b"<html>Request Timeout</html>", Outcome.RETRY),
-    (413, b"<html>413 Request Entity Too Large</html>", Outcome.TOO_LARGE),
-    (413, b"Content-Length of 2000000 too large (maximum is 1000000)", Outcome.TOO_LARGE),
-    (429, b"<html>Too Many Requests</html>", Outcome.RETRY),
-    (502, b"<html><body>502 Bad Gateway</body></html>", Outcome.RETRY),
-    (503, b"Service Unavailable", Outcome.RETRY),
-    (504, b"<html>Gateway Timeout</html>", Outcome.RETRY),
-    (500, b"not json at all", Outcome.RETRY),
-    (503, b'{"message":"upstream overloaded"}', Outcome.RETRY),
+    (408, b"<html>Request Timeout</html>", Verdict.RETRY),
+    (413, b"<html>413 Request Entity Too Large</html>", Verdict.TOO_LARGE),
+    (413, b"Content-Length of 2000000 too large (maximum is 1000000)", Verdict.TOO_LARGE),
+    (429, b"<html>Too Many Requests</html>", Verdict.RETRY),
+    (502, b"<html><body>502 Bad Gateway</body></html>", Verdict.RETRY),
+    (503, b"Service Unavailable", Verdict.RETRY),
+    (504, b"<html>Gateway Timeout</html>", Verdict.RETRY),
+    (500, b"not json at all", Verdict.RETRY),
+    (503, b'{"message":"upstream overloaded"}', Verdict.RETRY),
     # Not HEC at all: a person must fix the URL or the proxy; retrying would loop forever.
-    (200, b"<html>Welcome to nginx!</html>", Outcome.CONFIG),
-    (404, b"<html>Not Found</html>", Outcome.CONFIG),
-    (401, b"Unauthorized", Outcome.CONFIG),
-    (407, b"Proxy Authentication Required", Outcome.CONFIG),
-    (400, b"", Outcome.CONFIG),
+    (200, b"<html>Welcome to nginx!</html>", Verdict.CONFIG),
+    (404, b"<html>Not Found</html>", Verdict.CONFIG),
+    (401, b"Unauthorized", Verdict.CONFIG),
+    (407, b"Proxy Authentication Required", Verdict.CONFIG),
+    (400, b"", Verdict.CONFIG),
 ]
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "outcome"), PROXY_ANSWERS, ids=[f"{s}-{o}" for s, _, o in PROXY_ANSWERS]
+    ("status", "body", "expected"), PROXY_ANSWERS, ids=[f"{s}-{o}" for s, _, o in PROXY_ANSWERS]
 )
-def test_proxy_answers_and_bodies_that_are_not_json(status: int, body: bytes, outcome: Outcome) -> None:
-    verdict = classify(status, body)
-    assert verdict.outcome is outcome
-    assert verdict.code is None
-    assert f"HTTP {status}" in verdict.reason
+def test_proxy_answers_and_bodies_that_are_not_json(status: int, body: bytes, expected: Verdict) -> None:
+    outcome = classify(status, body)
+    assert outcome.verdict is expected
+    assert outcome.code is None
+    assert f"HTTP {status}" in outcome.reason
 
 
 def test_a_proxy_retry_after_is_kept() -> None:
-    verdict = classify(429, b"slow down", retry_after="17")
-    assert verdict.outcome is Outcome.RETRY
-    assert verdict.retry_after == 17.0
+    outcome = classify(429, b"slow down", retry_after="17")
+    assert outcome.verdict is Verdict.RETRY
+    assert outcome.retry_after == 17.0
 
 
 def test_busy_keeps_retry_after_too() -> None:
@@ -160,9 +160,9 @@ def test_busy_keeps_retry_after_too() -> None:
 
 
 def test_unknown_codes_fall_back_on_the_http_status() -> None:
-    assert classify(500, b'{"text":"new thing","code":99}').outcome is Outcome.RETRY
+    assert classify(500, b'{"text":"new thing","code":99}').verdict is Verdict.RETRY
     unknown = classify(400, b'{"text":"new thing","code":99}')
-    assert unknown.outcome is Outcome.CONFIG
+    assert unknown.verdict is Verdict.CONFIG
     assert "unknown HEC code" in unknown.reason
 
 

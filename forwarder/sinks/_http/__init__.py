@@ -1,1 +1,2 @@
-"""What every HTTP sink shares: for now its TLS settings, context and warnings (more is to move here)."""
+"""What every HTTP sink shares: TLS settings and context, the pooled client, the mapping of transport
+errors, request-body compression, and cutting a batch into requests that fit ``batch_max_bytes``."""

@@ -3,6 +3,9 @@
 A TLS failure or an address that cannot be used does not go away by retrying: it is a
 :class:`SinkConfigError` naming the variable to fix. Everything else (timeouts, resets, refused
 connections) is network trouble, a :class:`RetryableError`.
+
+A sink catches :data:`REQUEST_ERRORS` around each request and raises what :func:`transport_failure`
+makes of them.
 """
 
 from __future__ import annotations
@@ -10,14 +13,29 @@ from __future__ import annotations
 import ssl
 
 import httpx
+import idna
 
 from forwarder import tls
 from forwarder.sinks._http.tls import EnvVar, HttpTlsSettings
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
 
+# An address httpx cannot put in a request: not transport errors, so raised past an
+# ``except httpx.TransportError``. httpx raises InvalidURL itself (e.g. "URL too long"), and lets the
+# idna package's error through when it reads a host name that is not valid IDNA.
+URL_ERRORS = (httpx.InvalidURL, idna.IDNAError)
+REQUEST_ERRORS = (httpx.TransportError, *URL_ERRORS)
+# A URL in a message is cut to this many characters: the one that was too long is not read whole.
+_SHOWN_URL = 200
+
+
+def address_failure(error: Exception, env_var: EnvVar, *, where: str) -> SinkConfigError:
+    """The configuration error of an address that cannot be used (``where`` as messages show it)."""
+    shown = where if len(where) <= _SHOWN_URL else where[:_SHOWN_URL] + "…"
+    return SinkConfigError(f"cannot use the address {shown}: {error}; check {env_var('url')}")
+
 
 def transport_failure(
-    error: httpx.TransportError,
+    error: httpx.TransportError | httpx.InvalidURL | idna.IDNAError,
     *,
     settings: HttpTlsSettings,
     env_var: EnvVar,
@@ -33,8 +51,8 @@ def transport_failure(
     failure = tls.tls_failure(error)
     if failure is not None:
         return SinkConfigError(_tls_message(failure, settings, env_var, where, receiver))
-    if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return SinkConfigError(f"cannot use the address {where}: {error}; check {env_var('url')}")
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL | idna.IDNAError):
+        return address_failure(error, env_var, where=where)
     outcome = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
     # The kind says what happened (ConnectError, ReadTimeout); some carry no message (a bare reset).
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -16,7 +16,7 @@ import httpx
 
 from forwarder.records import LogType
 from forwarder.sinks.base import RetryableError, SinkConfigError
-from forwarder.sinks.elasticsearch.connection import request
+from forwarder.sinks.elasticsearch.request import request
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 
 logger = logging.getLogger(__name__)

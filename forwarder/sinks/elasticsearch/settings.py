@@ -18,7 +18,7 @@ from forwarder.formats import DocumentFormat
 from forwarder.records import LogType
 from forwarder.settings.values import credential
 from forwarder.sinks._http.tls import HttpTlsSettings
-from forwarder.sinks.base import SinkSettings
+from forwarder.sinks.base import BATCH_MAX_BYTES, SinkSettings
 from forwarder.sinks.elasticsearch.cloud_id import CloudIdError, decode_cloud_id
 from forwarder.tls import former_name_conflicts, tls_variables, verification_switch
 
@@ -98,7 +98,7 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
     batch_max_bytes: int = Field(
         default=10_000_000,
         ge=1024,
-        description="Most uncompressed bytes of NDJSON in one `_bulk` request (default 10 MB).",
+        description=f"{BATCH_MAX_BYTES} Here the wrapping is the `_bulk` action line (default 10 MB).",
     )
     url: AnyHttpUrl | None = Field(
         default=None,

@@ -1,9 +1,10 @@
 """The Elasticsearch/OpenSearch sink: `_bulk` into data streams (or indices), exactly once by id.
 
-A batch is encoded once (:mod:`.encoding`), posted, and the answer classified item by item
-(:mod:`.classify`). Delivered events need nothing more; `retry` and `rejected` go back to the
-pipeline. A request too large for the cluster is split here, because only the sink knows the
-answer meant "too large" rather than "try later".
+A batch is encoded once (:mod:`.encoder`), cut into `_bulk` requests of at most ``batch_max_bytes``
+(action lines included), posted, and each answer classified item by item (:mod:`.classifier`).
+Delivered events need nothing more; `retry` and `rejected` go back to the pipeline. A request too
+large for the cluster is split here, because only the sink knows the answer meant "too large"
+rather than "try later".
 """
 
 from __future__ import annotations
@@ -16,23 +17,14 @@ import httpx
 
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
-from forwarder.sinks.elasticsearch.classify import BulkAnswer, Verdict, classify_bulk_response
-from forwarder.sinks.elasticsearch.connection import make_client, request
-from forwarder.sinks.elasticsearch.encoding import (
-    BulkEncoder,
-    EncodedBatch,
-    bulk_headers,
-    bulk_params,
-    compress,
-)
+from forwarder.sinks._http.compression import compress_body
+from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError, Verdict
+from forwarder.sinks.elasticsearch.classifier import BulkAnswer, classify_bulk_response
+from forwarder.sinks.elasticsearch.encoder import BulkEncoder, EncodedBatch
 from forwarder.sinks.elasticsearch.probe import check_cluster
+from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, request
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 from forwarder.sinks.elasticsearch.template import ensure_template
-
-# Compressing a few hundred kB takes about a millisecond; above that it moves off the event loop
-# so that other sinks and the source keep running while a 10 MB batch is squeezed.
-_COMPRESS_IN_THREAD_ABOVE = 256 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +44,6 @@ class ElasticsearchSink(Sink):
         self._headers = bulk_headers(settings.gzip)
         self._params = bulk_params(settings.pipeline)
         self._client: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
         self._template_lock = asyncio.Lock()
         self._template_ready = not settings.bootstrap_template
 
@@ -97,9 +88,26 @@ class ElasticsearchSink(Sink):
             await self._bootstrap(client)
         encoded = self._encoder.encode(batch)
         result = SendResult(rejected=list(encoded.rejected))
-        if encoded.items:
-            await self._deliver(client, encoded, result, whole_batch=True)
+        requests = encoded.requests(self.settings.batch_max_bytes)
+        if len(requests) == 1:
+            await self._deliver(client, requests[0], result, whole_batch=True)
+        elif requests:
+            await self._deliver_each(client, requests, result)
         return result
+
+    async def _deliver_each(
+        self, client: httpx.AsyncClient, requests: list[EncodedBatch], result: SendResult
+    ) -> None:
+        """A batch larger than ``batch_max_bytes`` on the wire, one `_bulk` request after another."""
+        for number, encoded in enumerate(requests):
+            if not await self._deliver(client, encoded, result, whole_batch=False):
+                # The cluster asked us to back off: the requests not sent yet wait with this one.
+                later = [event for waiting in requests[number + 1 :] for event in waiting.events]
+                _retry(result, later, result.retry_reason, None)
+                break
+        if not result.rejected and len(result.retry) == sum(len(encoded.items) for encoded in requests):
+            # Nothing went through: the whole batch is retryable, as it is when it fits one request.
+            raise RetryableError(result.retry_reason, result.retry_after)
 
     async def _connection(self) -> httpx.AsyncClient:
         await self.open()
@@ -114,7 +122,9 @@ class ElasticsearchSink(Sink):
 
     async def _deliver(
         self, client: httpx.AsyncClient, encoded: EncodedBatch, result: SendResult, whole_batch: bool
-    ) -> None:
+    ) -> bool:
+        """Send ``encoded``, recording where each event ends up; False once the cluster asked us to
+        back off (only when not ``whole_batch``, which raises RetryableError instead)."""
         try:
             answer = await self._post(client, encoded)
             whole = answer.whole
@@ -126,37 +136,34 @@ class ElasticsearchSink(Sink):
             if whole_batch:
                 raise
             _retry(result, encoded.events, error.reason, error.retry_after)
-            return
+            return False
         if whole is None:
             self._settle_items(encoded, answer, result)
-        elif whole.verdict is Verdict.SPLIT:
+        elif whole.verdict is Verdict.TOO_LARGE:
             if len(encoded.items) == 1:
                 result.rejected.append(
                     Rejection(encoded.items[0].event, f"{whole.reason}, even for this event alone")
                 )
-                return
+                return True
             for half in encoded.halves():
                 await self._deliver(client, half, result, whole_batch=False)
         else:
             raise SinkConfigError(whole.reason)
+        return True
 
     async def _post(self, client: httpx.AsyncClient, encoded: EncodedBatch) -> BulkAnswer:
         body = encoded.body()
         if self.settings.gzip:
-            if len(body) > _COMPRESS_IN_THREAD_ABOVE:
-                body = await asyncio.to_thread(compress, body, self.settings.gzip_level)
-            else:
-                body = compress(body, self.settings.gzip_level)
-        async with self._slots:
-            response = await request(
-                client,
-                self.settings,
-                "POST",
-                "/_bulk",
-                content=body,
-                headers=self._headers,
-                params=self._params,
-            )
+            body = await compress_body(body, self.settings.gzip_level)
+        response = await request(
+            client,
+            self.settings,
+            "POST",
+            "/_bulk",
+            content=body,
+            headers=self._headers,
+            params=self._params,
+        )
         return classify_bulk_response(
             response.status_code,
             response.content,

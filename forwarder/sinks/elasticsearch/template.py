@@ -18,8 +18,8 @@ import httpx
 from forwarder import __version__
 from forwarder.records import LogType
 from forwarder.sinks.base import RetryableError, SinkConfigError
-from forwarder.sinks.elasticsearch.classify import describe_error
-from forwarder.sinks.elasticsearch.connection import request
+from forwarder.sinks.elasticsearch.classifier import describe_error
+from forwarder.sinks.elasticsearch.request import request
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 
 logger = logging.getLogger(__name__)

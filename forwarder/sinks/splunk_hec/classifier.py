@@ -1,4 +1,4 @@
-"""What an HEC answer means: a pure function from (HTTP status, body) to a verdict.
+"""What an HEC answer means: a pure function from (HTTP status, body) to an outcome.
 
 HEC answers ``{"text": ..., "code": N}`` with one of 23 codes (Splunk, "Troubleshoot HTTP Event
 Collector"). The code, not the HTTP status, says what to do: 400 alone means anything from "this
@@ -12,34 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from forwarder.retry import retry_after as parse_retry_after
+from forwarder.sinks.base import Outcome, Verdict
 from forwarder.sinks.splunk_hec.settings import env_var
 
 
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    # Health endpoint only (code 17).
-    HEALTHY = "healthy"
-    # Code 5: an empty request. Expected from the token probe in ``check``; never for a batch.
-    NO_DATA = "no_data"
-    RETRY = "retry"
-    # One event of the request can never be accepted; see ``Verdict.invalid_event_number``.
-    REJECT_EVENT = "reject_event"
-    # 413: the request is too large for HEC or a proxy; smaller requests will pass.
-    TOO_LARGE = "too_large"
-    CONFIG = "config"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HecOutcome(Outcome):
+    """An outcome with what HEC said. ``REJECT``: one event of the request was refused, at
+    ``invalid_event_number``. ``TOO_LARGE``: a 413 from HEC or a proxy. ``HEALTHY`` (code 17) and
+    ``NO_DATA`` (code 5, expected from the token probe in ``check``) answer probes, never a batch."""
 
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    outcome: Outcome
-    # Words for a person: the HEC code and text, and for configuration errors what to change.
-    reason: str
     status: int
     code: int | None = None
     text: str | None = None
@@ -47,11 +34,10 @@ class Verdict:
     # Index, within the request, of the event HEC refused. Events before it were accepted; the
     # ones after it were never looked at.
     invalid_event_number: int | None = None
-    retry_after: float | None = None
 
 
 RETRY_CODES = frozenset({8, 9, 18, 19, 20})
-REJECT_EVENT_CODES = frozenset({6, 7, 12, 13, 15})
+REJECT_CODES = frozenset({6, 7, 12, 13, 15})
 CONFIG_CODES = frozenset({1, 2, 3, 4, 10, 11, 14, 16, 21, 22})
 # Answers of proxies and load balancers in front of HEC that mean "later", whatever the body.
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
@@ -103,8 +89,8 @@ def _snippet(body: bytes) -> str:
     return " ".join(text.split()) or "an empty body"
 
 
-def classify(status: int, body: bytes, retry_after: str | None = None) -> Verdict:
-    """The verdict on one answer of ``/services/collector/event`` or ``/services/collector/health``."""
+def classify(status: int, body: bytes, retry_after: str | None = None) -> HecOutcome:
+    """The outcome of one answer of ``/services/collector/event`` or ``/services/collector/health``."""
     wait = parse_retry_after(retry_after)
     document = _json_object(body)
     code = _int_or_none(document.get("code")) if document is not None else None
@@ -112,37 +98,36 @@ def classify(status: int, body: bytes, retry_after: str | None = None) -> Verdic
     described = f"HEC code {code} ({text}, HTTP {status})" if code is not None else f"HTTP {status}"
 
     if status == 413:
-        return Verdict(
-            Outcome.TOO_LARGE,
+        return HecOutcome(
+            Verdict.TOO_LARGE,
             f"{described}: request too large for HEC or a proxy in front of it",
-            status,
-            code,
-            text,
+            status=status,
+            code=code,
+            text=text,
         )
     if status in RETRY_STATUSES and code not in CONFIG_CODES:
         # A proxy's 502/504 or 429 may carry any body; a HEC 503 carries code 9 or 18-20.
-        return Verdict(
-            Outcome.RETRY, f"{described}: {_reason_or_body(text, body)}", status, code, text, retry_after=wait
-        )
+        reason = f"{described}: {_reason_or_body(text, body)}"
+        return HecOutcome(Verdict.RETRY, reason, wait, status=status, code=code, text=text)
 
     if code is not None:
         return _classify_code(status, code, text or "", described, document or {}, wait)
 
     # No HEC code: a proxy, a load balancer, or not HEC at all.
     if status >= 500:
-        return Verdict(Outcome.RETRY, f"{described}: {_snippet(body)}", status, retry_after=wait)
+        return HecOutcome(Verdict.RETRY, f"{described}: {_snippet(body)}", wait, status=status)
     if status in (401, 403, 407):
-        return Verdict(
-            Outcome.CONFIG,
+        return HecOutcome(
+            Verdict.CONFIG,
             f"{described} without a HEC code: a proxy or gateway refused the request; check {_URL} "
             f"and the proxy settings ({_snippet(body)})",
-            status,
+            status=status,
         )
-    return Verdict(
-        Outcome.CONFIG,
+    return HecOutcome(
+        Verdict.CONFIG,
         f"{described} without a HEC code: {_URL} does not look like an HTTP Event Collector "
         f"(answer: {_snippet(body)})",
-        status,
+        status=status,
     )
 
 
@@ -157,34 +142,40 @@ def _classify_code(
     described: str,
     document: Mapping[str, Any],
     wait: float | None,
-) -> Verdict:
+) -> HecOutcome:
     if code == 0:
-        return Verdict(
-            Outcome.DELIVERED, described, status, code, text, ack_id=_int_or_none(document.get("ackId"))
-        )
+        ack_id = _int_or_none(document.get("ackId"))
+        return HecOutcome(Verdict.DELIVERED, described, status=status, code=code, text=text, ack_id=ack_id)
     if code == 17:
-        return Verdict(Outcome.HEALTHY, described, status, code, text)
+        return HecOutcome(Verdict.HEALTHY, described, status=status, code=code, text=text)
     if code == 5:
-        return Verdict(Outcome.NO_DATA, described, status, code, text)
+        return HecOutcome(Verdict.NO_DATA, described, status=status, code=code, text=text)
     if code in RETRY_CODES:
-        return Verdict(Outcome.RETRY, described, status, code, text, retry_after=wait)
-    if code in REJECT_EVENT_CODES:
+        return HecOutcome(Verdict.RETRY, described, wait, status=status, code=code, text=text)
+    if code in REJECT_CODES:
         number = _int_or_none(document.get("invalid-event-number"))
         where = f" at event {number} of the request" if number is not None else ""
-        return Verdict(
-            Outcome.REJECT_EVENT, f"{described}{where}", status, code, text, invalid_event_number=number
+        return HecOutcome(
+            Verdict.REJECT,
+            f"{described}{where}",
+            status=status,
+            code=code,
+            text=text,
+            invalid_event_number=number,
         )
     if code in CONFIG_CODES:
-        return Verdict(Outcome.CONFIG, f"{described}: {_CONFIG_ADVICE[code]}", status, code, text)
+        advice = _CONFIG_ADVICE[code]
+        return HecOutcome(Verdict.CONFIG, f"{described}: {advice}", status=status, code=code, text=text)
     # A code this table does not know yet (a newer Splunk): fall back on the HTTP status.
     if status >= 500:
-        return Verdict(Outcome.RETRY, f"{described}: unknown HEC code", status, code, text, retry_after=wait)
-    return Verdict(
-        Outcome.CONFIG,
+        reason = f"{described}: unknown HEC code"
+        return HecOutcome(Verdict.RETRY, reason, wait, status=status, code=code, text=text)
+    return HecOutcome(
+        Verdict.CONFIG,
         f"{described}: unknown HEC code; read the HEC logs (splunkd.log, component HttpInputDataHandler)",
-        status,
-        code,
-        text,
+        status=status,
+        code=code,
+        text=text,
     )
 
 

@@ -1,4 +1,4 @@
-"""Requests to HEC: TLS, the pooled client, headers, compression, and transport failures.
+"""Requests to HEC: the paths, the headers, compressed bodies, and what a request that got no answer means.
 
 This module knows how to put bytes on the wire and get an answer back; what the answer means is
 ``classifier``'s business, and what to do about it is the sink's.
@@ -6,9 +6,6 @@ This module knows how to put bytes on the wire and get an answer back; what the 
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import ssl
 import uuid
 from dataclasses import dataclass
 
@@ -16,16 +13,14 @@ import httpx
 import orjson
 
 from forwarder import __version__
-from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks._http.transport import transport_failure
+from forwarder.sinks._http.client import make_client
+from forwarder.sinks._http.compression import CONTENT_ENCODING, compress_body
+from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
 
 EVENT_PATH = "/services/collector/event"
 ACK_PATH = "/services/collector/ack"
 HEALTH_PATH = "/services/collector/health"
-# Compressing a large body takes milliseconds; above this size it runs in a thread so that the
-# event loop keeps serving the other sinks and the source meanwhile (zlib releases the GIL).
-_COMPRESS_IN_THREAD_ABOVE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +28,6 @@ class Answer:
     status: int
     body: bytes
     retry_after: str | None
-
-
-def build_ssl_context(settings: SplunkHecSettings) -> ssl.SSLContext:
-    """The TLS context for HEC; SinkConfigError naming the setting when a file cannot be used."""
-    return http_tls.context(settings, env_var, what="HEC")
 
 
 class HecClient:
@@ -64,34 +54,25 @@ class HecClient:
         }
         if settings.acknowledgements:
             self._headers["X-Splunk-Request-Channel"] = self.channel
-        self._client = httpx.AsyncClient(
-            verify=build_ssl_context(settings),
-            timeout=httpx.Timeout(settings.request_timeout),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-                keepalive_expiry=30.0,
-            ),
-            # HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured; trust is the context's alone.
-            trust_env=True,
+        self._client = make_client(
+            settings,
+            env_var,
+            what="HEC",
+            concurrency=settings.concurrency,
+            request_timeout=settings.request_timeout,
+            keepalive_expiry=30.0,
             transport=transport,
         )
 
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _compress(self, body: bytes) -> bytes:
-        level = self._settings.gzip_level
-        if len(body) > _COMPRESS_IN_THREAD_ABOVE:
-            return await asyncio.to_thread(gzip.compress, body, level, mtime=0)
-        return gzip.compress(body, level, mtime=0)
-
     async def post_events(self, body: bytes) -> Answer:
         headers = dict(self._headers)
         headers["Content-Type"] = "application/json"
         if self._settings.gzip:
-            body = await self._compress(body)
-            headers["Content-Encoding"] = "gzip"
+            body = await compress_body(body, self._settings.gzip_level)
+            headers["Content-Encoding"] = CONTENT_ENCODING
         return await self._request("POST", EVENT_PATH, headers, body)
 
     async def post_empty(self) -> Answer:
@@ -112,7 +93,7 @@ class HecClient:
         url = f"{self._base_url}{path}"
         try:
             response = await self._client.request(method, url, headers=headers, content=body)
-        except httpx.TransportError as error:
+        except REQUEST_ERRORS as error:
             raise transport_failure(
                 error,
                 settings=self._settings,

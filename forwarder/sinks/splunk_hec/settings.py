@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from forwarder.records import LogType
 from forwarder.settings.values import credential
 from forwarder.sinks._http.tls import HttpTlsSettings
-from forwarder.sinks.base import SinkSettings
+from forwarder.sinks.base import BATCH_MAX_BYTES, SinkSettings
 from forwarder.tls import former_name_conflicts
 
 ENV_PREFIX = "FORWARDER_SPLUNK_HEC__"
@@ -38,7 +38,7 @@ class SplunkHecSettings(SinkSettings, HttpTlsSettings):
     batch_max_bytes: int = Field(
         default=1_000_000,
         ge=1024,
-        description="Most uncompressed bytes of HEC event objects in one request (default 1 MB).",
+        description=f"{BATCH_MAX_BYTES} Here the wrapping is the HEC event object (default 1 MB).",
     )
     gzip: bool = Field(default=True, description="Compress request bodies (`Content-Encoding: gzip`).")
     # Level 1 compresses these documents about 10x for 3 µs each; level 6, 13-16x for about 7 µs, which

@@ -14,7 +14,6 @@ events of a request for each verdict:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,9 +21,18 @@ from typing import ClassVar
 
 from forwarder import tls
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError
+from forwarder.sinks._http.request_size import cut_to_fit
+from forwarder.sinks.base import (
+    Event,
+    Rejection,
+    RetryableError,
+    SendResult,
+    Sink,
+    SinkConfigError,
+    Verdict,
+)
 from forwarder.sinks.splunk_hec.acks import AckTracker
-from forwarder.sinks.splunk_hec.classifier import Outcome, Verdict, classify, parse_ack_statuses
+from forwarder.sinks.splunk_hec.classifier import HecOutcome, classify, parse_ack_statuses
 from forwarder.sinks.splunk_hec.encoder import SEPARATOR, HecEncoder, join
 from forwarder.sinks.splunk_hec.request import EVENT_PATH, HecClient
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
@@ -61,6 +69,10 @@ class _Progress:
         self.rejected.append((item.position, Rejection(item.event, reason)))
 
 
+def _request_size(item: _Item) -> int:
+    return len(item.encoded) + len(SEPARATOR)
+
+
 class SplunkHecSink(Sink):
     name: ClassVar[str] = "splunk_hec"
     settings_model: ClassVar[type[SplunkHecSettings]] = SplunkHecSettings
@@ -71,7 +83,6 @@ class SplunkHecSink(Sink):
         self._encoder = HecEncoder(settings)
         self._client: HecClient | None = None
         self._acks: AckTracker | None = None
-        self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def open(self) -> None:
         if self._client is not None:
@@ -147,30 +158,12 @@ class SplunkHecSink(Sink):
         return self._result(len(batch), progress)
 
     def _requests(self, items: list[_Item]) -> list[list[_Item]]:
-        """The batch cut into requests of at most ``batch_max_bytes`` uncompressed bytes.
+        """The batch cut into requests of at most ``batch_max_bytes`` uncompressed bytes."""
+        return cut_to_fit(items, _request_size, self.settings.batch_max_bytes)
 
-        The pipeline sizes a batch by its documents; the HEC envelope adds a hundred bytes or more
-        to each, so a full batch can exceed the limit that proxies and HEC enforce.
-        """
-        limit = self.settings.batch_max_bytes
-        requests: list[list[_Item]] = []
-        current: list[_Item] = []
-        size = 0
-        for item in items:
-            added = len(item.encoded) + len(SEPARATOR)
-            if current and size + added > limit:
-                requests.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += added
-        if current:
-            requests.append(current)
-        return requests
-
-    async def _post(self, client: HecClient, items: Sequence[_Item]) -> Verdict:
+    async def _post(self, client: HecClient, items: Sequence[_Item]) -> HecOutcome:
         body = join([item.encoded for item in items])
-        async with self._slots:
-            answer = await client.post_events(body)
+        answer = await client.post_events(body)
         return classify(answer.status, answer.body, answer.retry_after)
 
     async def _deliver(self, client: HecClient, items: Sequence[_Item], progress: _Progress) -> bool:
@@ -178,48 +171,48 @@ class SplunkHecSink(Sink):
         remaining = list(items)
         while remaining:
             try:
-                verdict = await self._post(client, remaining)
+                outcome = await self._post(client, remaining)
             except RetryableError as error:
                 progress.send_again(remaining, error.reason, error.retry_after)
                 return False
-            outcome = verdict.outcome
-            if outcome is Outcome.DELIVERED:
-                self._accepted(remaining, verdict, progress)
+            verdict = outcome.verdict
+            if verdict is Verdict.DELIVERED:
+                self._accepted(remaining, outcome, progress)
                 return True
-            if outcome is Outcome.RETRY:
-                progress.send_again(remaining, verdict.reason, verdict.retry_after)
+            if verdict is Verdict.RETRY:
+                progress.send_again(remaining, outcome.reason, outcome.retry_after)
                 return False
-            if outcome is Outcome.TOO_LARGE:
+            if verdict is Verdict.TOO_LARGE:
                 if len(remaining) == 1:
                     progress.reject(
                         remaining[0],
-                        f"{verdict.reason}; this one event ({len(remaining[0].encoded)} bytes) is larger "
+                        f"{outcome.reason}; this one event ({len(remaining[0].encoded)} bytes) is larger "
                         "than the receiver accepts",
                     )
                     return True
                 return await self._deliver_halves(client, remaining, progress)
-            if outcome is Outcome.REJECT_EVENT:
-                number = verdict.invalid_event_number
+            if verdict is Verdict.REJECT:
+                number = outcome.invalid_event_number
                 if number is None or not 0 <= number < len(remaining):
                     if len(remaining) == 1:
-                        progress.reject(remaining[0], verdict.reason)
+                        progress.reject(remaining[0], outcome.reason)
                         return True
                     # HEC did not say which event: halving isolates it. Events before it may have
                     # been indexed already and are sent again: a duplicate, never a loss.
                     return await self._deliver_halves(client, remaining, progress)
-                self._accepted_without_answer(remaining[:number], verdict, progress)
-                progress.reject(remaining[number], verdict.reason)
+                self._accepted_without_answer(remaining[:number], outcome, progress)
+                progress.reject(remaining[number], outcome.reason)
                 # HEC stops at the bad event: the ones after it were never read, so sending them
                 # now is the rest of this batch, not a retry.
                 remaining = remaining[number + 1 :]
                 continue
-            if outcome is Outcome.NO_DATA:
+            if verdict is Verdict.NO_DATA:
                 raise SinkConfigError(
-                    f"{verdict.reason} to a request of {len(remaining)} events: something between this "
+                    f"{outcome.reason} to a request of {len(remaining)} events: something between this "
                     f"forwarder and HEC drops request bodies (a proxy that cannot pass gzip? try "
                     f"{env_var('gzip')}=false)"
                 )
-            raise SinkConfigError(verdict.reason)
+            raise SinkConfigError(outcome.reason)
         return True
 
     async def _deliver_halves(self, client: HecClient, items: Sequence[_Item], progress: _Progress) -> bool:
@@ -230,23 +223,23 @@ class SplunkHecSink(Sink):
             return False
         return await self._deliver(client, items[half:], progress)
 
-    def _accepted(self, items: list[_Item], verdict: Verdict, progress: _Progress) -> None:
+    def _accepted(self, items: list[_Item], outcome: HecOutcome, progress: _Progress) -> None:
         if not self.settings.acknowledgements:
             return
-        if verdict.ack_id is None:
+        if outcome.ack_id is None:
             setting = env_var("acknowledgements")
             raise SinkConfigError(
                 f"{setting} is true but HEC answered without an ackId: the token has indexer "
                 f"acknowledgement disabled; enable it on the token or set {setting}=false"
             )
-        progress.unacknowledged.append((verdict.ack_id, items))
+        progress.unacknowledged.append((outcome.ack_id, items))
 
-    def _accepted_without_answer(self, items: list[_Item], verdict: Verdict, progress: _Progress) -> None:
+    def _accepted_without_answer(self, items: list[_Item], outcome: HecOutcome, progress: _Progress) -> None:
         # HEC indexes the events before a bad one but gives no ackId for a refused request, so with
         # acknowledgement on nothing confirms them: send them again (at least once, maybe twice).
         if self.settings.acknowledgements and items:
             progress.send_again(
-                items, f"accepted before a refused event ({verdict.reason}) but not acknowledged"
+                items, f"accepted before a refused event ({outcome.reason}) but not acknowledged"
             )
 
     async def _await_acknowledgements(self, progress: _Progress) -> None:
@@ -262,16 +255,15 @@ class SplunkHecSink(Sink):
 
     async def _query_acks(self, ack_ids: list[int]) -> dict[int, bool]:
         client = await self._opened()
-        async with self._slots:
-            answer = await client.query_acks(ack_ids)
+        answer = await client.query_acks(ack_ids)
         if answer.status == 200:
             statuses = parse_ack_statuses(answer.body)
             if statuses is not None:
                 return statuses
-        verdict = classify(answer.status, answer.body, answer.retry_after)
-        if verdict.outcome is Outcome.CONFIG:
-            raise SinkConfigError(verdict.reason)
-        raise RetryableError(f"indexer acknowledgement query: {verdict.reason}", verdict.retry_after)
+        outcome = classify(answer.status, answer.body, answer.retry_after)
+        if outcome.verdict is Verdict.CONFIG:
+            raise SinkConfigError(outcome.reason)
+        raise RetryableError(f"indexer acknowledgement query: {outcome.reason}", outcome.retry_after)
 
     def _result(self, size: int, progress: _Progress) -> SendResult:
         if len(progress.retry) == size:
@@ -298,19 +290,19 @@ class SplunkHecSink(Sink):
         client = await self._opened()
         health = await client.health()
         self._check_verdict(
-            "health", classify(health.status, health.body, health.retry_after), Outcome.HEALTHY
+            "health", classify(health.status, health.body, health.retry_after), Verdict.HEALTHY
         )
         probe = await client.post_empty()
-        verdict = classify(probe.status, probe.body, probe.retry_after)
-        self._check_verdict("token probe", verdict, Outcome.NO_DATA, Outcome.DELIVERED)
+        outcome = classify(probe.status, probe.body, probe.retry_after)
+        self._check_verdict("token probe", outcome, Verdict.NO_DATA, Verdict.DELIVERED)
         if self.settings.acknowledgements:
             await self._query_acks([])
 
-    def _check_verdict(self, step: str, verdict: Verdict, *good: Outcome) -> None:
-        if verdict.outcome in good:
+    def _check_verdict(self, step: str, outcome: HecOutcome, *good: Verdict) -> None:
+        if outcome.verdict in good:
             return
-        if verdict.outcome is Outcome.RETRY:
-            raise RetryableError(f"{step}: {verdict.reason}", verdict.retry_after)
-        if verdict.outcome is Outcome.CONFIG:
-            raise SinkConfigError(verdict.reason)
-        raise SinkConfigError(f"{step}: unexpected answer {verdict.reason}; is {env_var('url')} a HEC?")
+        if outcome.verdict is Verdict.RETRY:
+            raise RetryableError(f"{step}: {outcome.reason}", outcome.retry_after)
+        if outcome.verdict is Verdict.CONFIG:
+            raise SinkConfigError(outcome.reason)
+        raise SinkConfigError(f"{step}: unexpected answer {outcome.reason}; is {env_var('url')} a HEC?")

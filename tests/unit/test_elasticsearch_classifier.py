@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from forwarder.sinks.elasticsearch.classify import (
-    Verdict,
+from forwarder.sinks.base import Verdict
+from forwarder.sinks.elasticsearch.classifier import (
     classify_bulk_response,
     classify_item,
     describe_error,
@@ -196,7 +196,7 @@ def test_retry_after_of_a_200_applies_to_its_retried_items() -> None:
 
 
 WHOLE_TABLE = [
-    (413, b"", Verdict.SPLIT, "max_content_length"),
+    (413, b"", Verdict.TOO_LARGE, "max_content_length"),
     (
         429,
         b'{"error":{"type":"es_rejected_execution_exception","reason":"busy"},"status":429}',

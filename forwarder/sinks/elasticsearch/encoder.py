@@ -7,7 +7,6 @@ event. The action line is built from a prefix computed once per target.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,15 +14,13 @@ from typing import Literal
 import orjson
 
 from forwarder.records import LogType
+from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import Event, Rejection
 
 Action = Literal["create", "index"]
 
 # Elasticsearch refuses a whole `_bulk` request (not just the item) if any `_id` is longer.
 MAX_ID_BYTES = 512
-NDJSON_CONTENT_TYPE = "application/x-ndjson"
-# Only the fields the classifier reads: a response to 500 creates is then a few kB, not 100.
-RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +47,14 @@ class EncodedBatch:
     def halves(self) -> tuple[EncodedBatch, EncodedBatch]:
         middle = len(self.items) // 2
         return EncodedBatch(self.items[:middle]), EncodedBatch(self.items[middle:])
+
+    def requests(self, max_bytes: int) -> list[EncodedBatch]:
+        """The items cut into `_bulk` bodies of at most ``max_bytes`` (one item larger goes alone)."""
+        return [EncodedBatch(run) for run in cut_to_fit(self.items, _chunk_size, max_bytes)]
+
+
+def _chunk_size(item: EncodedEvent) -> int:
+    return len(item.chunk)
 
 
 def has_timestamp(body: bytes) -> bool:
@@ -113,22 +118,3 @@ class BulkEncoder:
         if rest.startswith(b"}"):
             return stamp + rest
         return stamp + b"," + rest
-
-
-def compress(body: bytes, level: int) -> bytes:
-    # mtime=0 keeps the output a function of the input alone (reproducible bytes on the wire).
-    return gzip.compress(body, compresslevel=level, mtime=0)
-
-
-def bulk_headers(gzip_enabled: bool) -> dict[str, str]:
-    headers = {"Content-Type": NDJSON_CONTENT_TYPE}
-    if gzip_enabled:
-        headers["Content-Encoding"] = "gzip"
-    return headers
-
-
-def bulk_params(pipeline: str | None) -> dict[str, str]:
-    params = {"filter_path": RESPONSE_FILTER}
-    if pipeline:
-        params["pipeline"] = pipeline
-    return params

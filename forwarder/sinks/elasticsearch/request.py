@@ -1,4 +1,5 @@
-"""The HTTP side of the sink: credentials, TLS and the pooled client.
+"""The HTTP side of the sink: credentials, the pooled client, `_bulk` headers and parameters, and
+what a request that got no answer means.
 
 Kept apart from the protocol (encoding and classifying `_bulk`) so each can be read and tested
 alone, as httpx keeps its transports apart from its models.
@@ -7,15 +8,19 @@ alone, as httpx keeps its transports apart from its models.
 from __future__ import annotations
 
 import base64
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from forwarder import __version__
-from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks._http.transport import transport_failure
+from forwarder.sinks._http import client as http_client
+from forwarder.sinks._http.compression import CONTENT_ENCODING
+from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
 from forwarder.sinks.elasticsearch.settings import env_var
+
+NDJSON_CONTENT_TYPE = "application/x-ndjson"
+# Only the fields the classifier reads: a response to 500 creates is then a few kB, not 100.
+RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 
 if TYPE_CHECKING:
     from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings
@@ -38,11 +43,6 @@ def authorization_header(settings: ElasticsearchSettings) -> str | None:
     return None
 
 
-def tls_context(settings: ElasticsearchSettings) -> ssl.SSLContext:
-    """What httpx's ``verify`` gets; SinkConfigError naming the setting when a file cannot be used."""
-    return http_tls.context(settings, env_var, what="the cluster")
-
-
 def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:
     """A keep-alive pool of ``concurrency`` connections to the cluster."""
     headers = {
@@ -53,18 +53,15 @@ def make_client(settings: ElasticsearchSettings) -> httpx.AsyncClient:
     authorization = authorization_header(settings)
     if authorization is not None:
         headers["Authorization"] = authorization
-    timeout = settings.request_timeout
-    return httpx.AsyncClient(
+    return http_client.make_client(
+        settings,
+        env_var,
+        what="the cluster",
+        concurrency=settings.concurrency,
+        request_timeout=settings.request_timeout,
+        connect_timeout=min(settings.request_timeout, 10.0),
         base_url=settings.base_url(),
         headers=headers,
-        verify=tls_context(settings),
-        # Proxies from HTTP(S)_PROXY / NO_PROXY, as every other HTTP client in a cluster honours them.
-        trust_env=True,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
-        limits=httpx.Limits(
-            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-        ),
-        follow_redirects=False,
     )
 
 
@@ -78,7 +75,7 @@ async def request(
     """One HTTP exchange; a failure to get any answer becomes the sink error it means."""
     try:
         return await client.request(method, path, **kwargs)
-    except httpx.TransportError as error:
+    except REQUEST_ERRORS as error:
         # Network trouble is retryable; a TLS failure or a malformed address is for a person to fix.
         raise transport_failure(
             error,
@@ -88,3 +85,17 @@ async def request(
             receiver="the cluster",
             action=f"{method} {path}",
         ) from error
+
+
+def bulk_headers(gzip_enabled: bool) -> dict[str, str]:
+    headers = {"Content-Type": NDJSON_CONTENT_TYPE}
+    if gzip_enabled:
+        headers["Content-Encoding"] = CONTENT_ENCODING
+    return headers
+
+
+def bulk_params(pipeline: str | None) -> dict[str, str]:
+    params = {"filter_path": RESPONSE_FILTER}
+    if pipeline:
+        params["pipeline"] = pipeline
+    return params

@@ -18,7 +18,7 @@ other 400 (mapping, parsing)               reject       this document can never 
 other 4xx                                  reject
 =========================================  ===========  ==========================================
 
-Whole request: 200 -> read the items; 413 -> split; 408, 429, 5xx -> retry (with
+Whole request: 200 -> read the items; 413 -> too large (the sink splits it); 408, 429, 5xx -> retry (with
 ``Retry-After``); 401, 403, 404, other 4xx and 3xx -> config.
 """
 
@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from forwarder.retry import retry_after as parse_retry_after
+from forwarder.sinks.base import Outcome, Verdict
 from forwarder.sinks.elasticsearch.settings import env_var
 
 # A reason is read in a log line and a dead-letter record; Elasticsearch's can quote whole documents.
@@ -48,21 +48,6 @@ _CONFIG_TYPES = {
     "invalid_index_name_exception": "target_access_requests",
 }
 _RETRY_TYPES = frozenset({"cluster_block_exception", "es_rejected_execution_exception"})
-
-
-class Verdict(StrEnum):
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    REJECT = "reject"
-    CONFIG = "config"
-    SPLIT = "split"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    verdict: Verdict
-    reason: str = ""
-    retry_after: float | None = None
 
 
 DELIVERED = Outcome(Verdict.DELIVERED)
@@ -160,7 +145,7 @@ def classify_bulk_response(
     wait = parse_retry_after(retry_after)
     if status == 413:
         return BulkAnswer(
-            Outcome(Verdict.SPLIT, "413 request larger than the cluster's http.max_content_length")
+            Outcome(Verdict.TOO_LARGE, "413 request larger than the cluster's http.max_content_length")
         )
     if status in (408, 429) or status >= 500:
         return BulkAnswer(Outcome(Verdict.RETRY, f"HTTP {status} {_error_of(body)}", wait))
