@@ -47,7 +47,7 @@ bench: $(STAMP)
 ## variable list, then build the documentation site from docs/ into docs/_build/html (Sphinx with MyST;
 ## any warning, such as a broken link, fails).
 docs: $(STAMP)
-	$(BIN)/cloudflare-siem-forwarder env-reference --update-readme docs/configuration.md
+	$(BIN)/cloudflare-siem-forwarder env-reference --update docs/configuration.md
 	$(BIN)/python scripts/chart_env_schema.py
 	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 

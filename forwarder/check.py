@@ -1,7 +1,8 @@
-"""`check`: prove the configuration works before it runs: Cloudflare answers, every sink too."""
+"""`check`: prove the configuration works before it runs: the variables, the token, Cloudflare, every sink."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from forwarder.app import Forwarder, Parts
@@ -10,56 +11,88 @@ from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.records import LogType
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config
+from forwarder.settings.known_names import unknown_variables
 from forwarder.sinks.base import SinkError
+from forwarder.source.client import CloudflareClient
 from forwarder.source.errors import CloudflareError
+from forwarder.source.token_verification import verify_token
 
 # A retryable failure is retried a few times, then reported: `check` must answer.
 ATTEMPTS = 3
 
 
-def say(ok: bool, what: str, detail: str = "", *, scrubber: Scrubber | None = None, mark: str = "") -> None:
-    mark = mark or ("ok  " if ok else "FAIL")
-    line = f"{mark} {what}{': ' + detail if detail else ''}"
-    print(scrubber.text(line) if scrubber is not None else line, file=sys.stdout, flush=True)
+class Report:
+    """The lines `check` prints, one per thing checked, and how many failed."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self.scrubber = scrubber
+        self.failures = 0
+
+    def say(self, ok: bool, what: str, detail: str = "", *, mark: str = "") -> None:
+        self.failures += 0 if ok else 1
+        mark = mark or ("ok  " if ok else "FAIL")
+        line = f"{mark} {what}{': ' + detail if detail else ''}"
+        print(self.scrubber.text(line), file=sys.stdout, flush=True)
 
 
 async def run_check(config: Config) -> int:
-    scrubber = Scrubber.from_config(config)
-    settings = config.settings
-    client = make_client(settings, attempts=ATTEMPTS)
-    failures = 0
+    report = Report(Scrubber.from_config(config))
+    # A variable no setting reads changes nothing: in `check` that is a failure, not a footnote.
+    for problem in unknown_variables(os.environ):
+        report.say(False, "environment", problem)
+    client = make_client(config.settings, attempts=ATTEMPTS)
     try:
-        forwarder = Forwarder.build(
-            config, Parts(sinks=[], checkpoints=MemoryCheckpointStore(), client=client)
-        )
-        for stream in forwarder.streams:
-            what = f"Cloudflare {stream.log_type.value} of account {stream.account_id}"
-            try:
-                idps = await stream.probe()
-            except CloudflareError as error:
-                failures += 1
-                say(False, what, str(error), scrubber=scrubber)
-                continue
-            if stream.log_type is LogType.SCIM_UPDATES:
-                detail = f"readable ({idps} SCIM identity providers)" if idps else "no SCIM IdP yet"
-            else:
-                detail = "readable"
-            say(True, what, detail, scrubber=scrubber)
-        for sink_config in config.sinks:
-            sink = sink_config.build()
-            try:
-                await sink.open()
-                await sink.check()
-                say(True, f"sink {sink.describe()}", scrubber=scrubber)
-                for warning in sink.warnings():
-                    say(
-                        True, f"sink {sink.describe()}", f"warning: {warning}", scrubber=scrubber, mark="warn"
-                    )
-            except SinkError as error:
-                failures += 1
-                say(False, f"sink {sink.describe()}", str(error), scrubber=scrubber)
-            finally:
-                await sink.close()
+        if await check_token(client, config, report):
+            await check_streams(client, config, report)
+        await check_sinks(config, report)
     finally:
         await client.close()
-    return 0 if failures == 0 else 1
+    return 0 if report.failures == 0 else 1
+
+
+async def check_token(client: CloudflareClient, config: Config, report: Report) -> bool:
+    """Whether the token works at all; a 403 from a log endpoint cannot tell a bad token from a missing
+    permission, so the verify endpoints are asked first. False skips the streams' misleading 403s."""
+    try:
+        verdict = await verify_token(client, config.settings.account_ids)
+    except CloudflareError as error:
+        # Unreachable or rate limited: the streams below say more; the token is not judged.
+        report.say(True, "Cloudflare API token", f"not verified ({error})", mark="warn")
+        return True
+    report.say(verdict.usable, "Cloudflare API token", verdict.message)
+    if verdict.warning:
+        report.say(True, "Cloudflare API token", f"warning: {verdict.warning}", mark="warn")
+    if not verdict.usable:
+        report.say(False, "Cloudflare streams", "not read: the token above cannot work")
+    return verdict.usable
+
+
+async def check_streams(client: CloudflareClient, config: Config, report: Report) -> None:
+    forwarder = Forwarder.build(config, Parts(sinks=[], checkpoints=MemoryCheckpointStore(), client=client))
+    for stream in forwarder.streams:
+        what = f"Cloudflare {stream.log_type.value} of account {stream.account_id}"
+        try:
+            idps = await stream.probe()
+        except CloudflareError as error:
+            report.say(False, what, str(error))
+            continue
+        if stream.log_type is LogType.SCIM_UPDATES:
+            detail = f"readable ({idps} SCIM identity providers)" if idps else "no SCIM IdP yet"
+        else:
+            detail = "readable"
+        report.say(True, what, detail)
+
+
+async def check_sinks(config: Config, report: Report) -> None:
+    for sink_config in config.sinks:
+        sink = sink_config.build()
+        try:
+            await sink.open()
+            await sink.check()
+            report.say(True, f"sink {sink.describe()}")
+            for warning in sink.warnings():
+                report.say(True, f"sink {sink.describe()}", f"warning: {warning}", mark="warn")
+        except SinkError as error:
+            report.say(False, f"sink {sink.describe()}", str(error))
+        finally:
+            await sink.close()

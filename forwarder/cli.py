@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline.fan_out import SinkStopped
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, ConfigurationError, load_config
+from forwarder.settings.known_names import unknown_variables
 from forwarder.source.errors import CloudflareError
 
 if TYPE_CHECKING:
@@ -60,7 +62,13 @@ def parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay-dlq", help="send dead-lettered events again to their sinks")
     replay.add_argument("--sink", action="append", default=[], help="only this sink (repeatable)")
     reference = commands.add_parser("env-reference", help="print the environment variable reference")
-    reference.add_argument("--update-readme", type=Path, help="rewrite the reference block of this README")
+    reference.add_argument(
+        "--update",
+        "--update-readme",
+        dest="update",
+        type=Path,
+        help="rewrite the reference block of this page (docs/configuration.md)",
+    )
     return root
 
 
@@ -68,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     command: str = arguments.command
     if command == "env-reference":
-        return env_reference(arguments.update_readme)
+        return env_reference(arguments.update)
     if command == "map":
         return map_records(arguments)
     if command == "demo":
@@ -81,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config()
     except ConfigurationError as error:
         configure("INFO")
-        print(f"cloudflare-siem-forwarder: {error}", file=sys.stderr)
+        # A misspelt name is often why a variable is "required": name the closest known one too.
+        hints = "".join(f"\n  - {problem}" for problem in unknown_variables(os.environ))
+        print(f"cloudflare-siem-forwarder: {error}{hints}", file=sys.stderr)
         return EXIT_CONFIG
     settings = config.settings
     scrubber = Scrubber.from_config(config)
@@ -102,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
     if command == "replay-dlq":
         return replay_dead_letters(config, arguments.sink)
+    for problem in unknown_variables(os.environ):
+        log.warning(problem)
     return forward(config, until_caught_up=command == "once")
 
 
@@ -188,7 +200,32 @@ def exit_code_saying_why(error: BaseException, config: Config) -> int:
         scrubber = Scrubber.from_config(config)
         for leaf in leaves(error):
             print(f"cloudflare-siem-forwarder: {scrubber.text(str(leaf))}", file=sys.stderr)
+    if code == EXIT_CLOUDFLARE:
+        # Last, as the conclusion: whether the token itself is the problem.
+        judge_the_token(config, say=forwarding_stream(config) is not sys.stderr)
     return code
+
+
+def judge_the_token(config: Config, *, say: bool) -> None:
+    """After Cloudflare refused the credentials: is the token itself bad? A 403 cannot say."""
+    from forwarder.builders import make_client
+    from forwarder.source.token_verification import verify_token
+
+    async def verdict() -> str:
+        client = make_client(config.settings, attempts=2)
+        try:
+            found = await verify_token(client, config.settings.account_ids)
+        except CloudflareError:
+            return ""
+        finally:
+            await client.close()
+        return "" if found.usable else found.message
+
+    message = asyncio.run(verdict())
+    if message:
+        log.error("the Cloudflare API token cannot work", extra={"reason": message})
+        if say:
+            print(f"cloudflare-siem-forwarder: {message}", file=sys.stderr)
 
 
 def replay_dead_letters(config: Config, only: list[str]) -> int:
@@ -258,7 +295,11 @@ def map_records(arguments: argparse.Namespace) -> int:
     from forwarder.map_command import run_map
     from forwarder.records import LogType
 
-    source = sys.stdin.buffer if arguments.input == "-" else Path(arguments.input).open("rb")  # noqa: SIM115
+    try:
+        source = sys.stdin.buffer if arguments.input == "-" else Path(arguments.input).open("rb")  # noqa: SIM115
+    except OSError as error:
+        print(f"cloudflare-siem-forwarder: cannot read {arguments.input}: {error.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         return run_map(
             arguments.format,
@@ -274,11 +315,11 @@ def map_records(arguments: argparse.Namespace) -> int:
 
 
 def env_reference(readme: Path | None) -> int:
-    from forwarder.env_reference import reference, update_readme
+    from forwarder.env_reference import reference, update_page
 
     if readme is None:
         sys.stdout.write(reference())
         return EXIT_OK
-    changed = update_readme(readme)
+    changed = update_page(readme)
     print(f"{readme}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
     return EXIT_OK

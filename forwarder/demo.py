@@ -24,7 +24,8 @@ from forwarder.sinks.file import FileSink, FileSinkSettings
 from forwarder.source.streams import Stream
 
 DEMO_ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
-DEFAULT_FORMAT: Format = "ecs"
+# The file sink's own default, so that the demo shows what a configured file sink writes.
+DEFAULT_FORMAT: Format = FileSinkSettings.model_fields["format"].default
 
 
 async def demo(output: Path, *, hours: float, fmt: Format) -> dict[str, tuple[int, int]]:

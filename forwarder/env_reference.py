@@ -1,7 +1,7 @@
-"""The README's environment variable reference, generated from the settings models.
+"""The environment variable reference, generated from the settings models.
 
-``make docs`` writes it between the markers in README.md; a test fails when it is stale, so the
-reference cannot drift from the code.
+``make docs`` writes it between the markers in docs/configuration.md; a test fails when it is stale,
+so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(path: Path) -> bool:
+def update_page(path: Path) -> bool:
     """Rewrite the block between the markers; True when the file changed."""
     text = path.read_text(encoding="utf-8")
     start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)

@@ -21,6 +21,7 @@ from typing import BinaryIO, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from forwarder.formats import DocumentFormat
 from forwarder.private_files import directory_mode, fsync_directory, make_directories, open_private
 from forwarder.sinks.base import (
     Event,
@@ -40,6 +41,10 @@ PERMANENT_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.EISD
 class FileSinkSettings(SinkSettings):
     model_config = SettingsConfigDict(env_prefix="FORWARDER_FILE__", extra="ignore", frozen=True)
 
+    # ECS by default, as `demo` writes: a file is usually read by a SIEM's agent, which wants mapped events.
+    format: DocumentFormat = Field(
+        default="ecs", description="Output format of this sink: `raw`, `ecs` (default) or `ocsf`."
+    )
     path: str = Field(default="-", description="File to append NDJSON to; `-` is standard output.")
     fsync: bool = Field(
         default=True, description="fsync after each batch, so a delivered event survives a power cut."

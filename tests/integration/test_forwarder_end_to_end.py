@@ -183,7 +183,8 @@ def test_check_reaches_cloudflare_and_the_sink(tmp_path: Path) -> None:
         output, errors = process.communicate(timeout=60)
     assert process.returncode == 0, errors.decode()
     lines = output.decode().splitlines()
-    assert len(lines) == 3
+    # The token, the two streams, the sink.
+    assert len(lines) == 4
     assert all(line.startswith("ok ") for line in lines), lines
 
 

@@ -104,13 +104,19 @@ def test_a_fatal_error_is_logged_and_also_said_on_stderr(tmp_path: Path) -> None
         output, errors = process.communicate(timeout=60)
     assert process.returncode == 3
     # One refusal per stream whose probe finished before the first refusal cancelled the others.
-    refusals = [line for line in json_lines(output) if line["level"] == "ERROR"]
+    errors_logged = [line for line in json_lines(output) if line["level"] == "ERROR"]
+    refusals = [line for line in errors_logged if line["message"] == "Cloudflare refused a request"]
     assert refusals
     assert all("CLOUDFLARE_API_TOKEN was not accepted" in line["reason"] for line in refusals)
+    # Then the verify endpoints say why: the token itself is unknown, not short of a permission.
+    (verdict,) = [line for line in errors_logged if line not in refusals]
+    assert verdict["message"] == "the Cloudflare API token cannot work"
+    assert verdict["reason"].startswith("CLOUDFLARE_API_TOKEN is not a token Cloudflare knows")
     said = errors.decode().splitlines()
-    assert len(said) == len(refusals)
+    assert len(said) == len(refusals) + 1
     assert all(line.startswith("cloudflare-siem-forwarder: ") for line in said)
-    assert all("CLOUDFLARE_API_TOKEN was not accepted" in line for line in said)
+    assert all("CLOUDFLARE_API_TOKEN was not accepted" in line for line in said[:-1])
+    assert said[-1] == f"cloudflare-siem-forwarder: {verdict['reason']}"
     assert b"wrong-token" not in output + errors
 
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from forwarder.app import Forwarder, Parts
-from forwarder.check import say
+from forwarder.check import Report
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.logs import configure
 from forwarder.scrubbing import REDACTED, Scrubber
@@ -94,12 +94,7 @@ def test_a_log_line_never_carries_the_token_even_from_a_library_message() -> Non
 
 
 def test_check_output_is_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
-    say(
-        False,
-        "Cloudflare",
-        f"Illegal header value b'Bearer {TOKEN}'",
-        scrubber=Scrubber.from_config(config()),
-    )
+    Report(Scrubber.from_config(config())).say(False, "Cloudflare", f"Illegal header value b'Bearer {TOKEN}'")
     out = capsys.readouterr().out
     assert TOKEN not in out
     assert out.startswith("FAIL Cloudflare: Illegal header value b'Bearer [redacted]'")
