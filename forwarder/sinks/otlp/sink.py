@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from forwarder import tls
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.delivery import Item, Progress
 from forwarder.sinks._http.request_size import cut_to_fit
-from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError, Verdict
+from forwarder.sinks.base import Event, RetryableError, SendResult, Sink, SinkConfigError, Verdict
 from forwarder.sinks.otlp.classifier import OtlpOutcome, classify
 from forwarder.sinks.otlp.encoder import OtlpEncoder
 from forwarder.sinks.otlp.request import OtlpClient
@@ -45,32 +45,8 @@ _ENVELOPE_BYTES = 1024
 _RECORD_FRAMING = 6
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    # Position in the batch, so that events sent back for retry keep the batch's (time) order.
-    position: int
-    event: Event
-    log_record: LogRecord
-    size: int
-
-
-@dataclass(slots=True)
-class _Progress:
-    """Where each event of one ``send`` ended up so far."""
-
-    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
-    retry: list[_Item] = field(default_factory=list)
-    retry_reason: str = ""
-    retry_after: float | None = None
-
-    def send_again(self, items: Sequence[_Item], reason: str, retry_after: float | None = None) -> None:
-        self.retry.extend(items)
-        self.retry_reason = reason
-        if retry_after is not None:
-            self.retry_after = max(retry_after, self.retry_after or 0.0)
-
-    def reject(self, items: Sequence[_Item], reason: str) -> None:
-        self.rejected.extend((item.position, Rejection(item.event, reason)) for item in items)
+_Item = Item[LogRecord]
+_Progress = Progress[LogRecord]
 
 
 def resource_attributes() -> dict[str, Any]:
@@ -140,7 +116,7 @@ class OtlpSink(Sink):
             return SendResult()
         client = await self._opened()
         items = [self._item(position, event) for position, event in enumerate(batch)]
-        progress = _Progress()
+        progress: _Progress = Progress()
         requests = self._requests(items)
         for number, request in enumerate(requests):
             if not await self._deliver(client, request, progress):
@@ -148,11 +124,11 @@ class OtlpSink(Sink):
                 later = [item for waiting in requests[number + 1 :] for item in waiting]
                 progress.send_again(later, progress.retry_reason, progress.retry_after)
                 break
-        return self._result(len(batch), progress)
+        return progress.result(len(batch))
 
     def _item(self, position: int, event: Event) -> _Item:
         log_record = self._encoder.log_record(event)
-        return _Item(position, event, log_record, log_record.ByteSize() + _RECORD_FRAMING)
+        return Item(position, event, log_record, log_record.ByteSize() + _RECORD_FRAMING)
 
     def _requests(self, items: list[_Item]) -> list[list[_Item]]:
         """The batch cut into requests of at most ``batch_max_bytes`` (protobuf) bytes."""
@@ -161,7 +137,7 @@ class OtlpSink(Sink):
         return cut_to_fit(items, lambda item: item.size, limit)
 
     async def _post(self, client: OtlpClient, items: Sequence[_Item]) -> OtlpOutcome:
-        request = self._encoder.request((item.event.record, item.log_record) for item in items)
+        request = self._encoder.request((item.event.record, item.encoded) for item in items)
         answer = await client.post(self._encoder.serialize(request))
         return classify(answer.status, answer.body, answer.content_type, answer.retry_after)
 
@@ -212,17 +188,6 @@ class OtlpSink(Sink):
             )
         logger.warning("%s", reason)
         progress.reject(items, reason)
-
-    def _result(self, size: int, progress: _Progress) -> SendResult:
-        if len(progress.retry) == size:
-            # Nothing went through: the whole batch is retryable.
-            raise RetryableError(progress.retry_reason, progress.retry_after)
-        return SendResult(
-            rejected=[rejection for _, rejection in sorted(progress.rejected, key=lambda pair: pair[0])],
-            retry=[item.event for item in sorted(progress.retry, key=lambda item: item.position)],
-            retry_reason=progress.retry_reason,
-            retry_after=progress.retry_after,
-        )
 
     # --- check ------------------------------------------------------------------------------
 
