@@ -38,12 +38,11 @@ from forwarder.telemetry.exporters import resource
 
 logger = logging.getLogger(__name__)
 
-# Room for the Resource and scope around a request's records, per account (measured: under 300 bytes
-# with a few OTEL_RESOURCE_ATTRIBUTES; a generous round number, since the limit guards proxies).
+# Room for the Resource and scope around a request's records, per account (measured: about 400 bytes
+# with three OTEL_RESOURCE_ATTRIBUTES; a round number, since the limit guards proxies).
 _ENVELOPE_BYTES = 1024
 # A LogRecord's field tag and length inside its ScopeLogs.
 _RECORD_FRAMING = 6
-
 
 _Item = Item[LogRecord]
 _Progress = Progress[LogRecord]
