@@ -12,7 +12,7 @@ import orjson
 from fakes.splunk_hec import FakeHec, IndexedEvent
 from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
-from forwarder.sinks.base import Event, Rejection, RetryableError
+from forwarder.sinks.base import Event, Rejection, RetryableError, Sink
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
 
 TOKEN = "11111111-2222-3333-4444-555555555555"
@@ -65,7 +65,7 @@ class Delivery:
     retryable_errors: list[RetryableError] = field(default_factory=list)
 
 
-async def deliver(sink: SplunkHecSink, batch: Sequence[Event], max_sends: int = 200) -> Delivery:
+async def deliver(sink: Sink, batch: Sequence[Event], max_sends: int = 200) -> Delivery:
     """What the pipeline does with a batch (minus the backoff): resend what the sink says to resend.
 
     A whole batch goes again on RetryableError, ``SendResult.retry`` goes again, rejections are
