@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import requests
@@ -41,7 +43,6 @@ from azure.identity import (
     WorkloadIdentityCredential,
 )
 
-from forwarder import tls
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
 from forwarder.sinks.sentinel.settings import SentinelSettings, env_var
 from forwarder.telemetry.exporters import SystemTrustAdapter
@@ -63,9 +64,11 @@ _AADSTS_SETTINGS = {
     70011: ("scope", "the scope is not valid"),
     500011: ("scope", "no resource with this scope in the tenant"),
 }
-# Entra ID's own troubles ("AADSTS50000: There was an error issuing a token"): later, not a setting.
-_SERVICE_CODES = frozenset({50000, 90033, 50058})
+# Entra ID's own troubles (AADSTS50000 "There was an error issuing a token", AADSTS90033 "A transient
+# error has occurred"): later, not a setting.
+_SERVICE_CODES = frozenset({50000, 90033})
 _AADSTS = re.compile(r"AADSTS(\d+)")
+_HTTP_ERROR = re.compile(r"HTTP Error: (\d{3})")
 Value = TypeVar("Value")
 
 
@@ -111,7 +114,9 @@ def _required(value: Value | None, name: str) -> Value:
 
 
 def _connection_options(settings: SentinelSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+    # Retrying is the pipeline's job (with its backoff and Retry-After), not azure-core's, whose retries
+    # would hold a batch for seconds without anyone knowing.
+    options: dict[str, Any] = {"retry_total": 0}
     if settings.authority_host and settings.credential != "managed_identity":
         options["authority"] = settings.authority_host
         # The host is named on purpose (a sovereign cloud, Azure Stack, a test's fake): asking
@@ -157,7 +162,12 @@ class TokenSource:
         try:
             access = await asyncio.to_thread(credential.get_token, self._settings.scope)
         except AzureError as error:
-            raise token_failure(self._settings, error) from None
+            failure = token_failure(self._settings, error)
+            if isinstance(failure, RetryableError):
+                # MSAL keeps a 5xx answer and serves it again for a while: the pipeline's next attempt,
+                # after its own backoff, should ask Entra ID itself.
+                self.renew()
+            raise failure from None
         return access.token
 
     def renew(self) -> None:
@@ -178,15 +188,18 @@ class TokenSource:
 
 def token_failure(settings: SentinelSettings, error: AzureError) -> SinkError:
     """What a failed ``get_token`` means for the sink; Entra ID's messages, passed on, hold no secret."""
-    failure = tls.tls_failure(error)
-    if failure is not None:
-        return SinkConfigError(
-            f"TLS with Entra ID failed ({tls.describe_error(failure)}); if a proxy inspects TLS, set "
-            f"{env_var('tls_ca_file')} to its CA"
-        )
     message = " ".join(str(error.message or error).split())[:500]
     code = _aadsts_code(message)
     status = getattr(getattr(error, "response", None), "status_code", None)
+    if status is None:
+        # MSAL reports an answer without Entra ID's error body (its metadata document, say) by status only.
+        answered = _HTTP_ERROR.search(message)
+        status = int(answered.group(1)) if answered else None
+    if any(isinstance(cause, ssl.SSLError | requests.exceptions.SSLError) for cause in _causes(error)):
+        return SinkConfigError(
+            f"TLS with Entra ID failed ({message}); if a proxy inspects TLS, set {env_var('tls_ca_file')} "
+            "to its CA"
+        )
     if isinstance(error, CredentialUnavailableError):
         return SinkConfigError(
             f"Entra ID token: the {settings.credential} credential is not available here: {message}; check "
@@ -208,16 +221,22 @@ def token_failure(settings: SentinelSettings, error: AzureError) -> SinkError:
     )
 
 
-def _unreachable(error: BaseException) -> bool:
-    """Whether no answer came back (azure-identity wraps the network error in an authentication error)."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what lies behind it: azure-core keeps the transport's error as ``inner_exception``."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ServiceRequestError | ServiceResponseError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+        yield current
+        inner = getattr(current, "inner_exception", None)
+        current = (
+            current.__cause__ or current.__context__ or (inner if isinstance(inner, BaseException) else None)
+        )
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether no answer came back (azure-identity wraps the network error in an authentication error)."""
+    return any(isinstance(cause, ServiceRequestError | ServiceResponseError) for cause in _causes(error))
 
 
 def _aadsts_code(message: str) -> int | None:
