@@ -4,15 +4,18 @@ that expires mid-run)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fakes.azure_faults import CannedAnswer, Fault, Normal, Reset, internal_error, throttled, unavailable
-from fakes.azure_monitor import too_large
+from fakes.azure_monitor import FakeAzureMonitor, too_large
 from forwarder.records import LogType
 from forwarder.sinks.base import Event, RetryableError
 from forwarder.sinks.sentinel.encoder import join
@@ -205,3 +208,70 @@ async def test_under_every_fault_in_turn_nothing_is_lost(fakes: AzureFakes) -> N
     assert set(counts) == set(ids(batch))
     # Only the reset after accepting, which lost an answer, may have made duplicates.
     assert sum(counts.values()) - len(batch) <= len(batch)
+
+
+FAULTS: dict[str, Fault] = {
+    "429": throttled("0"),
+    "503": unavailable("0"),
+    "500": internal_error(),
+    "413": too_large(),
+    "reset": Reset(),
+    "reset-after-accepting": Reset(after_accepting=True),
+    "none": Normal(),
+}
+
+
+def test_nothing_is_lost_under_any_sequence_of_faults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in AZURE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def forget(fake: FakeAzureMonitor) -> None:
+        fake.accepted.clear()
+        fake.requests.clear()
+        fake.faults.clear()
+
+    with azure_fakes(tmp_path) as fakes:
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(
+            faults=st.lists(st.sampled_from(sorted(FAULTS)), max_size=8),
+            poison=st.sets(st.integers(0, 11), max_size=2),
+            use_gzip=st.booleans(),
+        )
+        def scenario(faults: list[str], poison: set[int], use_gzip: bool) -> None:
+            fakes.monitor_thread.call(forget)
+            batch = make_events(6) + make_events(6, start=6, log_type=LogType.SCIM_UPDATES)
+            for position in poison:
+                # A row the stream refuses (the fake checks column types): it must be dead-lettered alone.
+                document = orjson.loads(batch[position].body)
+                document["EventCount"] = "one"
+                batch[position] = Event(record=batch[position].record, body=orjson.dumps(document))
+            fakes.inject(*(FAULTS[name] for name in faults))
+
+            async def run() -> None:
+                sink = fakes.sink(gzip=use_gzip, batch_max_bytes=4096)
+                outcome = await deliver(sink, batch)
+                await sink.close()
+                refused = {batch[position].event_id for position in poison}
+                rejected = {rejection.event.event_id for rejection in outcome.rejected}
+                assert len(rejected) == len(outcome.rejected)
+                # A 413 for a request of one event means that event is too large: dead-lettered, with why.
+                too_large_alone = {
+                    rejection.event.event_id for rejection in outcome.rejected if "1 MB" in rejection.reason
+                }
+                assert refused <= rejected
+                assert rejected - refused <= too_large_alone
+                if "413" not in faults:
+                    assert too_large_alone == set()
+                # Every event is either in its table or in the dead letters: nothing is lost.
+                counts = fakes.counts()
+                assert set(counts) == set(ids(batch)) - rejected
+                if "reset-after-accepting" not in faults:
+                    # Only a lost answer can make a duplicate.
+                    assert set(counts.values()) == {1}
+
+            asyncio.run(run())
+
+        scenario()
