@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--hours", type=float, default=6.0, help="hours of simulated history to read")
     demo.add_argument("--format", choices=["raw", "ecs", "ocsf"], default=None, help="output format")
     mapping = commands.add_parser("map", help="map records from a file or stdin to NDJSON on stdout")
-    mapping.add_argument("--format", choices=["raw", "ecs", "ocsf"], required=True)
+    mapping.add_argument("--format", choices=["raw", "ecs", "ocsf", "asim"], required=True)
     mapping.add_argument("--log-type", choices=["access_requests", "scim_updates"], required=True)
     mapping.add_argument("--account-id", default="", help="account id to put in the events")
     mapping.add_argument("input", nargs="?", default="-", help="file to read; `-` (default) is stdin")

@@ -1,7 +1,7 @@
 """Output formats: a record becomes the bytes a sink ships.
 
 Every format is a pure function of a :class:`~forwarder.records.Record`. The document formats
-(raw, ECS, OCSF) map it to a JSON-ready dict, encoded with ``orjson.dumps`` (for OCSF, a faster
+(raw, ECS, OCSF, ASIM) map it to a JSON-ready dict, encoded with ``orjson.dumps`` (for OCSF, a faster
 path to the same bytes); the key=value formats (CEF, LEEF) write one line of text. The
 pipeline encodes a record once per format with :func:`encoder_for`, however many sinks use it, and
 a sink ships those bytes as they are. Every format decides an event's outcome by
@@ -19,8 +19,8 @@ from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions
 from forwarder.records import Record
 
 # The formats whose output is one JSON document per event: what every sink can carry.
-DocumentFormat = Literal["raw", "ecs", "ocsf"]
-Format = Literal["raw", "ecs", "ocsf", "cef", "leef"]
+DocumentFormat = Literal["raw", "ecs", "ocsf", "asim"]
+Format = Literal["raw", "ecs", "ocsf", "asim", "cef", "leef"]
 Document = dict[str, Any]
 
 
@@ -46,6 +46,10 @@ def mapper_for(fmt: DocumentFormat) -> Callable[[Record], Document]:
         from forwarder.formats.ocsf import to_ocsf
 
         return to_ocsf
+    if fmt == "asim":
+        from forwarder.formats.asim import to_asim
+
+        return to_asim
     raise ValueError(f"unknown output format {fmt!r}")
 
 

@@ -163,7 +163,7 @@ class SinkSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     format: DocumentFormat = Field(
-        default="raw", description="Output format of this sink: `raw`, `ecs` or `ocsf`."
+        default="raw", description="Output format of this sink: `raw`, `ecs`, `ocsf` or `asim`."
     )
     batch_max_events: int = Field(default=500, ge=1, description="Most events in one batch.")
     batch_max_bytes: int = Field(default=1_000_000, ge=1024, description=BATCH_MAX_BYTES)

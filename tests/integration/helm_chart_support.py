@@ -37,6 +37,7 @@ LINT = {
     "leader-election": "helm lint --strict helm/cloudflare-siem-forwarder "
     "-f helm/examples/values-leader-election.yaml",
     "sharded": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-sharded.yaml",
+    "sentinel": "helm lint --strict helm/cloudflare-siem-forwarder -f helm/examples/values-sentinel.yaml",
     "sidecar": "helm lint --strict helm/examples/syslog-relay-sidecar",
 }
 TEMPLATE = {
@@ -49,6 +50,8 @@ TEMPLATE = {
     "-f helm/examples/values-leader-election.yaml",
     "sharded": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
     "-f helm/examples/values-sharded.yaml",
+    "sentinel": "helm template cloudflare-siem-forwarder helm/cloudflare-siem-forwarder "
+    "-f helm/examples/values-sentinel.yaml",
     "sidecar": "helm template relay helm/examples/syslog-relay-sidecar",
     "native-sidecar": "helm template relay helm/examples/syslog-relay-sidecar --set nativeSidecar=true",
 }

@@ -54,6 +54,7 @@ KINDS = {
         "ServiceMonitor",
     ],
     "existing-secret": ["Deployment", "ServiceAccount"],
+    "sentinel": ["Deployment", "PersistentVolumeClaim", "ServiceAccount"],
     "leader-election": [
         "Deployment",
         "NetworkPolicy",

@@ -1,9 +1,8 @@
-"""Helpers for the Splunk HEC tests: events, sinks pointed at the fake, and the pipeline's resend loop."""
+"""Helpers for the Splunk HEC tests: events and sinks pointed at the fake (and the pipeline's resend loop,
+from tests/support/delivery.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +11,9 @@ import orjson
 from fakes.splunk_hec import FakeHec, IndexedEvent
 from forwarder.formats import to_raw
 from forwarder.records import LogType, make_record
-from forwarder.sinks.base import Event, Rejection, RetryableError, Sink
+from forwarder.sinks.base import Event
 from forwarder.sinks.splunk_hec import SplunkHecSettings, SplunkHecSink
+from tests.support.delivery import deliver as deliver
 
 TOKEN = "11111111-2222-3333-4444-555555555555"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -56,34 +56,3 @@ def sink_for(fake: FakeHec, **settings: Any) -> SplunkHecSink:
     values: dict[str, Any] = {"url": fake.url, "token": TOKEN, "ack_poll_interval": 0.005}
     values.update(settings)
     return SplunkHecSink(SplunkHecSettings(**values))
-
-
-@dataclass
-class Delivery:
-    rejected: list[Rejection] = field(default_factory=list)
-    sends: int = 0
-    retryable_errors: list[RetryableError] = field(default_factory=list)
-
-
-async def deliver(sink: Sink, batch: Sequence[Event], max_sends: int = 200) -> Delivery:
-    """What the pipeline does with a batch (minus the backoff): resend what the sink says to resend.
-
-    A whole batch goes again on RetryableError, ``SendResult.retry`` goes again, rejections are
-    collected for the dead letters. Fails the test if the sink never converges.
-    """
-    outcome = Delivery()
-    pending = list(batch)
-    while pending:
-        if outcome.sends >= max_sends:
-            raise AssertionError(f"still {len(pending)} events to send after {max_sends} sends")
-        outcome.sends += 1
-        try:
-            result = await sink.send(pending)
-        except RetryableError as error:
-            outcome.retryable_errors.append(error)
-            continue
-        outcome.rejected.extend(result.rejected)
-        sent = {event.event_id for event in pending}
-        assert {event.event_id for event in result.retry} <= sent
-        pending = list(result.retry)
-    return outcome

@@ -150,7 +150,7 @@ plain text or a variable be set twice. Variables with valueFrom are not in it (e
 {{- if and (eq $name "FORWARDER_SHARD_ORDINAL") (include "cloudflare-siem-forwarder.sharded" $) }}
 {{- fail "env.FORWARDER_SHARD_ORDINAL: each pod of the StatefulSet takes its shard from the ordinal at the end of its name; do not set it" }}
 {{- end }}
-{{- if and (regexMatch "(TOKEN|PASSWORD|API_KEY|HEADERS)$" $name) (not (hasSuffix "_FILE" $name)) }}
+{{- if and (regexMatch "(TOKEN|PASSWORD|API_KEY|HEADERS|SECRET)$" $name) (not (hasSuffix "_FILE" $name)) }}
 {{- fail (printf "env.%s looks like a credential: put it in credentials.values (or in the Secret named by credentials.existingSecret), not in plain text" $name) }}
 {{- end }}
 {{- $_ := set $env $name $value }}

@@ -1,0 +1,229 @@
+"""The Microsoft Sentinel sink: rows to the Azure Monitor Logs Ingestion API, one stream per log type.
+
+What each answer means is decided in ``classifier``; this module decides what to do with the events of a
+request for each verdict:
+
+* delivered (204): done;
+* retry (429, 503 with ``Retry-After``, other 5xx, network): back to the pipeline, with the requests of the
+  batch not sent yet, which wait with it;
+* too large (413) or refused (400): the request is halved until the halves pass; a single event that is
+  still refused goes to the dead letters with the reason, the rest of its batch is delivered;
+* configuration (401, 403, 404, a token Entra ID will not issue): SinkConfigError, the pipeline stops this
+  sink and keeps the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from forwarder import tls
+from forwarder.records import LogType
+from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.request_size import cut_to_fit
+from forwarder.sinks.base import (
+    Event,
+    Outcome,
+    Rejection,
+    RetryableError,
+    SendResult,
+    Sink,
+    SinkConfigError,
+    Verdict,
+)
+from forwarder.sinks.sentinel.classifier import classify
+from forwarder.sinks.sentinel.credentials import TokenSource
+from forwarder.sinks.sentinel.encoder import BRACKETS, EMPTY, join, row_size
+from forwarder.sinks.sentinel.request import IngestionClient
+from forwarder.sinks.sentinel.settings import SentinelSettings, env_var
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    # Position in the batch, so that events sent back for retry keep the batch's (time) order.
+    position: int
+    event: Event
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Where each event of one ``send`` ended up so far; the rest were delivered."""
+
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+    retry: list[_Item] = field(default_factory=list)
+    retry_reason: str = ""
+    retry_after: float | None = None
+
+    def send_again(self, items: Sequence[_Item], reason: str, retry_after: float | None = None) -> None:
+        self.retry.extend(items)
+        self.retry_reason = reason
+        if retry_after is not None:
+            self.retry_after = max(retry_after, self.retry_after or 0.0)
+
+    def reject(self, item: _Item, reason: str) -> None:
+        self.rejected.append((item.position, Rejection(item.event, reason)))
+
+    def result(self, size: int) -> SendResult:
+        if len(self.retry) == size:
+            # Nothing went through: the whole batch is retryable.
+            raise RetryableError(self.retry_reason, self.retry_after)
+        return SendResult(
+            rejected=[rejection for _, rejection in sorted(self.rejected, key=lambda pair: pair[0])],
+            retry=[item.event for item in sorted(self.retry, key=lambda item: item.position)],
+            retry_reason=self.retry_reason,
+            retry_after=self.retry_after,
+        )
+
+
+def _request_size(item: _Item) -> int:
+    return row_size(item.event.body)
+
+
+class SentinelSink(Sink):
+    name: ClassVar[str] = "sentinel"
+    settings_model: ClassVar[type[SentinelSettings]] = SentinelSettings
+    settings: SentinelSettings
+
+    def __init__(self, settings: SentinelSettings) -> None:
+        super().__init__(settings)
+        self._tokens: TokenSource | None = None
+        self._client: IngestionClient | None = None
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        for warning in self.warnings():
+            logger.warning(warning)
+        self._tokens = TokenSource(self.settings)
+        self._client = IngestionClient(self.settings, self._tokens)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        if self._tokens is not None:
+            await self._tokens.close()
+            self._tokens = None
+
+    async def _opened(self) -> IngestionClient:
+        if self._client is None:
+            await self.open()
+        assert self._client is not None
+        return self._client
+
+    def warnings(self) -> list[str]:
+        settings = self.settings
+        return http_tls.warnings(
+            settings,
+            env_var,
+            url=str(settings.url),
+            shown_url=settings.display_url(),
+            secrets="the Entra ID token",
+        )
+
+    def describe(self) -> str:
+        settings = self.settings
+        if settings.url.scheme == "http":
+            trust = "unencrypted HTTP"
+        else:
+            trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
+        streams = " and ".join(settings.stream_for(log_type) for log_type in LogType)
+        gzip = "gzip" if settings.gzip else "uncompressed"
+        rule = f"{settings.display_url()}/dataCollectionRules/{settings.rule_id}"
+        return (
+            f"{self.name} ({self.format}) to {rule}, "
+            f"streams {streams}, {settings.credential} credential, {gzip}, {trust}"
+        )
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def send(self, batch: Sequence[Event]) -> SendResult:
+        if not batch:
+            return SendResult()
+        client = await self._opened()
+        progress = _Progress()
+        requests = self._requests([_Item(position, event) for position, event in enumerate(batch)])
+        for number, (log_type, items) in enumerate(requests):
+            if not await self._deliver(client, log_type, items, progress):
+                # The service asked us to back off: the requests not sent yet wait with this one.
+                later = [item for _, waiting in requests[number + 1 :] for item in waiting]
+                progress.send_again(later, progress.retry_reason, progress.retry_after)
+                break
+        return progress.result(len(batch))
+
+    def _requests(self, items: list[_Item]) -> list[tuple[LogType, list[_Item]]]:
+        """The batch by stream (one per log type), each cut into requests of at most ``batch_max_bytes``."""
+        by_type: dict[LogType, list[_Item]] = {}
+        for item in items:
+            by_type.setdefault(item.event.log_type, []).append(item)
+        # The brackets and the comma the first row does not need: what `join` adds to the rows' sizes.
+        limit = self.settings.batch_max_bytes - BRACKETS + 1
+        return [
+            (log_type, run)
+            for log_type, typed in by_type.items()
+            for run in cut_to_fit(typed, _request_size, limit)
+        ]
+
+    async def _post(self, client: IngestionClient, log_type: LogType, items: Sequence[_Item]) -> Outcome:
+        answer = await client.post_rows(log_type, join([item.event.body for item in items]))
+        stream_variable = env_var(f"stream_{log_type.value}")
+        return classify(answer.status, answer.body, answer.retry_after, stream_variable=stream_variable)
+
+    async def _deliver(
+        self, client: IngestionClient, log_type: LogType, items: Sequence[_Item], progress: _Progress
+    ) -> bool:
+        """Send ``items``, recording where each one ends up; False once the service asked us to back off."""
+        try:
+            outcome = await self._post(client, log_type, items)
+        except RetryableError as error:
+            progress.send_again(items, error.reason, error.retry_after)
+            return False
+        verdict = outcome.verdict
+        if verdict is Verdict.DELIVERED:
+            return True
+        if verdict is Verdict.RETRY:
+            progress.send_again(items, outcome.reason, outcome.retry_after)
+            return False
+        if verdict in (Verdict.TOO_LARGE, Verdict.REJECT):
+            if len(items) == 1:
+                size = len(items[0].event.body)
+                progress.reject(
+                    items[0], f"{outcome.reason} (this one event, {size} bytes, was refused alone)"
+                )
+                return True
+            # The service says nothing about which row: halving finds it, and the rest goes through.
+            half = len(items) // 2
+            if not await self._deliver(client, log_type, items[:half], progress):
+                progress.send_again(items[half:], progress.retry_reason, progress.retry_after)
+                return False
+            return await self._deliver(client, log_type, items[half:], progress)
+        raise SinkConfigError(outcome.reason)
+
+    # --- check ------------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """A token, then an empty array to each stream; raise on the first problem.
+
+        The token proves the credential settings (Entra ID issued it). An empty JSON array posted to a
+        stream is a whole ingestion request without a row: the service checks the token's audience, the
+        rule (404), the role on it (403) and the stream (404) before it reads rows, and with none there is
+        nothing to store. So a 204 for each stream proves that events of both log types would be taken,
+        and writes no event.
+        """
+        client = await self._opened()
+        for log_type in LogType:
+            answer = await client.post_rows(log_type, EMPTY)
+            stream_variable = env_var(f"stream_{log_type.value}")
+            outcome = classify(
+                answer.status, answer.body, answer.retry_after, stream_variable=stream_variable
+            )
+            step = f"probe of {stream_variable}={self.settings.stream_for(log_type)}"
+            if outcome.verdict is Verdict.DELIVERED:
+                continue
+            if outcome.verdict is Verdict.RETRY:
+                raise RetryableError(f"{step}: {outcome.reason}", outcome.retry_after)
+            raise SinkConfigError(f"{step}: {outcome.reason}")
