@@ -25,6 +25,8 @@ from forwarder.formats.outcome import audit_outcome, is_audit_result
 from forwarder.records import Record
 
 AUDIT_FEATURE = "Account audit logs"
+# The http_method enum of OCSF's http_request object.
+_HTTP_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH"})
 _ACTIVITIES = {"create": (1, "Create"), "view": (2, "Read"), "update": (3, "Update"), "delete": (4, "Delete")}
 
 
@@ -57,7 +59,7 @@ def audit_log_to_ocsf(record: Record) -> dict[str, Any]:
         event["resources"] = [resource]
     elif fields.resource_type is not None:
         unmapped.setdefault("resource", {})["type"] = fields.resource_type
-    _http(event, fields)
+    _http(event, fields, unmapped)
     _observables(event)
     if unmapped:
         event["unmapped"] = unmapped
@@ -75,12 +77,15 @@ def _api(fields: AuditFields) -> dict[str, Any]:
     return api
 
 
-def _http(event: dict[str, Any], fields: AuditFields) -> None:
+def _http(event: dict[str, Any], fields: AuditFields, unmapped: dict[str, Any]) -> None:
     request: dict[str, Any] = {}
     if fields.ray_id is not None:
         request["uid"] = fields.ray_id
     if fields.method is not None:
-        request["http_method"] = fields.method
+        if fields.method.upper() in _HTTP_METHODS:
+            request["http_method"] = fields.method.upper()
+        else:
+            unmapped.setdefault("raw", {})["method"] = fields.method
     if fields.uri is not None:
         path, _, query = fields.uri.partition("?")
         url: dict[str, Any] = {"url_string": fields.uri, "path": path}

@@ -64,7 +64,8 @@ class Settings(KubernetesSettings):
     log_types: Annotated[list[LogType], NoDecode] = Field(
         default_factory=lambda: [LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES],
         validation_alias="FORWARDER_LOG_TYPES",
-        description="Log types to read, comma-separated: `access_requests`, `scim_updates`.",
+        description="Log types to read, comma-separated: `access_requests`, `scim_updates`, "
+        "`audit_logs` (account audit logs; off by default, needs `Account Settings Read`).",
     )
     scim_idp_ids: StringList = Field(
         default_factory=list,

@@ -27,6 +27,7 @@ def test_defaults_are_what_elastic_users_expect() -> None:
     assert defaults.target_type == "data_stream"
     assert defaults.target_access_requests == "logs-cloudflare.access_requests-default"
     assert defaults.target_scim_updates == "logs-cloudflare.scim_updates-default"
+    assert defaults.target_audit_logs == "logs-cloudflare.audit_logs-default"
     assert defaults.gzip is True
     assert defaults.bootstrap_template is False
     assert defaults.tls_insecure is False

@@ -141,6 +141,10 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
         default="logs-cloudflare.scim_updates-default",
         description="Data stream (or index) of Access SCIM provisioning events.",
     )
+    target_audit_logs: str = Field(
+        default="logs-cloudflare.audit_logs-default",
+        description="Data stream (or index) of account audit log events.",
+    )
     pipeline: str | None = Field(default=None, description="Ingest pipeline to run on every event, if any.")
     gzip: bool = Field(default=True, description="Compress request bodies (`Content-Encoding: gzip`).")
     gzip_level: int = Field(
@@ -280,9 +284,8 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
         return self
 
     def target_for(self, log_type: LogType) -> str:
-        if log_type is LogType.ACCESS_REQUESTS:
-            return self.target_access_requests
-        return self.target_scim_updates
+        target: str = getattr(self, f"target_{log_type.value}")
+        return target
 
     def base_url(self) -> str:
         """Where requests go, without a trailing slash: the URL, or the one the Cloud ID names."""
