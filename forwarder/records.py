@@ -68,6 +68,8 @@ class LogTypeDescription:
     size_parameters: tuple[str, ...] = ("per_page",)
     # SCIM logs are read per identity provider (`idp_id`, required by the API).
     needs_identity_providers: bool = False
+    # Read unless FORWARDER_LOG_TYPES says otherwise.
+    on_by_default: bool = True
 
 
 DESCRIPTIONS: Mapping[LogType, LogTypeDescription] = MappingProxyType(
@@ -93,6 +95,7 @@ DESCRIPTIONS: Mapping[LogType, LogTypeDescription] = MappingProxyType(
             until_parameter="before",
             since_exclusive=True,
             size_parameters=("limit",),
+            on_by_default=False,
         ),
     }
 )
