@@ -56,10 +56,17 @@ def _records(log_type: LogType, count: int) -> tuple[list[bytes], list[dict[str,
     records = []
     for index in range(count):
         record = dict(samples[index % len(samples)])
-        time_key = log_type.time_field
-        record[time_key] = (
+        moment = (
             f"2026-08-{1 + index % 28:02d}T{index % 24:02d}:{index % 60:02d}:{index % 59:02d}.{index:06d}Z"
         )
+        # Audit logs keep their time inside `action`.
+        *objects, field = log_type.description.time_path
+        holder = record
+        for name in objects:
+            inner = holder.get(name)
+            holder[name] = dict(inner) if isinstance(inner, dict) else {}
+            holder = holder[name]
+        holder[field] = moment
         if log_type is LogType.ACCESS_REQUESTS:
             record["ray_id"] = f"{index:016x}"
         records.append(record)

@@ -21,6 +21,7 @@ from forwarder.checkpoints.file import CheckpointFileError
 from forwarder.coordination.api import KubernetesConfigurationError
 from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline.fan_out import SinkStopped
+from forwarder.records import LogType
 from forwarder.scrubbing import Scrubber
 from forwarder.settings import Config, ConfigurationError, load_config
 from forwarder.settings.known_names import unknown_variables
@@ -56,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--format", choices=["raw", "ecs", "ocsf"], default=None, help="output format")
     mapping = commands.add_parser("map", help="map records from a file or stdin to NDJSON on stdout")
     mapping.add_argument("--format", choices=["raw", "ecs", "ocsf", "asim"], required=True)
-    mapping.add_argument("--log-type", choices=["access_requests", "scim_updates"], required=True)
+    mapping.add_argument("--log-type", choices=[log_type.value for log_type in LogType], required=True)
     mapping.add_argument("--account-id", default="", help="account id to put in the events")
     mapping.add_argument("input", nargs="?", default="-", help="file to read; `-` (default) is stdin")
     replay = commands.add_parser("replay-dlq", help="send dead-lettered events again to their sinks")

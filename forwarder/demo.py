@@ -74,7 +74,7 @@ def _tally(stream: Stream, simulator: Simulator, delivered: set[str]) -> tuple[i
     missing = 0
     for record in simulator.records(DEMO_ACCOUNT, stream.log_type.value):
         data: Mapping[str, Any] = record
-        moment = parse_timestamp(data.get(stream.log_type.time_field))
+        moment = parse_timestamp(stream.log_type.time_value(data))
         # A record without a time cannot be placed in a window; it is written when read.
         if moment is None or (end is not None and moment >= end):
             continue

@@ -1,4 +1,4 @@
-"""The two input record types, their timestamps and their deterministic event ids.
+"""The log types (where each is read, how it pages, where its time is), records and their event ids.
 
 A record is kept exactly as the API returned it (``data``): every field is optional and unknown
 fields must survive to the mapping, so nothing here validates or drops anything.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -27,11 +28,95 @@ INFO_KEY = "request_body_info"
 class LogType(StrEnum):
     ACCESS_REQUESTS = "access_requests"
     SCIM_UPDATES = "scim_updates"
+    AUDIT_LOGS = "audit_logs"
+
+    @property
+    def description(self) -> LogTypeDescription:
+        return DESCRIPTIONS[self]
 
     @property
     def time_field(self) -> str:
-        """The field that carries the event time in this log type."""
-        return "created_at" if self is LogType.ACCESS_REQUESTS else "logged_at"
+        """The top-level field that carries the event time (``action`` for audit logs)."""
+        return DESCRIPTIONS[self].time_path[0]
+
+    def time_value(self, data: Mapping[str, Any]) -> Any:
+        """The event time of ``data`` as the API wrote it; None when missing."""
+        return _time_value(data, DESCRIPTIONS[self].time_path)
+
+
+class Paging(StrEnum):
+    # `page` and `per_page`; the end is a short, empty or last page (`result_info.total_pages`).
+    PAGE_NUMBERS = "page_numbers"
+    # `limit` and an opaque `cursor` from `result_info.cursor`; the end is an answer without one.
+    CURSOR = "cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class LogTypeDescription:
+    """What reading one log type takes: everything paging.py and streams.py need to know about it."""
+
+    # Relative to the API base, with `{account_id}`.
+    path: str
+    paging: Paging
+    # Where the event time is: a top-level field, or an object and its field.
+    time_path: tuple[str, ...]
+    # The query parameter that ends a window (exclusive in every log type).
+    until_parameter: str = "until"
+    # The API documents `since` as "newer than": a row exactly at `since` would be left out.
+    since_exclusive: bool = False
+    # The query parameters that carry the page size.
+    size_parameters: tuple[str, ...] = ("per_page",)
+    # SCIM logs are read per identity provider (`idp_id`, required by the API).
+    needs_identity_providers: bool = False
+    # Read unless FORWARDER_LOG_TYPES says otherwise.
+    on_by_default: bool = True
+
+
+DESCRIPTIONS: Mapping[LogType, LogTypeDescription] = MappingProxyType(
+    {
+        LogType.ACCESS_REQUESTS: LogTypeDescription(
+            path="/accounts/{account_id}/access/logs/access_requests",
+            paging=Paging.PAGE_NUMBERS,
+            time_path=("created_at",),
+            # Before `per_page` existed `limit` was the page size (the 2024 spec has only it);
+            # sending both keeps a server that still reads `limit` from cutting pages short.
+            size_parameters=("per_page", "limit"),
+        ),
+        LogType.SCIM_UPDATES: LogTypeDescription(
+            path="/accounts/{account_id}/access/logs/scim/updates",
+            paging=Paging.PAGE_NUMBERS,
+            time_path=("logged_at",),
+            needs_identity_providers=True,
+        ),
+        LogType.AUDIT_LOGS: LogTypeDescription(
+            path="/accounts/{account_id}/logs/audit",
+            paging=Paging.CURSOR,
+            time_path=("action", "time"),
+            until_parameter="before",
+            since_exclusive=True,
+            size_parameters=("limit",),
+            on_by_default=False,
+        ),
+    }
+)
+
+
+def _time_value(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for name in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _with_time_value(data: Mapping[str, Any], path: tuple[str, ...], value: str) -> dict[str, Any]:
+    """A copy of ``data`` with the time at ``path`` replaced; the objects on the way are copied too."""
+    head, *rest = path
+    if not rest:
+        return {**data, head: value}
+    inner = data[head]
+    return {**data, head: _with_time_value(inner, tuple(rest), value)}
 
 
 @dataclass(slots=True)
@@ -45,7 +130,7 @@ class Record:
     account_id: str
     data: Mapping[str, Any]
     event_id: str
-    # Parsed from created_at / logged_at; None when the field is missing or unparseable.
+    # Parsed from created_at / logged_at / action.time; None when the field is missing or unparseable.
     timestamp: datetime | None
     # When the forwarder fetched the record: the fallback event time for a record without one.
     observed: datetime
@@ -137,11 +222,11 @@ def event_id(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str
     are part of the key so that equal records of two accounts stay two events. 32 hex characters:
     well under Elasticsearch's 512-byte `_id` limit.
     """
-    time_field = TIME_FIELDS[log_type]
-    value = data.get(time_field)
+    path = TIME_PATHS[log_type]
+    value = data.get(path[0]) if len(path) == 1 else _time_value(data, path)
     canonical = instant(value) if isinstance(value, str) else None
     if canonical is not None and canonical != value:
-        data = {**data, time_field: canonical}
+        data = _with_time_value(data, path, canonical)
     # OPT_NON_STR_KEYS and default=str keep the function total for any JSON-ish value.
     key = orjson.dumps(
         [account_id, log_type.value, data],
@@ -151,19 +236,21 @@ def event_id(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str
     return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
-# The time field of each log type, looked up once per record: cheaper than the property.
-TIME_FIELDS = {log_type: log_type.time_field for log_type in LogType}
+# Where each log type keeps its time, looked up once per record: cheaper than the property.
+TIME_PATHS = {log_type: log_type.description.time_path for log_type in LogType}
 
 
 def make_record(
     log_type: LogType, account_id: str, data: Mapping[str, Any], observed: datetime | None = None
 ) -> Record:
+    path = TIME_PATHS[log_type]
+    time = data.get(path[0]) if len(path) == 1 else _time_value(data, path)
     # Positional, in field order: called once per record, and keywords cost twice as much.
     return Record(
         log_type,
         account_id,
         data,
         event_id(log_type, account_id, data),
-        parse_timestamp(data.get(TIME_FIELDS[log_type])),
+        parse_timestamp(time),
         observed if observed is not None else datetime.now(UTC),
     )

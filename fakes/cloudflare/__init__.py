@@ -8,6 +8,8 @@ It serves, under ``/client/v4``:
 - ``GET /accounts/{account_id}/access/logs/scim/updates``: ``idp_id`` required and repeated per value,
   ``per_page`` up to 1000, ``result_info``, filters on ``status``/``resource_type``/``request_method``/...
 - ``GET /accounts/{account_id}/access/identity_providers``: SCIM-enabled and other IdPs, ``result_info``.
+- ``GET /accounts/{account_id}/logs/audit`` (account audit logs, version 2): ``since`` and ``before`` required
+  and exclusive, ``limit`` (default 100, at most 1000), cursor paging by ``result_info.cursor``.
 
 Every answer is the v4 envelope ``{success, errors, messages, result}``. Requests pass, in order: injected
 faults, the per-credential rate limit (headers ``X-RateLimit-*``, ``Ratelimit``, ``Ratelimit-Policy`` on
@@ -43,7 +45,9 @@ from fakes.cloudflare.background import SimulatorThread
 from fakes.cloudflare.clock import ManualClock
 from fakes.cloudflare.config import (
     ACCESS_REQUESTS,
+    ACCOUNT_SETTINGS_READ,
     ALL_PERMISSIONS,
+    AUDIT_LOGS,
     AUDIT_LOGS_READ,
     DEFAULT_TOKEN,
     IDENTITY_PROVIDERS_READ,
@@ -61,7 +65,9 @@ from fakes.cloudflare.server import BASE_PATH, Simulator
 
 __all__ = [
     "ACCESS_REQUESTS",
+    "ACCOUNT_SETTINGS_READ",
     "ALL_PERMISSIONS",
+    "AUDIT_LOGS",
     "AUDIT_LOGS_READ",
     "BASE_PATH",
     "DEFAULT_TOKEN",

@@ -12,11 +12,17 @@ AUDIT_LOGS_READ = "Access: Audit Logs Read"
 SCIM_LOGS_READ = "Access: SCIM Logs Read"
 IDENTITY_PROVIDERS_READ = "Access: Organizations, Identity Providers, and Groups Read"
 IDENTITY_PROVIDERS_WRITE = "Access: Organizations, Identity Providers, and Groups Write"
-ALL_PERMISSIONS: frozenset[str] = frozenset({AUDIT_LOGS_READ, SCIM_LOGS_READ, IDENTITY_PROVIDERS_READ})
+# Account audit logs (version 2) take either; Write includes Read, as the spec's token groups say.
+ACCOUNT_SETTINGS_READ = "Account Settings Read"
+ACCOUNT_SETTINGS_WRITE = "Account Settings Write"
+ALL_PERMISSIONS: frozenset[str] = frozenset(
+    {AUDIT_LOGS_READ, SCIM_LOGS_READ, IDENTITY_PROVIDERS_READ, ACCOUNT_SETTINGS_READ}
+)
 
 ACCESS_REQUESTS = "access_requests"
 SCIM_UPDATES = "scim_updates"
-LOG_TYPES: tuple[str, ...] = (ACCESS_REQUESTS, SCIM_UPDATES)
+AUDIT_LOGS = "audit_logs"
+LOG_TYPES: tuple[str, ...] = (ACCESS_REQUESTS, SCIM_UPDATES, AUDIT_LOGS)
 
 # Not a secret: the one token a simulator accepts unless told otherwise.
 DEFAULT_TOKEN = "simulator-token-0000000000000000000000000"  # noqa: S105
@@ -131,6 +137,7 @@ class SimulatorConfig:
     end: datetime | None = None
     access_per_minute: float = 10.0
     scim_per_minute: float = 2.0
+    audit_per_minute: float = 1.0
     credentials: Sequence[Credential] = (Credential(token=DEFAULT_TOKEN, label="default"),)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     profile: DataProfile = field(default_factory=DataProfile)
@@ -153,7 +160,7 @@ class SimulatorConfig:
             raise ValueError("end is before start")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
-        if self.access_per_minute < 0 or self.scim_per_minute < 0:
+        if min(self.access_per_minute, self.scim_per_minute, self.audit_per_minute) < 0:
             raise ValueError("record rates cannot be negative")
         if not 1 <= self.scim_identity_providers <= 4:
             raise ValueError("scim_identity_providers is between 1 and 4")

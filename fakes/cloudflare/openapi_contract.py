@@ -24,6 +24,7 @@ SPEC_FILES: Mapping[str, str] = MappingProxyType(
     {
         "access_requests": "access_requests.resolved.json",
         "scim_updates": "scim_updates.resolved.json",
+        "audit_logs": "audit_logs.resolved.json",
         "identity_providers": "identity_providers_list.resolved.json",
     }
 )
@@ -174,7 +175,7 @@ def _operation_from_file(name: str, document: Mapping[str, object]) -> Operation
 
 
 def load_operations() -> dict[str, Operation]:
-    """The three operations, keyed ``access_requests``, ``scim_updates``, ``identity_providers``."""
+    """The operations, keyed ``access_requests``, ``scim_updates``, ``audit_logs``, ``identity_providers``."""
     folder = resources.files("fakes.cloudflare").joinpath("openapi")
     operations: dict[str, Operation] = {}
     for name, filename in SPEC_FILES.items():

@@ -44,6 +44,12 @@ def stream_salt(seed: int, account_id: str, log_type: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+def unique_hex(key: int, salt: int) -> str:
+    """16 hex characters, never the same twice within a stream: an odd multiplier mod 2**64 is a
+    bijection."""
+    return f"{(((key + 1) * _GOLDEN_GAMMA) & _MASK64) ^ salt:016x}"
+
+
 @dataclass
 class Series:
     """Record times by key (sorted), their fraction digits, the late ones' delays, SCIM provider indexes."""
@@ -85,7 +91,7 @@ def generate_series(
     return series
 
 
-class _Messy:
+class Messy:
     """Drops or nulls optional fields the way every field of the API is optional."""
 
     def __init__(self, rng: random.Random, profile: DataProfile) -> None:
@@ -105,7 +111,7 @@ class _Messy:
         return record
 
 
-def _ip_address(rng: random.Random) -> str:
+def ip_address(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.6:
         return str(
@@ -125,8 +131,7 @@ class AccessRequestFactory:
         self.profile = profile
 
     def ray_id(self, key: int) -> str:
-        # An odd multiplier mod 2**64 is a bijection, so ray ids never repeat within a stream.
-        return f"{(((key + 1) * _GOLDEN_GAMMA) & _MASK64) ^ self.salt:016x}"
+        return unique_hex(key, self.salt)
 
     def record(self, key: int, time_ns: int, digits: int) -> JsonObject:
         rng = random.Random(self.salt ^ key)
@@ -139,7 +144,7 @@ class AccessRequestFactory:
         action = rng.choices(_ACTIONS, _ACTION_WEIGHTS)[0]
         record: JsonObject = {
             "user_email": user.email,
-            "ip_address": _ip_address(rng),
+            "ip_address": ip_address(rng),
             "app_uid": app.uid,
             "app_domain": app.domain,
             "action": action,
@@ -150,10 +155,10 @@ class AccessRequestFactory:
         }
         if rng.random() < profile.extra_field:
             record["country"] = rng.choice(("DE", "US", "BR", "JP", "ZA"))
-        _Messy(rng, profile).apply(record, keep=("created_at",))
+        Messy(rng, profile).apply(record, keep=("created_at",))
         if rng.random() < profile.missing_timestamp:
             # A record with no time still has to be told apart from its neighbours.
-            _drop_timestamp(rng, record, "created_at")
+            drop_timestamp(rng, record, "created_at")
             record["ray_id"] = self.ray_id(key)
         return record
 
@@ -173,7 +178,7 @@ class ScimUpdateFactory:
         rng = random.Random(self.salt ^ key)
         profile = self.profile
         logged_at = format_rfc3339(time_ns, digits)
-        unique_id = f"{(((key + 1) * _GOLDEN_GAMMA) & _MASK64) ^ self.salt:016x}"
+        unique_id = unique_hex(key, self.salt)
         if rng.random() < profile.sparse_record:
             return {"cf_resource_id": f"sparse-{unique_id}", "logged_at": logged_at}
         is_user = rng.random() < 0.7
@@ -218,14 +223,14 @@ class ScimUpdateFactory:
             record["error_description"] = rng.choice(_FAILURES)
         if rng.random() < profile.extra_field:
             record["request_id"] = f"{rng.getrandbits(64):016x}"
-        _Messy(rng, profile).apply(record, keep=("logged_at",))
+        Messy(rng, profile).apply(record, keep=("logged_at",))
         if rng.random() < profile.missing_timestamp:
-            _drop_timestamp(rng, record, "logged_at")
+            drop_timestamp(rng, record, "logged_at")
             record["cf_resource_id"] = f"untimed-{unique_id}"
         return record
 
 
-def _drop_timestamp(rng: random.Random, record: JsonObject, name: str) -> None:
+def drop_timestamp(rng: random.Random, record: JsonObject, name: str) -> None:
     if rng.random() < 0.5:
         del record[name]
     else:

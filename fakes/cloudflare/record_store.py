@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from fakes.cloudflare.config import ACCESS_REQUESTS, LOG_TYPES, SCIM_UPDATES, SimulatorConfig
+from fakes.cloudflare.audit_generation import AuditLogFactory
+from fakes.cloudflare.config import ACCESS_REQUESTS, AUDIT_LOGS, LOG_TYPES, SCIM_UPDATES, SimulatorConfig
 from fakes.cloudflare.directory import Directory, build_directory
 from fakes.cloudflare.envelope import JsonObject
 from fakes.cloudflare.record_generation import (
@@ -28,7 +29,21 @@ from fakes.cloudflare.record_generation import (
 )
 from fakes.cloudflare.timestamps import NANOSECONDS, from_datetime, parse_rfc3339
 
-TIME_FIELDS: Mapping[str, str] = MappingProxyType({ACCESS_REQUESTS: "created_at", SCIM_UPDATES: "logged_at"})
+# Where each log type keeps its time: a field, or an object and its field.
+TIME_PATHS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {ACCESS_REQUESTS: ("created_at",), SCIM_UPDATES: ("logged_at",), AUDIT_LOGS: ("action", "time")}
+)
+
+
+def time_value(log_type: str, record: Mapping[str, object]) -> object:
+    """The time of ``record`` as written; None when missing or not where its log type keeps it."""
+    value: object = record
+    for name in TIME_PATHS[log_type]:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
 
 # (key, time in ns, fraction digits, provider index) -> record
 RecordBuilder = Callable[[int, int, int, int], JsonObject]
@@ -172,6 +187,11 @@ class RecordStore:
             series = generate_series(rng, start_ns, end_ns, count, config.profile, providers=0)
             access = AccessRequestFactory(config.seed, account_id, directory, config.profile)
             return Stream(series, lambda k, t, d, _p: access.record(k, t, d), (), now)
+        if log_type == AUDIT_LOGS:
+            count = round(config.audit_per_minute * minutes)
+            series = generate_series(rng, start_ns, end_ns, count, config.profile, providers=0)
+            audit = AuditLogFactory(config.seed, account_id, directory, config.profile)
+            return Stream(series, lambda k, t, d, _p: audit.record(k, t, d), (), now)
         count = round(config.scim_per_minute * minutes)
         provider_ids = tuple(provider.id for provider in directory.scim_providers)
         series = generate_series(rng, start_ns, end_ns, count, config.profile, len(provider_ids))
@@ -183,10 +203,9 @@ class RecordStore:
     ) -> int:
         stream = self.stream(account_id, log_type)
         now = self._clock()
-        time_field = TIME_FIELDS[log_type]
         added = 0
         for record in records:
-            value = record.get(time_field)
+            value = time_value(log_type, record)
             parsed = parse_rfc3339(value) if isinstance(value, str) else None
             # A record without a usable time was, as far as the API is concerned, logged when it arrived.
             time_ns = parsed if parsed is not None else int(now * NANOSECONDS)

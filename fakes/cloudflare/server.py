@@ -21,7 +21,13 @@ from aiohttp import web
 
 from fakes.cloudflare import endpoints, tokens
 from fakes.cloudflare.auth import Authenticator, Caller, authorize
-from fakes.cloudflare.config import ACCESS_REQUESTS, ACCOUNT_ID_FORMAT, SCIM_UPDATES, SimulatorConfig
+from fakes.cloudflare.config import (
+    ACCESS_REQUESTS,
+    ACCOUNT_ID_FORMAT,
+    AUDIT_LOGS,
+    SCIM_UPDATES,
+    SimulatorConfig,
+)
 from fakes.cloudflare.control import control_routes
 from fakes.cloudflare.envelope import (
     ODD_BODIES,
@@ -41,12 +47,15 @@ from fakes.serving import serve_app
 
 BASE_PATH = "/client/v4"
 CONTROL_PATH = "/__sim__"
-_ROUTE = re.compile(r"/accounts/([^/]+)/access/(logs/access_requests|logs/scim/updates|identity_providers)")
+_ROUTE = re.compile(
+    r"/accounts/([^/]+)/(access/logs/access_requests|access/logs/scim/updates|access/identity_providers|logs/audit)"
+)
 _ENDPOINTS: Mapping[str, str] = MappingProxyType(
     {
-        "logs/access_requests": ACCESS_REQUESTS,
-        "logs/scim/updates": SCIM_UPDATES,
-        "identity_providers": "identity_providers",
+        "access/logs/access_requests": ACCESS_REQUESTS,
+        "access/logs/scim/updates": SCIM_UPDATES,
+        "access/identity_providers": "identity_providers",
+        "logs/audit": AUDIT_LOGS,
     }
 )
 _RAY_MULTIPLIER = 0x9E3779B97F4A7C15
@@ -231,6 +240,8 @@ class Simulator:
             stream = self.store.stream(account, endpoint)
             if endpoint == ACCESS_REQUESTS:
                 return 200, endpoints.access_requests(stream, query, paging)
+            if endpoint == AUDIT_LOGS:
+                return 200, endpoints.audit_logs(stream, query, paging)
             return 200, endpoints.scim_updates(stream, query, paging)
         except endpoints.InvalidQuery as invalid:
             self._violate(operation, invalid.problems)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from forwarder import __version__
+from forwarder.formats.audit_fields import read_audit_fields
 from forwarder.formats.key_value import (
     PRODUCT,
     VENDOR,
@@ -36,6 +37,9 @@ NAMES: dict[tuple[LogType, Outcome], str] = {
     (LogType.SCIM_UPDATES, Outcome.SUCCESS): "SCIM update succeeded",
     (LogType.SCIM_UPDATES, Outcome.FAILURE): "SCIM update failed",
     (LogType.SCIM_UPDATES, Outcome.UNKNOWN): "SCIM update",
+    (LogType.AUDIT_LOGS, Outcome.SUCCESS): "Account change succeeded",
+    (LogType.AUDIT_LOGS, Outcome.FAILURE): "Account change failed",
+    (LogType.AUDIT_LOGS, Outcome.UNKNOWN): "Account change",
 }
 
 
@@ -83,6 +87,34 @@ def _scim_pairs(record: Record) -> Pairs:
     ]
 
 
+def _audit_pairs(record: Record) -> Pairs:
+    fields = read_audit_fields(record.data, record.account_id)
+    return [
+        ("suser", fields.actor_email),
+        ("suid", fields.actor_id),
+        ("src", fields.actor_ip),
+        ("act", fields.action_type),
+        ("msg", fields.description),
+        ("requestMethod", fields.method),
+        ("request", fields.uri),
+        ("requestClientApplication", fields.user_agent),
+        ("externalId", fields.ray_id),
+        ("cs1Label", "resourceType"),
+        ("cs1", fields.resource_type),
+        ("cs2Label", "resourceId"),
+        ("cs2", fields.resource_id),
+        ("cs5Label", "product"),
+        ("cs5", fields.product),
+    ]
+
+
+_PAIRS = {
+    LogType.ACCESS_REQUESTS: _access_pairs,
+    LogType.SCIM_UPDATES: _scim_pairs,
+    LogType.AUDIT_LOGS: _audit_pairs,
+}
+
+
 def extension_pairs(record: Record, result: Outcome) -> Pairs:
     """The extension of a record as (key, value) pairs, in a fixed order; None values are left out."""
     pairs: Pairs = [
@@ -90,7 +122,7 @@ def extension_pairs(record: Record, result: Outcome) -> Pairs:
         ("cat", record.log_type.value),
         ("outcome", outcome_text(result)),
     ]
-    pairs += _access_pairs(record) if record.log_type is LogType.ACCESS_REQUESTS else _scim_pairs(record)
+    pairs += _PAIRS[record.log_type](record)
     pairs += [
         ("cs3Label", "accountId"),
         ("cs3", record.account_id or None),

@@ -1,4 +1,5 @@
-"""Elastic Common Schema 9.4 documents for Access authentication and SCIM update records.
+"""Elastic Common Schema 9.4 documents for Access authentication and SCIM update records (account
+audit logs: ``ecs_audit.py``).
 
 `docs/mapping.md` has the field-by-field table and the reasons. Rules that hold throughout:
 a known field whose value ECS cannot hold (wrong type, an unparseable time, an invalid IP) is kept
@@ -10,21 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR, access_country
+from forwarder.formats.ecs_audit import audit_log_to_ecs
+from forwarder.formats.ecs_base import ECS_VERSION, base_document
+from forwarder.formats.known_fields import ACCESS_FIELDS, SCIM_FIELDS, access_country
 from forwarder.formats.outcome import access_outcome, is_scim_status, scim_outcome
 from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
 from forwarder.formats.values import (
     ip_address,
-    iso_timestamp_from,
-    observed_iso_timestamp,
     split_app_domain,
     text,
     unique,
     unknown_fields,
 )
-from forwarder.records import INFO_KEY, TIME_FIELDS, LogType, Record
+from forwarder.records import INFO_KEY, LogType, Record
 
-ECS_VERSION = "9.4.0"
+__all__ = ["ECS_VERSION", "to_ecs"]
 
 _ACCESS_EVENT_TYPES = {"login": "start", "logout": "end"}
 _SCIM_EVENT_TYPES = {
@@ -55,40 +56,15 @@ def to_ecs(record: Record) -> dict[str, Any]:
     """The ECS document for one record. Pure and total: any record the API can return maps."""
     if record.log_type is LogType.ACCESS_REQUESTS:
         return _access_request(record)
+    if record.log_type is LogType.AUDIT_LOGS:
+        return audit_log_to_ecs(record)
     return _scim_update(record)
-
-
-def _base(record: Record, category: str, dataset: str) -> dict[str, Any]:
-    timestamp = record.timestamp
-    document: dict[str, Any] = {
-        "@timestamp": (
-            observed_iso_timestamp(record.observed)
-            if timestamp is None
-            else iso_timestamp_from(record.data.get(TIME_FIELDS[record.log_type]), timestamp)
-        ),
-        "ecs": {"version": ECS_VERSION},
-        "event": {
-            "kind": "event",
-            "category": [category],
-            "id": record.event_id,
-            # When this forwarder first read the event (ECS event.created); event.ingested is left
-            # to the data store, whose ingest pipeline sets it.
-            "created": observed_iso_timestamp(record.observed),
-            "module": "cloudflare",
-            "dataset": dataset,
-            "provider": "cloudflare_access",
-        },
-        "observer": {"vendor": VENDOR, "product": PRODUCT},
-    }
-    if record.account_id:
-        document["cloud"] = {"provider": "cloudflare", "account": {"id": record.account_id}}
-    return document
 
 
 def _access_request(record: Record) -> dict[str, Any]:
     data = record.data
     vendor = unknown_fields(data, ACCESS_FIELDS)
-    document = _base(record, "authentication", "cloudflare.access_requests")
+    document = base_document(record, "authentication", "cloudflare.access_requests")
     if record.timestamp is None and data.get("created_at") is not None:
         vendor["created_at"] = data["created_at"]
     _access_event(document["event"], data, vendor)
@@ -207,7 +183,7 @@ def _scim_update(record: Record) -> dict[str, Any]:
     data = record.data
     change = classify(data)
     vendor = unknown_fields(data, SCIM_FIELDS)
-    document = _base(record, "iam", "cloudflare.scim_updates")
+    document = base_document(record, "iam", "cloudflare.scim_updates")
     event = document["event"]
     if record.timestamp is None and data.get("logged_at") is not None:
         vendor["logged_at"] = data["logged_at"]

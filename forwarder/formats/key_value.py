@@ -51,10 +51,16 @@ def field_text(data: Mapping[str, Any], name: str) -> str | None:
     return flat_text(data.get(name))
 
 
+_KINDS = {
+    LogType.ACCESS_REQUESTS: "access_request",
+    LogType.SCIM_UPDATES: "scim_update",
+    LogType.AUDIT_LOGS: "audit_log",
+}
+
+
 def signature_id(log_type: LogType, result: Outcome) -> str:
     """Device Event Class ID: one per log type and outcome, so SIEM rules can key on it."""
-    kind = "access_request" if log_type is LogType.ACCESS_REQUESTS else "scim_update"
-    return f"{kind}.{result.value}"
+    return f"{_KINDS[log_type]}.{result.value}"
 
 
 def outcome_text(result: Outcome) -> str | None:

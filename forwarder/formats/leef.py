@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from forwarder import __version__
+from forwarder.formats.audit_fields import read_audit_fields
 from forwarder.formats.key_value import (
     PRODUCT,
     VENDOR,
@@ -85,6 +86,32 @@ def _scim_pairs(record: Record) -> Pairs:
     ]
 
 
+def _audit_pairs(record: Record) -> Pairs:
+    fields = read_audit_fields(record.data, record.account_id)
+    return [
+        ("usrName", fields.actor_email),
+        ("userId", fields.actor_id),
+        ("src", fields.actor_ip),
+        ("identSrc", fields.actor_ip),
+        ("action", fields.action_type),
+        ("description", fields.description),
+        ("requestMethod", fields.method),
+        ("url", fields.uri),
+        ("userAgent", fields.user_agent),
+        ("resourceType", fields.resource_type),
+        ("resource", fields.resource_id),
+        ("product", fields.product),
+        ("rayId", fields.ray_id),
+    ]
+
+
+_PAIRS = {
+    LogType.ACCESS_REQUESTS: _access_pairs,
+    LogType.SCIM_UPDATES: _scim_pairs,
+    LogType.AUDIT_LOGS: _audit_pairs,
+}
+
+
 def attribute_pairs(record: Record, options: KeyValueOptions) -> Pairs:
     """The attributes of a record as (key, value) pairs, in a fixed order; None values are left out."""
     result = outcome(record)
@@ -95,7 +122,7 @@ def attribute_pairs(record: Record, options: KeyValueOptions) -> Pairs:
         ("sev", str(max(1, options.severity(result)))),
         ("outcome", outcome_text(result)),
     ]
-    pairs += _access_pairs(record) if record.log_type is LogType.ACCESS_REQUESTS else _scim_pairs(record)
+    pairs += _PAIRS[record.log_type](record)
     pairs += [("accountId", record.account_id or None), ("eventId", record.event_id)]
     return pairs
 

@@ -1,5 +1,6 @@
 """OCSF 1.8.0 events: Authentication (3002) for Access requests, here; Account Change (3001) and
-Group Management (3006) for SCIM updates (:mod:`forwarder.formats.ocsf_scim`).
+Group Management (3006) for SCIM updates (:mod:`forwarder.formats.ocsf_scim`); API Activity (6003)
+for account audit logs (:mod:`forwarder.formats.ocsf_audit`).
 
 `docs/mapping.md` has the field-by-field table and the reasons. No profile is listed in
 ``metadata.profiles``, so no profile attribute is emitted. A known field whose value OCSF cannot
@@ -12,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, access_country
+from forwarder.formats.ocsf_audit import audit_log_to_ocsf
 from forwarder.formats.ocsf_event import (
     AUTHENTICATION,
     OTHER,
@@ -63,6 +65,8 @@ def to_ocsf(record: Record) -> dict[str, Any]:
     """The OCSF event for one record. Pure and total: any record the API can return maps."""
     if record.log_type is LogType.ACCESS_REQUESTS:
         return _authentication(record)
+    if record.log_type is LogType.AUDIT_LOGS:
+        return audit_log_to_ocsf(record)
     return scim_update(record)
 
 

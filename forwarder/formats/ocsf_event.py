@@ -1,6 +1,7 @@
 """What every OCSF 1.8.0 event this forwarder writes has: its class and activity, time and
 metadata, status, a user, and observables. The classes are in :mod:`forwarder.formats.ocsf`
-(Authentication) and :mod:`forwarder.formats.ocsf_scim` (Account Change, Group Management).
+(Authentication), :mod:`forwarder.formats.ocsf_scim` (Account Change, Group Management) and
+:mod:`forwarder.formats.ocsf_audit` (API Activity).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from forwarder.records import LogType, Record
 
 OCSF_VERSION = "1.8.0"
 
-_CATEGORY_UID = 3
-_CATEGORY_NAME = "Identity & Access Management"
 _INFORMATIONAL = 1
 # The status_id and activity_id every class shares for "not known" and "none of the listed".
 UNKNOWN, OTHER = 0, 99
@@ -25,22 +24,28 @@ STATUS_IDS = {Outcome.SUCCESS: 1, Outcome.FAILURE: 2, Outcome.UNKNOWN: UNKNOWN}
 AUTHENTICATION = 3002
 ACCOUNT_CHANGE = 3001
 GROUP_MANAGEMENT = 3006
+API_ACTIVITY = 6003
 _CLASS_NAMES = {
     AUTHENTICATION: "Authentication",
     ACCOUNT_CHANGE: "Account Change",
     GROUP_MANAGEMENT: "Group Management",
+    API_ACTIVITY: "API Activity",
 }
+_IDENTITY = (3, "Identity & Access Management")
+# A class's category is its uid's thousands.
+_CATEGORIES = {3: _IDENTITY, 6: (6, "Application Activity")}
 
 
 def classification(class_uid: int, activity_id: int, activity_name: str) -> dict[str, Any]:
     """The members an event opens with, up to ``time``: what it is, by class and activity."""
     class_name = _CLASS_NAMES[class_uid]
     caption = "Other" if activity_id == OTHER else activity_name
+    category_uid, category_name = _CATEGORIES[class_uid // 1000]
     return {
         "activity_id": activity_id,
         "activity_name": activity_name,
-        "category_uid": _CATEGORY_UID,
-        "category_name": _CATEGORY_NAME,
+        "category_uid": category_uid,
+        "category_name": category_name,
         "class_uid": class_uid,
         "class_name": class_name,
         "type_uid": class_uid * 100 + activity_id,

@@ -4,7 +4,8 @@ CEF and LEEF ``outcome`` and event class, the syslog severity).
 An access request is allowed or denied (``allowed``, a boolean; absent is not "denied": the
 schema's default of false describes a request filter). A SCIM update succeeded or failed by its
 ``status``: ``SUCCESS`` or ``FAILURE`` in the API's schema, ``ERROR`` in the dashboard's words.
-The API may add values: any other is unknown, never guessed.
+An account audit log says ``action.result``: ``success`` or ``failure`` (the spec's example and the
+``action_result`` filter's enum). The API may add values: any other is unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,29 @@ def scim_outcome(status: Any) -> Outcome:
     return Outcome.UNKNOWN
 
 
+_AUDIT_RESULTS = {"success": Outcome.SUCCESS, "failure": Outcome.FAILURE}
+
+
+def is_audit_result(result: Any) -> bool:
+    """Whether ``result`` is one the rule knows; a format keeps any other under its vendor namespace."""
+    return isinstance(result, str) and result.lower() in _AUDIT_RESULTS
+
+
+def audit_outcome(result: Any) -> Outcome:
+    if isinstance(result, str):
+        return _AUDIT_RESULTS.get(result.lower(), Outcome.UNKNOWN)
+    return Outcome.UNKNOWN
+
+
+def audit_result(data: Any) -> Any:
+    """``action.result`` of an audit log record; None when the record has no such field."""
+    action = data.get("action")
+    return action.get("result") if isinstance(action, dict) else None
+
+
 def outcome(record: Record) -> Outcome:
     if record.log_type is LogType.ACCESS_REQUESTS:
         return access_outcome(record.data.get("allowed"))
+    if record.log_type is LogType.AUDIT_LOGS:
+        return audit_outcome(audit_result(record.data))
     return scim_outcome(record.data.get("status"))

@@ -81,10 +81,39 @@ def load_config() -> Config:
         problems.extend(sink_problems)
         if sink_settings is not None:
             sinks.append(SinkConfig(sink_class, sink_settings))
+    if settings is not None:
+        problems.extend(unmappable(settings, sinks))
     if problems:
         raise ConfigurationError(problems)
     assert settings is not None
     return Config(settings=settings, sinks=tuple(sinks))
+
+
+# Formats that have no mapping for a log type yet: such a pair is refused at start rather than every
+# event of it going to the dead letters.
+UNMAPPED: dict[tuple[str, str], str] = {("asim", "audit_logs"): "no ASIM Audit Event mapping yet"}
+
+
+def unmappable(settings: Settings, sinks: list[SinkConfig]) -> list[str]:
+    """Log types a chosen sink has no destination or mapping for: refused, never misdelivered."""
+    problems = []
+    for sink in sinks:
+        carried = sink.sink_class.log_types
+        fmt = str(getattr(sink.settings, "format", ""))
+        prefix = str(sink.settings.model_config.get("env_prefix", ""))
+        for log_type in settings.log_types:
+            reason = UNMAPPED.get((fmt, str(log_type)))
+            if carried is not None and log_type not in carried:
+                problems.append(
+                    f"FORWARDER_LOG_TYPES: the {sink.sink_class.name} sink cannot carry {log_type} yet; "
+                    "leave it out, or send it to another sink"
+                )
+            elif reason:
+                problems.append(
+                    f"{prefix}FORMAT: {fmt} cannot carry {log_type} ({reason}); choose ecs or ocsf for this "
+                    f"sink, or leave {log_type} out of FORWARDER_LOG_TYPES"
+                )
+    return problems
 
 
 def split_list_env_sinks() -> list[str]:

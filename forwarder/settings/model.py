@@ -62,9 +62,10 @@ class Settings(KubernetesSettings):
         description="Cloudflare account ids to read, comma-separated (32 hex characters each). Required.",
     )
     log_types: Annotated[list[LogType], NoDecode] = Field(
-        default_factory=lambda: [LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES],
+        default_factory=lambda: [log_type for log_type in LogType if log_type.description.on_by_default],
         validation_alias="FORWARDER_LOG_TYPES",
-        description="Log types to read, comma-separated: `access_requests`, `scim_updates`.",
+        description="Log types to read, comma-separated: `access_requests`, `scim_updates`, "
+        "`audit_logs` (account audit logs; off by default, needs `Account Settings Read`).",
     )
     scim_idp_ids: StringList = Field(
         default_factory=list,

@@ -191,6 +191,9 @@ class Sink(abc.ABC):
 
     name: ClassVar[str]
     settings_model: ClassVar[type[SinkSettings]]
+    # The log types this sink can carry (a destination per log type, say); None is every one. Checked at
+    # start against FORWARDER_LOG_TYPES, so a log type without a destination is refused, not misdelivered.
+    log_types: ClassVar[frozenset[LogType] | None] = None
 
     def __init__(self, settings: SinkSettings) -> None:
         self.settings = settings

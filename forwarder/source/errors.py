@@ -14,12 +14,15 @@ from typing import Any
 PERMISSIONS = {
     "access_requests": "Access: Audit Logs Read",
     "scim_updates": "Access: SCIM Logs Read",
+    # The OpenAPI spec's x-api-token-group for GET /accounts/{id}/logs/audit: Read or Write.
+    "audit_logs": "Account Settings Read",
     "identity_providers": "Access: Organizations, Identity Providers, and Groups Read",
 }
 
 WHAT = {
     "access_requests": "Access authentication logs",
     "scim_updates": "Access SCIM update logs",
+    "audit_logs": "account audit logs",
     "identity_providers": "the identity provider list",
 }
 

@@ -14,7 +14,12 @@ The SDKs page until an empty page and never read ``total_pages``; an endpoint th
   server honours the size asked;
 - a page that brings nothing new (the server ignored ``page``), or the page cap.
 
-The last two leave the window *incomplete*: the caller then advances only to the time of the last
+Cursor-paged log types (audit logs) follow ``result_info.cursor`` instead. An answer without a cursor
+is the last; a short or even empty page that carries one is not (the cursor is the server saying
+more may follow, and a short page proves nothing about its page size). A cursor handed back a second
+time (the server ignores ``cursor``) ends the window incomplete, as does the page cap.
+
+The last cases leave the window *incomplete*: the caller then advances only to the time of the last
 record read, so nothing after it is skipped.
 """
 
@@ -25,10 +30,10 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forwarder.records import LogType, Record, make_record
+from forwarder.records import LogType, Paging, Record, make_record
 from forwarder.source.client import CloudflareClient, Envelope, QueryParams
 from forwarder.source.errors import CloudflareError
 from forwarder.source.scim_bodies import prepare_scim_record
@@ -94,34 +99,41 @@ class WindowReader:
     _short_page_ids: set[str] = field(default_factory=set)
     # Ids read before a cap was found, skipped when the window is read again at the cap.
     _read_before_cap: set[str] = field(default_factory=set)
+    # Cursor paging: the cursors followed in this window (one handed back again means a loop), and
+    # the one to follow next.
+    _cursors: set[str] = field(default_factory=set)
+    _cursor: str | None = None
 
     @property
     def asked(self) -> int:
         """The page size to ask for: ours, or the server's cap when it is smaller."""
         return self.client.page_sizes.asked(self.log_type.value, self.page_size)
 
-    def _params(self, page: int) -> QueryParams:
+    def _params(self, page: int, cursor: str | None) -> QueryParams:
+        description = self.log_type.description
         size = self.asked
+        since = self.window.since
+        if description.since_exclusive:
+            # "Newer than": ask from a second earlier, so that a row at `since` itself is not left
+            # out; the rows before `since` this brings are dropped (see `_in_window`).
+            since -= timedelta(seconds=1)
         params: list[tuple[str, str | int]] = [
             ("direction", "asc"),
-            ("since", api_time(self.window.since)),
-            ("until", api_time(self.window.until)),
-            ("page", page),
-            ("per_page", size),
+            ("since", api_time(since)),
+            (description.until_parameter, api_time(self.window.until)),
         ]
-        if self.log_type is LogType.ACCESS_REQUESTS:
-            # Before `per_page` existed `limit` was the page size (the 2024 spec has only it);
-            # sending both keeps a server that still reads `limit` from cutting pages short.
-            params.append(("limit", size))
-        else:
+        if description.paging is Paging.PAGE_NUMBERS:
+            params.append(("page", page))
+        elif cursor is not None:
+            params.append(("cursor", cursor))
+        params.extend((name, size) for name in description.size_parameters)
+        if description.needs_identity_providers:
             params.extend(("idp_id", idp) for idp in self.idp_ids)
         return params
 
     @property
     def path(self) -> str:
-        if self.log_type is LogType.ACCESS_REQUESTS:
-            return f"/accounts/{self.account_id}/access/logs/access_requests"
-        return f"/accounts/{self.account_id}/access/logs/scim/updates"
+        return self.log_type.description.path.format(account_id=self.account_id)
 
     async def pages(self) -> AsyncGenerator[list[Record], None]:
         """Each page's records not seen before in this window, as Records.
@@ -138,13 +150,13 @@ class WindowReader:
                 pending = None
                 # One observation time per page: the records of a page arrived together.
                 observed = datetime.now(UTC)
-                records = [
-                    self._make(item, observed) for item in envelope.result or [] if isinstance(item, dict)
-                ]
+                records = self._in_window(
+                    [self._make(item, observed) for item in envelope.result or [] if isinstance(item, dict)]
+                )
                 self.pages_read += 1
                 fresh = self._fresh(records)
                 if records and not fresh:
-                    self._stop(False, f"page {page} repeated earlier records: the API ignored `page`")
+                    self._stop(False, f"page {page} repeated earlier records: the API ignored `{self._turn}`")
                     return
                 fresh = [record for record in fresh if record.event_id not in self._read_before_cap]
                 self._note_times(fresh)
@@ -166,7 +178,7 @@ class WindowReader:
                 if self._short_page is not None:
                     self._short_page_ids = {record.event_id for record in records}
                 if ending is None:
-                    pending = asyncio.ensure_future(self._fetch(page + 1))
+                    pending = asyncio.ensure_future(self._fetch(page + 1, self._cursor))
                 if fresh:
                     yield fresh
                 if ending is not None:
@@ -179,13 +191,45 @@ class WindowReader:
                 with contextlib.suppress(asyncio.CancelledError, CloudflareError):
                     await pending
 
-    async def _fetch(self, page: int) -> Envelope:
+    async def _fetch(self, page: int, cursor: str | None = None) -> Envelope:
         return await self.client.get(
-            self.path, self._params(page), operation=self.log_type.value, account_id=self.account_id
+            self.path, self._params(page, cursor), operation=self.log_type.value, account_id=self.account_id
         )
+
+    @property
+    def _turn(self) -> str:
+        """The parameter that turns the page."""
+        return "cursor" if self.log_type.description.paging is Paging.CURSOR else "page"
+
+    def _in_window(self, records: list[Record]) -> list[Record]:
+        """Drop the rows before the window that asking from a second early brought; a row without a
+        time stays (the API put it in the window)."""
+        if not self.log_type.description.since_exclusive:
+            return records
+        since = self.window.since
+        return [record for record in records if record.timestamp is None or record.timestamp >= since]
 
     def _last_page(self, page: int, envelope: Envelope, count: int) -> tuple[bool, str] | None:
         """(complete, why) when ``page`` ends the window; None when another page follows."""
+        if self.log_type.description.paging is Paging.CURSOR:
+            ending = self._cursor_end(page, envelope)
+        else:
+            ending = self._numbered_end(page, envelope, count)
+        if ending is None and self.pages_read >= self.max_pages:
+            return False, f"page cap FORWARDER_MAX_PAGES={self.max_pages} reached"
+        return ending
+
+    def _cursor_end(self, page: int, envelope: Envelope) -> tuple[bool, str] | None:
+        cursor = envelope.result_info.get("cursor")
+        if not isinstance(cursor, str) or not cursor:
+            return True, f"last page ({page}, no cursor)"
+        if cursor in self._cursors:
+            return False, f"page {page} handed back a cursor already followed: the API ignored `cursor`"
+        self._cursors.add(cursor)
+        self._cursor = cursor
+        return None
+
+    def _numbered_end(self, page: int, envelope: Envelope, count: int) -> tuple[bool, str] | None:
         total_pages = envelope.result_info.get("total_pages")
         if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
             # The server counted the pages at its own page size: believe it either way.
@@ -203,8 +247,6 @@ class WindowReader:
             else:
                 # Short, but the server may cap pages at `count`: the next page tells.
                 self._short_page = count
-        if self.pages_read >= self.max_pages:
-            return False, f"page cap FORWARDER_MAX_PAGES={self.max_pages} reached"
         return None
 
     def _make(self, data: Mapping[str, Any], observed: datetime) -> Record:

@@ -106,7 +106,7 @@ class Stream:
     async def probe(self) -> int:
         """Read one record of the last minutes: fails fast on a wrong token or a missing permission.
 
-        Returns the number of SCIM identity providers read (0 for access requests).
+        Returns the number of SCIM identity providers read (0 for the log types read without them).
         """
         with self.telemetry.tracer.start_as_current_span(
             "probe", attributes={"stream": self.key, "log_type": self.log_type.value}
@@ -115,7 +115,7 @@ class Stream:
 
     async def _probe(self) -> int:
         idp_ids = await self._idp_ids()
-        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+        if self.log_type.description.needs_identity_providers and not idp_ids:
             return 0
         now = whole_seconds(self.clock())
         window = Window(since=now - timedelta(minutes=5), until=now)
@@ -127,7 +127,7 @@ class Stream:
         return len(idp_ids)
 
     async def _idp_ids(self) -> Sequence[str]:
-        if self.log_type is not LogType.SCIM_UPDATES or self.idps is None:
+        if not self.log_type.description.needs_identity_providers or self.idps is None:
             return ()
         return await self.idps.ids()
 
@@ -193,7 +193,7 @@ class Stream:
             {"window.since": window.since.isoformat(), "window.until": window.until.isoformat()}
         )
         idp_ids = await self._idp_ids()
-        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+        if self.log_type.description.needs_identity_providers and not idp_ids:
             log.warning(
                 "no SCIM-enabled identity provider in this account; nothing to read",
                 extra={"stream": self.key},
@@ -300,7 +300,7 @@ class Stream:
         if since >= position:
             return 0
         idp_ids = await self._idp_ids()
-        if self.log_type is LogType.SCIM_UPDATES and not idp_ids:
+        if self.log_type.description.needs_identity_providers and not idp_ids:
             return 0
         found = 0
         with self.telemetry.tracer.start_as_current_span(

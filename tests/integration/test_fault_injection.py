@@ -28,9 +28,9 @@ from fakes.elasticsearch import DelayFault, FakeElasticsearch, ItemFault, ResetF
 from fakes.splunk_hec import FakeHec
 from fakes.splunk_hec_faults import Reset, busy, proxy_answer
 from fakes.threaded import ThreadedFake
+from forwarder.records import LogType
 from tests.support.forwarder_runs import (
     ACCOUNT,
-    LOG_TYPES,
     NOW,
     backfill_env,
     cli,
@@ -44,6 +44,8 @@ from tests.support.forwarder_runs import (
 from tests.support.hec import HEC_TOKEN, splunk_hec
 
 HOURS = 6
+# Every log type, the cursor-paged audit logs too, under the same faults.
+EVERY_LOG_TYPE = ",".join(log_type.value for log_type in LogType)
 
 
 class CheckpointWatch:
@@ -107,7 +109,7 @@ def es_env(fake: ThreadedFake[FakeElasticsearch]) -> dict[str, str]:
 def expected(simulator: SimulatorThread, positions: dict[str, datetime], tmp_path: Path) -> set[str]:
     config = settings("http://unused", tmp_path)
     found: set[str] = set()
-    for log_type in LOG_TYPES:
+    for log_type in LogType:
         held = ((log_type, record) for record in simulator.records(ACCOUNT, log_type.value))
         found |= expected_ids(held, positions[f"{ACCOUNT}/{log_type.value}"], config)
     return found
@@ -121,7 +123,8 @@ def run_once(env: dict[str, str], timeout: float = 180) -> str:
 
 
 def base_env(simulator: SimulatorThread, tmp_path: Path, **more: str) -> dict[str, str]:
-    return backfill_env(simulator.base_url, tmp_path, HOURS, **({"FORWARDER_PAGE_SIZE": "200"} | more))
+    defaults = {"FORWARDER_PAGE_SIZE": "200", "FORWARDER_LOG_TYPES": EVERY_LOG_TYPE}
+    return backfill_env(simulator.base_url, tmp_path, HOURS, **(defaults | more))
 
 
 def run_watched(
@@ -275,6 +278,7 @@ def test_a_syslog_receiver_that_starts_late_gets_everything(tmp_path: Path, rece
             FORWARDER_SYSLOG__PORT=str(syslog.ports["tcp"]),
             FORWARDER_SYSLOG__TRANSPORT="tcp",
             FORWARDER_SYSLOG__FORMAT="raw",
+            FORWARDER_LOG_TYPES=EVERY_LOG_TYPE,
         )
         with CheckpointWatch(tmp_path / "checkpoints.json") as watch:
             process = cli(env, "once")

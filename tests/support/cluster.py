@@ -178,7 +178,7 @@ class Cluster:
         for account in self.accounts:
             for log_type in LOG_TYPES:
                 for data in self.simulator.records(account, log_type.value):
-                    moment = parse_timestamp(data.get(log_type.time_field))
+                    moment = parse_timestamp(log_type.time_value(data))
                     if prepare is not None and log_type is LogType.SCIM_UPDATES:
                         data = prepare(data)
                     found[event_id(log_type, account, data)] = (f"{account}.{log_type.value}", moment)

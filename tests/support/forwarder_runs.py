@@ -77,7 +77,7 @@ def expected_ids(
     prepare = scim_preparer(config)
     found = set()
     for log_type, data in records:
-        moment = parse_timestamp(data.get(log_type.time_field))
+        moment = parse_timestamp(log_type.time_value(data))
         if moment is None or moment >= up_to:
             continue
         if prepare is not None and log_type is LogType.SCIM_UPDATES:

@@ -142,15 +142,75 @@ SCIM_SHAPE = {
 }
 
 
+def _member_of(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A field inside an object of an audit log: null, well-formed, odd text, or any JSON value."""
+    return st.one_of(st.none(), valid, valid, _odd_text, _json)
+
+
+def _object(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    return _field(
+        st.fixed_dictionaries({}, optional={name: _member_of(valid) for name, valid in fields.items()})
+    )
+
+
+_hex32 = st.text("0123456789abcdef", min_size=32, max_size=32)
+AUDIT_SHAPE = {
+    "id": _field(_hex32),
+    "account": _object({"id": st.just("023e105f4ecef8ad9ca31a8372d0c353") | _hex32, "name": _odd_text}),
+    "action": _object(
+        {
+            "description": st.sampled_from(["Add Member", "Update Access policy"]),
+            "result": st.sampled_from(["success", "failure", "FAILURE", "partial"]),
+            "time": _timestamps(),
+            "type": st.sampled_from(["create", "delete", "update", "view", "rotate"]),
+        }
+    ),
+    "actor": _object(
+        {
+            "context": st.sampled_from(["api_key", "api_token", "dash", "oauth", "origin_ca_key"]),
+            "email": _emails,
+            "id": _hex32,
+            "ip_address": _ips(),
+            "token_id": _hex32,
+            "token_name": _odd_text,
+            "type": st.sampled_from(["account", "cloudflare_admin", "system", "user"]),
+        }
+    ),
+    "raw": _object(
+        {
+            "cf_ray_id": st.text("0123456789abcdef", min_size=16, max_size=16),
+            "method": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            "status_code": st.integers(-1, 1000),
+            "uri": st.sampled_from(["/accounts/x/members", "/zones/z/dns_records?page=2", "é"]),
+            "user_agent": _odd_text,
+        }
+    ),
+    "resource": _object(
+        {
+            "id": _hex32,
+            "product": st.sampled_from(["access", "members", "dns", "Stream"]),
+            "request": _json,
+            "response": _json,
+            "scope": _json,
+            "type": st.sampled_from(["policy", "member", "dns_record", "Video"]),
+        }
+    ),
+    "zone": _object({"id": _hex32, "name": st.just("example.com")}),
+}
+_SHAPES = {
+    LogType.ACCESS_REQUESTS: (ACCESS_SHAPE, ACCESS_FIELDS),
+    LogType.SCIM_UPDATES: (SCIM_SHAPE, SCIM_FIELDS),
+    LogType.AUDIT_LOGS: (AUDIT_SHAPE, frozenset(AUDIT_SHAPE)),
+}
+
+
 def _unknown_fields(known: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
     return st.dictionaries(_odd_text.filter(lambda key: key not in known), _json, max_size=3)
 
 
 @st.composite
 def _records(draw: st.DrawFn, log_type: LogType) -> tuple[Record, dict[str, Any]]:
-    shape, known = (
-        (ACCESS_SHAPE, ACCESS_FIELDS) if log_type is LogType.ACCESS_REQUESTS else (SCIM_SHAPE, SCIM_FIELDS)
-    )
+    shape, known = _SHAPES[log_type]
     data: dict[str, Any] = {}
     for key, strategy in shape.items():
         value = draw(strategy)

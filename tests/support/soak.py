@@ -194,7 +194,7 @@ def due_ids(simulator: SimulatorThread, committed: dict[str, str]) -> set[str]:
     for log_type in (LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES):
         position = datetime.fromisoformat(committed[f"{ACCOUNT}/{log_type.value}"])
         for record in simulator.records(ACCOUNT, log_type.value):
-            moment = parse_timestamp(record.get(log_type.time_field))
+            moment = parse_timestamp(log_type.time_value(record))
             if moment is None or moment >= position:
                 continue
             data: Any = (

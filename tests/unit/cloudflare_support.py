@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,7 +82,7 @@ class Api:
         return httpx.Response(200, json=body)
 
 
-def client(api: Api) -> CloudflareClient:
+def client(api: Callable[[httpx.Request], httpx.Response]) -> CloudflareClient:
     return CloudflareClient(
         "https://api.example/client/v4",
         Credentials(token=SecretStr("t")),
@@ -103,12 +103,13 @@ class Clock:
 
 
 def stream(
-    api: Api,
+    api: Callable[[httpx.Request], httpx.Response],
     store: MemoryCheckpointStore,
     delivered: list[Record],
     now: datetime | Clock,
     *,
     shared: CloudflareClient | None = None,
+    log_type: LogType = LogType.ACCESS_REQUESTS,
     **options: Any,
 ) -> Stream:
     async def submit(records: Sequence[Record]) -> Ticket:
@@ -126,7 +127,7 @@ def stream(
     } | options
     chosen = StreamOptions(**settings)
     checkpointer = Checkpointer(
-        stream_key(ACCOUNT, LogType.ACCESS_REQUESTS),
+        stream_key(ACCOUNT, log_type),
         store,
         submit,
         reread_span=chosen.reread_span,
@@ -135,7 +136,7 @@ def stream(
     return Stream(
         shared if shared is not None else client(api),
         ACCOUNT,
-        LogType.ACCESS_REQUESTS,
+        log_type,
         chosen,
         checkpointer,
         clock=now if isinstance(now, Clock) else lambda: now,

@@ -34,6 +34,7 @@ OCSF_VALIDATORS = {
         (3001, "ocsf_1.8.0_3001_account_change.schema.json"),
         (3002, "ocsf_1.8.0_3002_authentication.schema.json"),
         (3006, "ocsf_1.8.0_3006_group_management.schema.json"),
+        (6003, "ocsf_1.8.0_6003_api_activity.schema.json"),
     )
 }
 

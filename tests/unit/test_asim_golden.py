@@ -22,7 +22,11 @@ from tests.unit.mapping_support import ACCOUNT, GOLDEN
 
 OBSERVED = datetime(2026, 8, 20, 12, 0, 0, 250000, tzinfo=UTC)
 UPDATE = os.environ.get("FORWARDER_UPDATE_GOLDEN") == "1"
-INPUTS = sorted((GOLDEN / "input").iterdir())
+# The inputs of the log types ASIM maps today (audit logs have no Audit Event mapping yet; README.md is
+# the folder's description, not an input).
+INPUTS = sorted(
+    path for path in (GOLDEN / "input").iterdir() if path.name.startswith(("access_requests", "scim_updates"))
+)
 
 
 def log_type_of(path: Path) -> LogType:

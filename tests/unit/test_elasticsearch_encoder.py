@@ -18,6 +18,7 @@ from tests.support.elasticsearch_helpers import make_event
 TARGETS = {
     LogType.ACCESS_REQUESTS: "logs-cloudflare.access_requests-default",
     LogType.SCIM_UPDATES: "logs-cloudflare.scim_updates-default",
+    LogType.AUDIT_LOGS: "logs-cloudflare.audit_logs-default",
 }
 
 
@@ -144,7 +145,7 @@ def template_settings(**values: object) -> ElasticsearchSettings:
 
 def test_template_covers_our_targets_with_ecs_types() -> None:
     body = template_body(template_settings(template_composed_of=["logs@settings"]), "elasticsearch", "9.1.0")
-    assert body["index_patterns"] == list(TARGETS.values())
+    assert body["index_patterns"] == sorted(TARGETS.values())
     assert body["data_stream"] == {}
     assert body["priority"] == 200
     assert body["composed_of"] == ["logs@settings"]
@@ -165,13 +166,16 @@ def test_template_covers_our_targets_with_ecs_types() -> None:
 def test_plain_index_template_has_no_data_stream() -> None:
     body = template_body(
         template_settings(
-            target_type="index", target_access_requests="cf-access", target_scim_updates="cf-scim"
+            target_type="index",
+            target_access_requests="cf-access",
+            target_scim_updates="cf-scim",
+            target_audit_logs="cf-audit",
         ),
         "opensearch",
         "2.17.0",
     )
     assert "data_stream" not in body
-    assert body["index_patterns"] == ["cf-access", "cf-scim"]
+    assert body["index_patterns"] == ["cf-access", "cf-audit", "cf-scim"]
 
 
 def test_vendor_namespace_type_per_product() -> None:
@@ -204,8 +208,9 @@ def test_template_types_every_field_the_ecs_mapping_emits() -> None:
     for name, log_type in (
         ("access_requests_200.docs_example.json", LogType.ACCESS_REQUESTS),
         ("scim_updates_200.from_openapi_examples.json", LogType.SCIM_UPDATES),
+        ("audit_logs_200.from_openapi_examples.json", LogType.AUDIT_LOGS),
     ):
         for data in json.loads((samples / name).read_text())["result"]:
             emitted |= _leaves(to_ecs(make_record(log_type, "account", data)))
     assert emitted, "no sample records were mapped"
-    assert emitted - set(ECS_FIELDS) - {"message", "cloudflare"} == set()
+    assert emitted - set(ECS_FIELDS) - {"cloudflare"} == set()

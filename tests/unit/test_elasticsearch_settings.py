@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from forwarder.records import LogType
 from forwarder.sinks.elasticsearch import ElasticsearchSettings
 from forwarder.sinks.elasticsearch.cloud_id import CloudIdError, decode_cloud_id
 from forwarder.sinks.elasticsearch.request import authorization_header
@@ -27,6 +28,7 @@ def test_defaults_are_what_elastic_users_expect() -> None:
     assert defaults.target_type == "data_stream"
     assert defaults.target_access_requests == "logs-cloudflare.access_requests-default"
     assert defaults.target_scim_updates == "logs-cloudflare.scim_updates-default"
+    assert defaults.target_audit_logs == "logs-cloudflare.audit_logs-default"
     assert defaults.gzip is True
     assert defaults.bootstrap_template is False
     assert defaults.tls_insecure is False
@@ -224,3 +226,14 @@ def test_credentials_in_the_url_and_in_settings_at_once_are_refused(other: dict[
         ElasticsearchSettings(url="https://elastic:hunter22@es.example:9200", **other)  # type: ignore[arg-type]
     assert "hunter22" not in str(caught.value)
     assert "FORWARDER_ELASTICSEARCH__" in str(caught.value)
+
+
+def test_check_verifies_the_audit_target_only_once_it_is_set() -> None:
+    # Audit logs are off by default: a role scoped to the two default data streams must pass `check`.
+    assert settings().checked_targets() == [
+        "logs-cloudflare.access_requests-default",
+        "logs-cloudflare.scim_updates-default",
+    ]
+    chosen = settings(target_audit_logs="logs-cloudflare.audit_logs-default")
+    assert "logs-cloudflare.audit_logs-default" in chosen.checked_targets()
+    assert chosen.target_for(LogType.AUDIT_LOGS) == "logs-cloudflare.audit_logs-default"

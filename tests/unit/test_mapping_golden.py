@@ -1,7 +1,8 @@
 """The exact ECS and OCSF output for the documented sample responses and hand-made cases.
 
 The inputs under tests/golden/input/ are copies of Cloudflare's documented responses
-(../shared/reference/cloudflare/samples/) and realistic SCIM traffic from Okta and Azure AD.
+(../shared/reference/cloudflare/samples/), realistic SCIM traffic from Okta and Azure AD, and account
+audit logs assembled from the OpenAPI spec's examples plus hand-made cases (input/README.md).
 A change to the mapping shows up here as a diff a reviewer reads; regenerate deliberately with
 `FORWARDER_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_mapping_golden.py`.
 """
@@ -25,11 +26,11 @@ ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"  # the account id example in Clo
 OBSERVED = datetime(2026, 8, 20, 12, 0, 0, 250000, tzinfo=UTC)
 UPDATE = os.environ.get("FORWARDER_UPDATE_GOLDEN") == "1"
 
-INPUTS = sorted((GOLDEN / "input").iterdir())
+INPUTS = sorted(path for path in (GOLDEN / "input").iterdir() if path.suffix in (".json", ".ndjson"))
 
 
 def _log_type(path: Path) -> LogType:
-    return LogType.SCIM_UPDATES if path.name.startswith("scim_updates") else LogType.ACCESS_REQUESTS
+    return next(log_type for log_type in LogType if path.name.startswith(log_type.value))
 
 
 def _mapped(fmt: Format, path: Path) -> bytes:

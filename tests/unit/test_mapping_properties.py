@@ -26,6 +26,8 @@ from tests.support.record_strategies import (
 )
 from tests.unit.mapping_support import OCSF_VALIDATORS
 
+_NAMESPACES = {LogType.ACCESS_REQUESTS: "access", LogType.SCIM_UPDATES: "scim", LogType.AUDIT_LOGS: "audit"}
+
 
 def _check(record: Record, extra: dict[str, Any]) -> None:
     ocsf = to_ocsf(record)
@@ -39,7 +41,11 @@ def _check(record: Record, extra: dict[str, Any]) -> None:
     assert violations(ecs) == [], ecs
     assert ecs["@timestamp"].endswith("Z")
 
-    namespace = "access" if record.log_type is LogType.ACCESS_REQUESTS else "scim"
+    namespace = {
+        LogType.ACCESS_REQUESTS: "access",
+        LogType.SCIM_UPDATES: "scim",
+        LogType.AUDIT_LOGS: "audit",
+    }[record.log_type]
     for key, value in extra.items():
         assert ecs["cloudflare"][namespace][key] == value
         assert ocsf["unmapped"][key] == value
@@ -63,6 +69,12 @@ def test_any_access_request_maps_to_valid_ecs_and_ocsf(case: tuple[Record, dict[
 @_SETTINGS
 @given(_records(LogType.SCIM_UPDATES))
 def test_any_scim_update_maps_to_valid_ecs_and_ocsf(case: tuple[Record, dict[str, Any]]) -> None:
+    _check(*case)
+
+
+@_SETTINGS
+@given(_records(LogType.AUDIT_LOGS))
+def test_any_audit_log_maps_to_valid_ecs_and_ocsf(case: tuple[Record, dict[str, Any]]) -> None:
     _check(*case)
 
 

@@ -50,7 +50,7 @@ def test_the_default_streams_are_those_the_template_declares() -> None:
     template = json.loads(DEPLOY.read_text(encoding="utf-8"))
     declared = {template["variables"]["authenticationStream"], template["variables"]["userManagementStream"]}
     settings = SentinelSettings(url="https://x.example", rule_id="dcr-1", credential="managed_identity")
-    assert {settings.stream_for(log_type) for log_type in LogType} == declared
+    assert {settings.stream_for(log_type) for log_type in SentinelSink.log_types or ()} == declared
     assert settings.format == "asim"
     assert settings.batch_max_bytes == 1_000_000
     assert settings.scope == "https://monitor.azure.com/.default"

@@ -50,6 +50,14 @@ def test_scim_defaults_and_per_log_type_index_and_fields() -> None:
     assert access["fields"] == scim["fields"] == {"env": "prod"}
 
 
+def test_audit_logs_have_their_own_sourcetype_and_index() -> None:
+    encoder = HecEncoder(settings(index_audit_logs="cf_audit", index_scim_updates="cf_scim"))
+    audit = json.loads(encoder.encode(make_event(4, LogType.AUDIT_LOGS)))
+    assert audit["sourcetype"] == "cloudflare:audit"
+    assert audit["index"] == "cf_audit"
+    assert audit["source"] == f"cloudflare:{ACCOUNT}:audit_logs"
+
+
 def test_configured_source_and_sourcetypes() -> None:
     encoder = HecEncoder(
         settings(source="cf", sourcetype_access_requests="cf:a", sourcetype_scim_updates="cf:s")

@@ -37,6 +37,7 @@ def test_defaults_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.tls_insecure is False
     assert settings.sourcetype_access_requests == "cloudflare:access"
     assert settings.sourcetype_scim_updates == "cloudflare:access:scim"
+    assert settings.sourcetype_audit_logs == "cloudflare:audit"
 
 
 def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -100,7 +100,8 @@ def classify_item(item: Mapping[str, Any]) -> Outcome:
             Verdict.CONFIG,
             f"the credentials may not write to {result.get('_index', 'the target')}: {reason}; grant "
             f"`create_doc` (data streams) or `index` and `auto_configure` on "
-            f"{env_var('target_access_requests')} / {env_var('target_scim_updates')}",
+            f"{env_var('target_access_requests')} / {env_var('target_scim_updates')} / "
+            f"{env_var('target_audit_logs')}",
         )
     if status == 404:
         return Outcome(

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def _targets(settings: ElasticsearchSettings) -> list[str]:
-    return sorted({settings.target_for(log_type) for log_type in LogType})
+    return settings.checked_targets()
 
 
 def _target_variable(settings: ElasticsearchSettings, name: str) -> str:

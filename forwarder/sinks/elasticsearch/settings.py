@@ -141,6 +141,11 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
         default="logs-cloudflare.scim_updates-default",
         description="Data stream (or index) of Access SCIM provisioning events.",
     )
+    target_audit_logs: str = Field(
+        default="logs-cloudflare.audit_logs-default",
+        description="Data stream (or index) of account audit log events. `check` verifies it only when it "
+        "is set (the sink cannot see `FORWARDER_LOG_TYPES`, where audit logs are off by default).",
+    )
     pipeline: str | None = Field(default=None, description="Ingest pipeline to run on every event, if any.")
     gzip: bool = Field(default=True, description="Compress request bodies (`Content-Encoding: gzip`).")
     gzip_level: int = Field(
@@ -280,9 +285,21 @@ class ElasticsearchSettings(SinkSettings, HttpTlsSettings):
         return self
 
     def target_for(self, log_type: LogType) -> str:
-        if log_type is LogType.ACCESS_REQUESTS:
-            return self.target_access_requests
-        return self.target_scim_updates
+        target: str = getattr(self, f"target_{log_type.value}")
+        return target
+
+    def checked_targets(self) -> list[str]:
+        """The targets `check` verifies and describes: those of the log types read by default, and of
+        the others (audit logs) only once their target is set. The sink cannot see FORWARDER_LOG_TYPES;
+        without this, a role scoped to the two default data streams would fail `check` for a log type
+        it never ships."""
+        return sorted(
+            {
+                self.target_for(log_type)
+                for log_type in LogType
+                if log_type.description.on_by_default or f"target_{log_type.value}" in self.model_fields_set
+            }
+        )
 
     def base_url(self) -> str:
         """Where requests go, without a trailing slash: the URL, or the one the Cloud ID names."""

@@ -48,7 +48,7 @@ class ElasticsearchSink(Sink):
         self._template_ready = not settings.bootstrap_template
 
     def describe(self) -> str:
-        targets = ", ".join(sorted({self.settings.target_for(log_type) for log_type in LogType}))
+        targets = ", ".join(self.settings.checked_targets())
         kind = self.settings.target_type
         return f"{self.name} ({self.format}) to {self.settings.base_url()}, {kind}s {targets}"
 

@@ -85,6 +85,10 @@ ECS_FIELDS: Mapping[str, Mapping[str, Any]] = {
     # ECS: wildcard with a text multi-field; SCIM bodies are searched for words, so keep the text.
     "http.request.body.content": {**_KEYWORD, "fields": {"text": {"type": "text"}}},
     "error.message": {"type": "text"},
+    # ECS: match_only_text; an audit log's description ("Add Member") is searched for words.
+    "message": {"type": "text"},
+    "entity.target.id": _KEYWORD,
+    "entity.target.sub_type": _KEYWORD,
     "http.response.status_code": _LONG,
     "user_agent.original": _KEYWORD,
     "host.name": _KEYWORD,

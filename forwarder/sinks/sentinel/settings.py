@@ -187,7 +187,10 @@ class SentinelSettings(SinkSettings, HttpTlsSettings):
     def stream_for(self, log_type: LogType) -> str:
         if log_type is LogType.ACCESS_REQUESTS:
             return self.stream_access_requests
-        return self.stream_scim_updates
+        if log_type is LogType.SCIM_UPDATES:
+            return self.stream_scim_updates
+        # The sink declares the log types it carries; load_config refuses the others at start.
+        raise ValueError(f"no Sentinel stream for {log_type.value}")
 
     def display_url(self) -> str:
         """The endpoint without any user or password in it: for logs and messages."""

@@ -86,6 +86,10 @@ def _request_size(item: _Item) -> int:
 class SentinelSink(Sink):
     name: ClassVar[str] = "sentinel"
     settings_model: ClassVar[type[SentinelSettings]] = SentinelSettings
+    # One stream each in the data collection rule; audit logs have none (nor an ASIM mapping) yet.
+    log_types: ClassVar[frozenset[LogType] | None] = frozenset(
+        {LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES}
+    )
     settings: SentinelSettings
 
     def __init__(self, settings: SentinelSettings) -> None:
@@ -131,7 +135,7 @@ class SentinelSink(Sink):
             trust = "unencrypted HTTP"
         else:
             trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
-        streams = " and ".join(settings.stream_for(log_type) for log_type in LogType)
+        streams = " and ".join(settings.stream_for(log_type) for log_type in sorted(self.log_types or ()))
         gzip = "gzip" if settings.gzip else "uncompressed"
         rule = f"{settings.display_url()}/dataCollectionRules/{settings.rule_id}"
         return (
@@ -215,7 +219,7 @@ class SentinelSink(Sink):
         and writes no event.
         """
         client = await self._opened()
-        for log_type in LogType:
+        for log_type in sorted(self.log_types or ()):
             answer = await client.post_rows(log_type, EMPTY)
             stream_variable = env_var(f"stream_{log_type.value}")
             outcome = classify(

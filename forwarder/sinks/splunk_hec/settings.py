@@ -78,6 +78,9 @@ class SplunkHecSettings(SinkSettings, HttpTlsSettings):
     sourcetype_scim_updates: str = Field(
         default="cloudflare:access:scim", description="`sourcetype` of Access SCIM provisioning events."
     )
+    sourcetype_audit_logs: str = Field(
+        default="cloudflare:audit", description="`sourcetype` of account audit log events."
+    )
     index_access_requests: str = Field(
         default="",
         description="`index` of Access authentication events. Empty (default): the token's default index.",
@@ -85,6 +88,10 @@ class SplunkHecSettings(SinkSettings, HttpTlsSettings):
     index_scim_updates: str = Field(
         default="",
         description="`index` of SCIM provisioning events. Empty (default): the token's default index.",
+    )
+    index_audit_logs: str = Field(
+        default="",
+        description="`index` of account audit log events. Empty (default): the token's default index.",
     )
     fields: dict[str, str] = Field(
         default_factory=dict,
@@ -144,11 +151,9 @@ class SplunkHecSettings(SinkSettings, HttpTlsSettings):
         return f"{self.url.scheme}://{self.url.host}{port}{path}"
 
     def sourcetype_for(self, log_type: LogType) -> str:
-        if log_type is LogType.ACCESS_REQUESTS:
-            return self.sourcetype_access_requests
-        return self.sourcetype_scim_updates
+        sourcetype: str = getattr(self, f"sourcetype_{log_type.value}")
+        return sourcetype
 
     def index_for(self, log_type: LogType) -> str:
-        if log_type is LogType.ACCESS_REQUESTS:
-            return self.index_access_requests
-        return self.index_scim_updates
+        index: str = getattr(self, f"index_{log_type.value}")
+        return index

@@ -7,7 +7,8 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from forwarder.formats import Format, encoder_for
 from forwarder.formats.key_value import DEFAULT_OPTIONS, KeyValueOptions
@@ -56,7 +57,31 @@ SD_FIELDS = {
         "cf_resource_id",
         "error_description",
     ),
+    # Audit logs nest their fields: a dotted name walks into the object.
+    "audit_logs": (
+        "id",
+        "action.type",
+        "action.result",
+        "action.description",
+        "actor.type",
+        "actor.email",
+        "actor.id",
+        "actor.ip_address",
+        "resource.product",
+        "resource.type",
+        "resource.id",
+        "raw.cf_ray_id",
+    ),
 }
+
+
+def _field(data: Mapping[str, Any], name: str) -> Any:
+    value: Any = data
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 class SyslogSink(Sink):
@@ -116,7 +141,7 @@ class SyslogSink(Sink):
         if record.account_id:
             params.append(("account_id", record.account_id))
         for name in SD_FIELDS[record.log_type.value]:
-            value = flat_text(record.data.get(name))
+            value = flat_text(_field(record.data, name))
             if value is not None:
                 params.append((name, value))
         return structured_data_element(settings.sd_id, params)

@@ -1,0 +1,41 @@
+"""The part of an ECS document every log type shares: times, event ids, dataset, observer, account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forwarder.formats.known_fields import PRODUCT, VENDOR
+from forwarder.formats.values import iso_timestamp_from, observed_iso_timestamp
+from forwarder.records import Record
+
+ECS_VERSION = "9.4.0"
+
+
+def base_document(
+    record: Record, category: str, dataset: str, provider: str = "cloudflare_access"
+) -> dict[str, Any]:
+    """What every ECS document of this forwarder has: times, ids, dataset, observer, account."""
+    timestamp = record.timestamp
+    document: dict[str, Any] = {
+        "@timestamp": (
+            observed_iso_timestamp(record.observed)
+            if timestamp is None
+            else iso_timestamp_from(record.log_type.time_value(record.data), timestamp)
+        ),
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "event",
+            "category": [category],
+            "id": record.event_id,
+            # When this forwarder first read the event (ECS event.created); event.ingested is left
+            # to the data store, whose ingest pipeline sets it.
+            "created": observed_iso_timestamp(record.observed),
+            "module": "cloudflare",
+            "dataset": dataset,
+            "provider": provider,
+        },
+        "observer": {"vendor": VENDOR, "product": PRODUCT},
+    }
+    if record.account_id:
+        document["cloud"] = {"provider": "cloudflare", "account": {"id": record.account_id}}
+    return document
