@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fakes.cloudflare.config import DEFAULT_TOKEN, LOG_TYPES, SimulatorConfig
+from fakes.cloudflare.config import DEFAULT_TOKEN, SimulatorConfig
 from fakes.cloudflare.server import Simulator
 from forwarder.app import Forwarder, Parts
 from forwarder.checkpoints.memory import MemoryCheckpointStore
@@ -88,7 +88,7 @@ def _tally(stream: Stream, simulator: Simulator, delivered: set[str]) -> tuple[i
 def run_demo(output: Path, *, hours: float, fmt: Format | None) -> int:
     output.unlink(missing_ok=True)
     counts = asyncio.run(demo(output, hours=hours, fmt=fmt or DEFAULT_FORMAT))
-    print(f"\nDemo: {hours:g} h of simulated Cloudflare Access logs, {len(LOG_TYPES)} log types")
+    print(f"\nDemo: {hours:g} h of simulated Cloudflare Access logs, {len(counts)} streams")
     ok = True
     for stream, (written, missing) in counts.items():
         verdict = "none missing" if missing == 0 else f"{missing} MISSING"
