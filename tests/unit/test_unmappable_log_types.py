@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from forwarder.records import LogType
 from forwarder.settings import ConfigurationError, load_config, loading
+from forwarder.sinks.sentinel import SentinelSettings, SentinelSink
 
 BASE = {
     "CLOUDFLARE_API_TOKEN": "t0k3n",
@@ -25,7 +27,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
         monkeypatch.setenv(name, value)
 
 
-def test_sentinel_refuses_audit_logs_it_has_no_stream_for(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sink_refuses_a_log_type_it_has_no_destination_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every sink carries every log type today; the rule stays for the next one that cannot.
+    monkeypatch.setattr(SentinelSink, "log_types", frozenset({LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES}))
     configure(monkeypatch, **SENTINEL, FORWARDER_LOG_TYPES="access_requests,audit_logs")
     with pytest.raises(ConfigurationError) as refused:
         load_config()
@@ -33,6 +37,15 @@ def test_sentinel_refuses_audit_logs_it_has_no_stream_for(monkeypatch: pytest.Mo
         "FORWARDER_LOG_TYPES: the sentinel sink cannot carry audit_logs yet; "
         "leave it out, or send it to another sink"
     ]
+
+
+def test_sentinel_carries_audit_logs_in_asim(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(monkeypatch, **SENTINEL, FORWARDER_LOG_TYPES="access_requests,audit_logs")
+    (sink,) = load_config().sinks
+    assert sink.sink_class is SentinelSink
+    assert str(getattr(sink.settings, "format", "")) == "asim"
+    assert isinstance(sink.settings, SentinelSettings)
+    assert sink.settings.stream_for(LogType.AUDIT_LOGS) == "Custom-CloudflareAuditEvent"
 
 
 def test_a_format_without_a_mapping_for_a_log_type_is_refused_in_any_sink(
