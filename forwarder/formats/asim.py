@@ -1,8 +1,10 @@
-"""ASIM rows (Microsoft Sentinel's normalised schemas) for Access authentication and SCIM update records.
+"""ASIM rows (Microsoft Sentinel's normalised schemas) for Access, SCIM and account audit log records.
 
 An access request is a row of the ASIM **Authentication** schema 0.1.4, a SCIM update one of the **User
-Management** schema 0.1.2, with the columns of the tables in ``forwarder/schemas/asim_*.json`` (written from
-Microsoft's schema reference) and of the custom tables ``deploy/sentinel/azuredeploy.json`` creates.
+Management** schema 0.1.2, an account audit log entry one of the **Audit Event** schema 0.1
+(``forwarder.formats.asim_audit``), with the columns of the tables in ``forwarder/schemas/asim_*.json``
+(written from Microsoft's schema reference) and of the custom tables ``deploy/sentinel/azuredeploy.json``
+creates.
 ``docs/sinks/sentinel.md`` has the column-by-column table. Rules that hold throughout:
 
 * Only stored columns: the aliases (``User``, ``IpAddr``, ``Application``, ...) are added by ASIM's parsers
@@ -20,17 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from forwarder.formats.known_fields import ACCESS_FIELDS, PRODUCT, SCIM_FIELDS, VENDOR, access_country
+from forwarder.formats.asim_audit import audit_log_to_asim
+from forwarder.formats.asim_row import Row, common_columns, finish, username_type
+from forwarder.formats.known_fields import ACCESS_FIELDS, SCIM_FIELDS, access_country
 from forwarder.formats.outcome import Outcome, access_outcome, is_scim_status, scim_outcome
 from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
-from forwarder.formats.values import (
-    ip_address,
-    iso_timestamp_from,
-    observed_iso_timestamp,
-    split_app_domain,
-    text,
-    unknown_fields,
-)
+from forwarder.formats.values import ip_address, split_app_domain, text, unknown_fields
 from forwarder.records import INFO_KEY, LogType, Record
 
 AUTHENTICATION = "Authentication"
@@ -38,7 +35,6 @@ AUTHENTICATION_VERSION = "0.1.4"
 USER_MANAGEMENT = "UserManagement"
 USER_MANAGEMENT_VERSION = "0.1.2"
 
-_RESULTS = {Outcome.SUCCESS: "Success", Outcome.FAILURE: "Failure", Outcome.UNKNOWN: "NA"}
 # Every Access event is a logon attempt but a logout (Access logs `login`, `logout`, `ssh_login`, ...).
 _LOGON_TYPES = {"logout": "Logoff"}
 _USER_EVENTS = {
@@ -57,8 +53,6 @@ _GROUP_EVENTS = {
     Activity.REMOVE_MEMBERS: "UserRemovedFromGroup",
 }
 
-Row = dict[str, Any]
-
 
 def to_asim(record: Record) -> Row:
     """The ASIM row for one record. Pure and total: any record the API can return maps."""
@@ -66,50 +60,7 @@ def to_asim(record: Record) -> Row:
         return _authentication(record)
     if record.log_type is LogType.SCIM_UPDATES:
         return _user_management(record)
-    # Refused at start (forwarder.settings.loading): no ASIM Audit Event mapping yet.
-    raise ValueError(f"no ASIM schema for {record.log_type.value} yet")
-
-
-def _event_time(record: Record) -> str:
-    timestamp = record.timestamp
-    if timestamp is None:
-        return observed_iso_timestamp(record.observed)
-    return iso_timestamp_from(record.log_type.time_value(record.data), timestamp)
-
-
-def _common(record: Record, schema: str, version: str, event_type: str, outcome: Outcome) -> Row:
-    moment = _event_time(record)
-    row: Row = {
-        "TimeGenerated": moment,
-        "EventStartTime": moment,
-        "EventEndTime": moment,
-        "EventCount": 1,
-        "EventType": event_type,
-        "EventResult": _RESULTS[outcome],
-        # A refused logon or a failed change deserves a look; nothing here is more than that.
-        "EventSeverity": "Low" if outcome is Outcome.FAILURE else "Informational",
-        "EventProduct": PRODUCT,
-        "EventVendor": VENDOR,
-        "EventSchema": schema,
-        "EventSchemaVersion": version,
-        "EventUid": record.event_id,
-        # A cloud service reports these events, not a device: ASIM's rule is then the product's name.
-        "Dvc": PRODUCT,
-    }
-    if record.account_id:
-        # ASIM's scope id is "an account ID on AWS", a subscription on Azure: Cloudflare's account.
-        row["DvcScopeId"] = record.account_id
-    return row
-
-
-def _username_type(name: str) -> str:
-    return "UPN" if "@" in name else "Simple"
-
-
-def _finish(row: Row, additional: dict[str, Any]) -> Row:
-    if additional:
-        row["AdditionalFields"] = additional
-    return row
+    return audit_log_to_asim(record)
 
 
 # --- Authentication ------------------------------------------------------------------------------
@@ -124,7 +75,7 @@ def _authentication(record: Record) -> Row:
     label = text(action)
     event_type = _LOGON_TYPES.get(label.lower(), "Logon") if label else "Logon"
     outcome = access_outcome(data.get("allowed"))
-    row = _common(record, AUTHENTICATION, AUTHENTICATION_VERSION, event_type, outcome)
+    row = common_columns(record, AUTHENTICATION, AUTHENTICATION_VERSION, event_type, outcome)
     if label is not None:
         row["EventOriginalType"] = label
     elif action is not None:
@@ -143,7 +94,7 @@ def _authentication(record: Record) -> Row:
     if connection is not None:
         # The kind of identity provider (saml, okta, onetimepin): neither a protocol nor a LogonMethod.
         additional["connection"] = connection
-    return _finish(row, additional)
+    return finish(row, additional)
 
 
 def _access_decision(row: Row, data: Any, additional: dict[str, Any], event_type: str) -> None:
@@ -161,7 +112,7 @@ def _access_user(row: Row, data: Any, additional: dict[str, Any]) -> None:
     email = data.get("user_email")
     if text(email):
         row["TargetUsername"] = email
-        row["TargetUsernameType"] = _username_type(email)
+        row["TargetUsernameType"] = username_type(email)
     elif email is not None:
         additional["user_email"] = email
     user_id = data.get("user_id")
@@ -214,7 +165,9 @@ def _user_management(record: Record) -> Row:
         additional["logged_at"] = data["logged_at"]
     status = data.get("status")
     outcome = scim_outcome(status)
-    row = _common(record, USER_MANAGEMENT, USER_MANAGEMENT_VERSION, _scim_event_type(change, data), outcome)
+    row = common_columns(
+        record, USER_MANAGEMENT, USER_MANAGEMENT_VERSION, _scim_event_type(change, data), outcome
+    )
     if status is not None and not is_scim_status(status):
         additional["status"] = status
     if outcome is Outcome.FAILURE:
@@ -226,7 +179,7 @@ def _user_management(record: Record) -> Row:
         # Cloudflare's and the IdP's ids of the user or group: no *IdType names either.
         if data.get(key) is not None:
             additional[key] = data[key]
-    return _finish(row, additional)
+    return finish(row, additional)
 
 
 def _scim_event_type(change: ScimChange, data: Any) -> str:
@@ -284,7 +237,7 @@ def _scim_target(row: Row, data: Any, change: ScimChange, additional: dict[str, 
         name = change.members[0].display
     if name:
         row["TargetUsername"] = name
-        row["TargetUsernameType"] = _username_type(name)
+        row["TargetUsernameType"] = username_type(name)
     group = text(group_name) or (change.display_name if change.resource == "group" else None)
     if group:
         row["GroupName"] = group

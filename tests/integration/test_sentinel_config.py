@@ -71,13 +71,14 @@ async def test_managed_identity(fakes: AzureFakes, monkeypatch: pytest.MonkeyPat
     ]
 
 
-async def test_check_probes_both_streams_and_writes_nothing(fakes: AzureFakes) -> None:
+async def test_check_probes_every_stream_and_writes_nothing(fakes: AzureFakes) -> None:
     sink = fakes.sink()
     await sink.check()
     await sink.close()
     requests = fakes.monitor.requests
     assert [request.path.rsplit("/", 1)[1] for request in requests] == [
         "Custom-CloudflareAccessAuthentication",
+        "Custom-CloudflareAuditEvent",
         "Custom-CloudflareScimUserManagement",
     ]
     assert {request.body for request in requests} == {b"[]"}

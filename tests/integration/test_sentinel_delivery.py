@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 ACCESS_STREAM = "Custom-CloudflareAccessAuthentication"
 SCIM_STREAM = "Custom-CloudflareScimUserManagement"
+AUDIT_STREAM = "Custom-CloudflareAuditEvent"
 
 
 @pytest.fixture
@@ -73,6 +74,27 @@ async def test_each_event_exactly_once_in_the_stream_of_its_log_type(
         assert access.raw_body == access.body
     # One token for every request: azure-identity cached it.
     assert len(fakes.entra.token_requests) == 1
+
+
+async def test_audit_log_rows_reach_their_own_stream_exactly_once(fakes: AzureFakes) -> None:
+    sink = fakes.sink()
+    batch = mixed_batch() + make_events(15, start=50, log_type=LogType.AUDIT_LOGS)
+    result = await sink.send(batch)
+    await sink.close()
+
+    assert (result.rejected, result.retry) == ([], [])
+    assert fakes.counts() == dict.fromkeys(ids(batch), 1)
+    monitor = fakes.monitor
+    audit_rows = monitor.accepted[AUDIT_STREAM]
+    assert [row["EventUid"] for row in audit_rows] == ids(batch[50:])
+    assert {(row["EventSchema"], row["EventType"], row["ObjectType"]) for row in audit_rows} == {
+        ("AuditEvent", "Set", "Policy Rule")
+    }
+    # Every column the rows carry is one the template's audit stream declares, with its type.
+    assert (monitor.dropped_columns, monitor.dropped_values) == ({}, {})
+    (audit_request,) = [request for request in monitor.requests if request.path.endswith(AUDIT_STREAM)]
+    assert audit_request.path == f"/dataCollectionRules/{RULE}/streams/{AUDIT_STREAM}"
+    assert audit_request.body == join([event.body for event in batch[50:]])
 
 
 async def test_a_batch_larger_than_batch_max_bytes_goes_in_several_requests(fakes: AzureFakes) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 AUTHENTICATION = "asim_authentication_0.1.4.json"
 USER_MANAGEMENT = "asim_user_management_0.1.2.json"
+AUDIT_EVENT = "asim_audit_event_0.1.json"
 
 Table = Mapping[str, Any]
 Column = Mapping[str, Any]

@@ -177,13 +177,31 @@ def make_event(number: int, log_type: LogType = LogType.ACCESS_REQUESTS, fmt: Fo
             "allowed": number % 3 != 0,
             "ip_address": "198.51.100.7",
         }
-    else:
+    elif log_type is LogType.SCIM_UPDATES:
         data = {
             "logged_at": moment,
             "resource_type": "USER",
             "request_method": "POST",
             "resource_user_email": f"user{number}@example.com",
             "status": "SUCCESS",
+        }
+    else:
+        data = {
+            "id": f"{number:032x}",
+            "action": {
+                "description": "Update Access policy",
+                "result": "success",
+                "time": moment,
+                "type": "update",
+            },
+            "actor": {"email": f"admin{number}@example.com", "ip_address": "198.51.100.7", "type": "user"},
+            "resource": {
+                "id": f"{number:032x}",
+                "product": "access",
+                "type": "policy",
+                "request": {"n": number},
+            },
+            "raw": {"method": "PUT", "status_code": 200, "uri": "/accounts/x/access/policies"},
         }
     record = make_record(log_type, ACCOUNT, data, observed=START)
     return Event(record=record, body=encoder_for(fmt)(record))

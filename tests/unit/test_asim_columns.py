@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.asim_columns import (
+    AUDIT_EVENT,
     AUTHENTICATION,
     USER_MANAGEMENT,
     columns_by_name,
@@ -85,7 +86,7 @@ def test_a_missing_mandatory_column_differs_by_schema() -> None:
     assert violations(created, load(USER_MANAGEMENT)) == ["ActorUsername: mandatory column missing"]
 
 
-@pytest.mark.parametrize("name", [AUTHENTICATION, USER_MANAGEMENT])
+@pytest.mark.parametrize("name", [AUTHENTICATION, USER_MANAGEMENT, AUDIT_EVENT])
 def test_tables_are_well_formed(name: str) -> None:
     table = load(name)
     columns = columns_by_name(table)
@@ -121,3 +122,36 @@ def test_aliases_are_not_stored() -> None:
     stored = {column["name"] for column in stored_columns(load(AUTHENTICATION))}
     assert {"User", "IpAddr", "Dst", "Application", "LogonTarget", "Rule"}.isdisjoint(stored)
     assert {"TargetUsername", "SrcIpAddr", "TargetAppName"} <= stored
+
+
+def test_the_audit_event_table_asks_for_the_operation_and_its_object() -> None:
+    table = load(AUDIT_EVENT)
+    document = {
+        "TimeGenerated": "2026-12-04T10:00:00Z",
+        "EventStartTime": "2026-12-04T10:00:00Z",
+        "EventEndTime": "2026-12-04T10:00:00Z",
+        "EventCount": 1,
+        "EventType": "Set",
+        "EventResult": "Success",
+        "EventProduct": "Cloudflare Access",
+        "EventVendor": "Cloudflare",
+        "EventSchema": "AuditEvent",
+        "EventSchemaVersion": "0.1",
+        "Dvc": "Cloudflare Access",
+        "Operation": "Update Access policy",
+        "Object": "77b2",
+        "ObjectType": "Policy Rule",
+    }
+    assert violations(document, table) == []
+    assert violations({**document, "NewValue": "{}"}, table) == [
+        "ValueType: required because NewValue is set"
+    ]
+    assert violations({key: value for key, value in document.items() if key != "Object"}, table) == [
+        "Object: mandatory column missing"
+    ]
+    assert violations({**document, "EventType": "Update"}, table) == [
+        "EventType: 'Update' is not one of Set, Read, Create, Delete, Execute, Install, Clear, Enable, "
+        "Disable, Initialize, Start, Stop, Terminate, Other"
+    ]
+    stored = {column["name"] for column in stored_columns(table)}
+    assert {"Value", "User", "Src", "Dst", "IpAddr", "Application", "Rule"}.isdisjoint(stored)

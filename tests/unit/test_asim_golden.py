@@ -17,20 +17,30 @@ import pytest
 
 from forwarder.map_command import run_map
 from forwarder.records import LogType
-from tests.support.asim_columns import AUTHENTICATION, USER_MANAGEMENT, load, stored_columns, violations
+from tests.support.asim_columns import (
+    AUDIT_EVENT,
+    AUTHENTICATION,
+    USER_MANAGEMENT,
+    load,
+    stored_columns,
+    violations,
+)
 from tests.unit.mapping_support import ACCOUNT, GOLDEN
 
 OBSERVED = datetime(2026, 8, 20, 12, 0, 0, 250000, tzinfo=UTC)
 UPDATE = os.environ.get("FORWARDER_UPDATE_GOLDEN") == "1"
-# The inputs of the log types ASIM maps today (audit logs have no Audit Event mapping yet; README.md is
-# the folder's description, not an input).
-INPUTS = sorted(
-    path for path in (GOLDEN / "input").iterdir() if path.name.startswith(("access_requests", "scim_updates"))
-)
+# README.md is the folder's description, not an input.
+INPUTS = sorted(path for path in (GOLDEN / "input").iterdir() if path.suffix in (".json", ".ndjson"))
+TABLES = {
+    LogType.ACCESS_REQUESTS: AUTHENTICATION,
+    LogType.SCIM_UPDATES: USER_MANAGEMENT,
+    LogType.AUDIT_LOGS: AUDIT_EVENT,
+}
 
 
 def log_type_of(path: Path) -> LogType:
-    return LogType.SCIM_UPDATES if path.name.startswith("scim_updates") else LogType.ACCESS_REQUESTS
+    (log_type,) = [log_type for log_type in LogType if path.name.startswith(log_type.value)]
+    return log_type
 
 
 def mapped(path: Path) -> bytes:
@@ -56,7 +66,7 @@ def test_rows_match_the_golden_file_and_their_asim_table(path: Path) -> None:
         expected_path.write_bytes(actual)
     assert actual == expected_path.read_bytes()
 
-    table = load(USER_MANAGEMENT if log_type_of(path) is LogType.SCIM_UPDATES else AUTHENTICATION)
+    table = load(TABLES[log_type_of(path)])
     stored = {column["name"] for column in stored_columns(table)}
     lines = actual.splitlines()
     source = path.read_bytes()

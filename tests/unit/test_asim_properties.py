@@ -1,7 +1,8 @@
 """Property tests: every record shape the API allows maps to a row its ASIM column table accepts.
 
 The records are those of the ECS and OCSF property tests (tests/support/record_strategies.py): every field
-missing, null, well-formed or odd, unknown fields added, SCIM bodies of every shape.
+missing, null, well-formed or odd, unknown fields added, SCIM bodies of every shape, audit log objects with
+members of any JSON type.
 """
 
 from __future__ import annotations
@@ -16,10 +17,21 @@ from forwarder.formats.asim import to_asim
 from forwarder.formats.outcome import Outcome, outcome
 from forwarder.formats.values import iso_timestamp
 from forwarder.records import LogType, Record
-from tests.support.asim_columns import AUTHENTICATION, USER_MANAGEMENT, load, stored_columns, violations
+from tests.support.asim_columns import (
+    AUDIT_EVENT,
+    AUTHENTICATION,
+    USER_MANAGEMENT,
+    load,
+    stored_columns,
+    violations,
+)
 from tests.support.record_strategies import SECRET, _records
 
-TABLES = {LogType.ACCESS_REQUESTS: load(AUTHENTICATION), LogType.SCIM_UPDATES: load(USER_MANAGEMENT)}
+TABLES = {
+    LogType.ACCESS_REQUESTS: load(AUTHENTICATION),
+    LogType.SCIM_UPDATES: load(USER_MANAGEMENT),
+    LogType.AUDIT_LOGS: load(AUDIT_EVENT),
+}
 STORED = {
     log_type: {column["name"] for column in stored_columns(table)} for log_type, table in TABLES.items()
 }
@@ -56,4 +68,10 @@ def test_any_access_request_is_a_valid_asim_authentication_row(case: tuple[Recor
 @SETTINGS
 @given(_records(LogType.SCIM_UPDATES))
 def test_any_scim_update_is_a_valid_asim_user_management_row(case: tuple[Record, dict[str, Any]]) -> None:
+    check(*case)
+
+
+@SETTINGS
+@given(_records(LogType.AUDIT_LOGS))
+def test_any_audit_log_entry_is_a_valid_asim_audit_event_row(case: tuple[Record, dict[str, Any]]) -> None:
     check(*case)

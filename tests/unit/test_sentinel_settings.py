@@ -48,7 +48,10 @@ def test_every_setting_is_described_for_the_reference() -> None:
 
 def test_the_default_streams_are_those_the_template_declares() -> None:
     template = json.loads(DEPLOY.read_text(encoding="utf-8"))
-    declared = {template["variables"]["authenticationStream"], template["variables"]["userManagementStream"]}
+    declared = {
+        template["variables"][name]
+        for name in ("authenticationStream", "userManagementStream", "auditEventStream")
+    }
     settings = SentinelSettings(url="https://x.example", rule_id="dcr-1", credential="managed_identity")
     assert {settings.stream_for(log_type) for log_type in SentinelSink.log_types or ()} == declared
     assert settings.format == "asim"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.asim_columns import AUTHENTICATION, USER_MANAGEMENT, load, stored_columns
+from tests.support.asim_columns import AUDIT_EVENT, AUTHENTICATION, USER_MANAGEMENT, load, stored_columns
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sentinel"
 TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -51,6 +51,7 @@ RESERVED = {"_ResourceId", "id", "_SubscriptionId", "TenantId", "Type", "UniqueI
 STREAMS = [
     ("authenticationStream", "authenticationTable", AUTHENTICATION),
     ("userManagementStream", "userManagementTable", USER_MANAGEMENT),
+    ("auditEventStream", "auditEventTable", AUDIT_EVENT),
 ]
 
 
@@ -88,6 +89,7 @@ def test_template_and_parameters_are_arm_documents(template: dict[str, Any]) -> 
         "dataCollectionRuleImmutableId",
         "authenticationStream",
         "userManagementStream",
+        "auditEventStream",
     }
 
 
@@ -137,7 +139,7 @@ def test_streams_and_tables_hold_exactly_the_stored_asim_columns(
     assert stream.startswith("Custom-")
 
 
-@pytest.mark.parametrize("table_name", [AUTHENTICATION, USER_MANAGEMENT])
+@pytest.mark.parametrize("table_name", [AUTHENTICATION, USER_MANAGEMENT, AUDIT_EVENT])
 def test_column_names_are_ones_log_analytics_accepts(table_name: str) -> None:
     names = [column["name"] for column in stored_columns(load(table_name))]
     assert "TimeGenerated" in names

@@ -26,10 +26,12 @@ API_VERSION = "2023-01-01"
 # limits": 1 MB); its SDKs cut at 1 MiB. The default stays under both.
 ONE_MEGABYTE = 1024 * 1024
 DEFAULT_SCOPE = "https://monitor.azure.com/.default"
-# The streams azuredeploy.json declares (its outputs authenticationStream and userManagementStream).
+# The streams azuredeploy.json declares (its outputs authenticationStream, userManagementStream and
+# auditEventStream).
 DEFAULT_STREAMS = {
     LogType.ACCESS_REQUESTS: "Custom-CloudflareAccessAuthentication",
     LogType.SCIM_UPDATES: "Custom-CloudflareScimUserManagement",
+    LogType.AUDIT_LOGS: "Custom-CloudflareAuditEvent",
 }
 
 Credential = Literal["client_secret", "client_certificate", "workload_identity", "managed_identity"]
@@ -68,6 +70,10 @@ class SentinelSettings(SinkSettings, HttpTlsSettings):
     stream_scim_updates: str = Field(
         default=DEFAULT_STREAMS[LogType.SCIM_UPDATES],
         description="Stream of the rule that receives SCIM provisioning events.",
+    )
+    stream_audit_logs: str = Field(
+        default=DEFAULT_STREAMS[LogType.AUDIT_LOGS],
+        description="Stream of the rule that receives account audit log events.",
     )
     credential: Credential = Field(
         default="client_secret",
@@ -139,7 +145,14 @@ class SentinelSettings(SinkSettings, HttpTlsSettings):
     def _secret(cls, value: Any) -> Any:
         return secret_value(value)
 
-    @field_validator("rule_id", "tenant_id", "client_id", "stream_access_requests", "stream_scim_updates")
+    @field_validator(
+        "rule_id",
+        "tenant_id",
+        "client_id",
+        "stream_access_requests",
+        "stream_scim_updates",
+        "stream_audit_logs",
+    )
     @classmethod
     def _name(cls, value: str | None) -> str | None:
         # Ids copied from the portal or `az ... --output tsv` carry spaces and line breaks.
@@ -185,12 +198,12 @@ class SentinelSettings(SinkSettings, HttpTlsSettings):
         return problems
 
     def stream_for(self, log_type: LogType) -> str:
-        if log_type is LogType.ACCESS_REQUESTS:
-            return self.stream_access_requests
-        if log_type is LogType.SCIM_UPDATES:
-            return self.stream_scim_updates
-        # The sink declares the log types it carries; load_config refuses the others at start.
-        raise ValueError(f"no Sentinel stream for {log_type.value}")
+        streams = {
+            LogType.ACCESS_REQUESTS: self.stream_access_requests,
+            LogType.SCIM_UPDATES: self.stream_scim_updates,
+            LogType.AUDIT_LOGS: self.stream_audit_logs,
+        }
+        return streams[log_type]
 
     def display_url(self) -> str:
         """The endpoint without any user or password in it: for logs and messages."""

@@ -86,9 +86,9 @@ def _request_size(item: _Item) -> int:
 class SentinelSink(Sink):
     name: ClassVar[str] = "sentinel"
     settings_model: ClassVar[type[SentinelSettings]] = SentinelSettings
-    # One stream each in the data collection rule; audit logs have none (nor an ASIM mapping) yet.
+    # One stream each in the data collection rule.
     log_types: ClassVar[frozenset[LogType] | None] = frozenset(
-        {LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES}
+        {LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES, LogType.AUDIT_LOGS}
     )
     settings: SentinelSettings
 
@@ -215,7 +215,7 @@ class SentinelSink(Sink):
         The token proves the credential settings (Entra ID issued it). An empty JSON array posted to a
         stream is a whole ingestion request without a row: the service checks the token's audience, the
         rule (404), the role on it (403) and the stream (404) before it reads rows, and with none there is
-        nothing to store. So a 204 for each stream proves that events of both log types would be taken,
+        nothing to store. So a 204 for each stream proves that events of every log type would be taken,
         and writes no event.
         """
         client = await self._opened()
