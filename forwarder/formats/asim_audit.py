@@ -116,9 +116,9 @@ def _actor(row: Row, fields: AuditFields, additional: dict[str, Any]) -> None:
         row["ActorUsername"] = fields.actor_email
         row["ActorUsernameType"] = username_type(fields.actor_email)
     if fields.actor_id is not None:
-        # A Cloudflare user or account id: none of the named UserIdTypes, which "Other" is for.
-        row["ActorUserId"] = fields.actor_id
-        row["ActorUserIdType"] = "Other"
+        # A Cloudflare user or account id fits none of ASIM's user id types: kept where the record had it,
+        # as the Access and SCIM rows keep Cloudflare UUIDs, rather than mistyped.
+        _keep(additional, "actor", "id", fields.actor_id)
     actor = additional.get("actor")
     if isinstance(actor, dict):
         actor_type = text(actor.get("type"))

@@ -109,7 +109,9 @@ def test_the_request_body_is_the_new_value_of_a_creation_or_change_only() -> Non
 def test_the_actor_and_where_it_came_from() -> None:
     row = audit()
     assert (row["ActorUsername"], row["ActorUsernameType"]) == ("alice@example.com", "UPN")
-    assert (row["ActorUserId"], row["ActorUserIdType"]) == ("f6b5de0326bb5182b8a4840ee01ec774", "Other")
+    # A Cloudflare id fits no ASIM user id type: it stays in AdditionalFields, as for Access and SCIM rows.
+    assert "ActorUserId" not in row
+    assert row["AdditionalFields"]["actor"]["id"] == "f6b5de0326bb5182b8a4840ee01ec774"
     assert (row["ActorUserType"], row["ActorOriginalUserType"]) == ("Regular", "user")
     assert row["SrcIpAddr"] == "198.51.100.7"
     token = audit(
@@ -118,7 +120,11 @@ def test_the_actor_and_where_it_came_from() -> None:
     assert "ActorUsername" not in token
     assert token["ActorUserType"] == "Service Principal"
     assert "SrcIpAddr" not in token
-    assert token["AdditionalFields"]["actor"] == {"ip_address": "not an address", "token_name": "tf"}
+    assert token["AdditionalFields"]["actor"] == {
+        "id": ACCOUNT,
+        "ip_address": "not an address",
+        "token_name": "tf",
+    }
 
 
 def test_what_fits_no_column_stays_as_the_record_had_it() -> None:
@@ -131,5 +137,5 @@ def test_what_fits_no_column_stays_as_the_record_had_it() -> None:
     assert additional["action"] == {"result": "partial"}
     assert additional["raw"] == {"cf_ray_id": "8e9b1c60ef9e1c9a", "method": "PUT", "status_code": 200}
     assert additional["zone"] == {"id": "z1", "name": "example.com"}
-    assert additional["actor"] == {"context": "dash"}
+    assert additional["actor"] == {"context": "dash", "id": "f6b5de0326bb5182b8a4840ee01ec774"}
     assert "account" not in additional
