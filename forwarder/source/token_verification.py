@@ -78,7 +78,8 @@ async def verify_token(
 ) -> TokenVerdict:
     """Ask the user endpoint, then each account's (an account-owned token is unknown to the first).
 
-    A retryable failure (rate limit, 5xx, network) is raised: it says nothing about the token.
+    A retryable failure (rate limit, 5xx, network) is raised, and so is any refusal other than 401/403 (a
+    404 from a wrong CLOUDFLARE_API_BASE_URL, a proxy's page): they say nothing about the token.
     """
     now = now if now is not None else datetime.now(UTC)
     if not client.credentials.uses_token:
@@ -94,7 +95,9 @@ async def verify_token(
             )
         except CloudflareRetryableError:
             raise
-        except CloudflareError:
+        except CloudflareError as error:
+            if error.status not in (401, 403):
+                raise
             continue
         return judge(envelope.result, owner, now)
     return TokenVerdict(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
-from forwarder.source.token_verification import judge
+from forwarder.retry import Backoff
+from forwarder.source.client import CloudflareClient, Credentials
+from forwarder.source.errors import CloudflareError
+from forwarder.source.ratelimit import RateLimiter
+from forwarder.source.token_verification import judge, verify_token
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -58,3 +64,26 @@ def test_a_token_that_cannot_work_is_named_with_its_fix(result: object, expected
     verdict = judge(result, "user", NOW)
     assert not verdict.usable
     assert verdict.message.startswith(expected)
+
+
+async def test_an_answer_that_is_not_about_the_token_is_not_taken_for_a_bad_token() -> None:
+    """A wrong CLOUDFLARE_API_BASE_URL (404 everywhere) must not be reported as an unknown token."""
+
+    def not_found(request: httpx.Request) -> httpx.Response:
+        error = {"code": 7003, "message": "No route for the URI"}
+        return httpx.Response(404, json={"success": False, "errors": [error], "result": None})
+
+    client = CloudflareClient(
+        "https://proxy.example/client/v4",
+        Credentials(token=SecretStr("t")),
+        limiter=RateLimiter(100, 300),
+        backoff=Backoff(0.001, 0.001),
+        attempts=1,
+        transport=httpx.MockTransport(not_found),
+    )
+    try:
+        with pytest.raises(CloudflareError) as raised:
+            await verify_token(client, ["023e105f4ecef8ad9ca31a8372d0c353"], now=NOW)
+    finally:
+        await client.close()
+    assert raised.value.status == 404
