@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from forwarder import tls
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.delivery import Item, Progress
 from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import (
     Event,
     Outcome,
-    Rejection,
     RetryableError,
     SendResult,
     Sink,
@@ -42,45 +41,14 @@ from forwarder.sinks.sentinel.settings import SentinelSettings, env_var
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    # Position in the batch, so that events sent back for retry keep the batch's (time) order.
-    position: int
-    event: Event
-
-
-@dataclass(slots=True)
-class _Progress:
-    """Where each event of one ``send`` ended up so far; the rest were delivered."""
-
-    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
-    retry: list[_Item] = field(default_factory=list)
-    retry_reason: str = ""
-    retry_after: float | None = None
-
-    def send_again(self, items: Sequence[_Item], reason: str, retry_after: float | None = None) -> None:
-        self.retry.extend(items)
-        self.retry_reason = reason
-        if retry_after is not None:
-            self.retry_after = max(retry_after, self.retry_after or 0.0)
-
-    def reject(self, item: _Item, reason: str) -> None:
-        self.rejected.append((item.position, Rejection(item.event, reason)))
-
-    def result(self, size: int) -> SendResult:
-        if len(self.retry) == size:
-            # Nothing went through: the whole batch is retryable.
-            raise RetryableError(self.retry_reason, self.retry_after)
-        return SendResult(
-            rejected=[rejection for _, rejection in sorted(self.rejected, key=lambda pair: pair[0])],
-            retry=[item.event for item in sorted(self.retry, key=lambda item: item.position)],
-            retry_reason=self.retry_reason,
-            retry_after=self.retry_after,
-        )
+# Each event keeps its position in the batch and its row (the pipeline's bytes) with the row's size.
+# (Aliases for annotations only: a slotted generic dataclass is built unparameterised.)
+_Item = Item[bytes]
+_Progress = Progress[bytes]
 
 
 def _request_size(item: _Item) -> int:
-    return row_size(item.event.body)
+    return item.size
 
 
 class SentinelSink(Sink):
@@ -149,8 +117,11 @@ class SentinelSink(Sink):
         if not batch:
             return SendResult()
         client = await self._opened()
-        progress = _Progress()
-        requests = self._requests([_Item(position, event) for position, event in enumerate(batch)])
+        progress: _Progress = Progress()
+        rows: list[_Item] = [
+            Item(position, event, event.body, row_size(event.body)) for position, event in enumerate(batch)
+        ]
+        requests = self._requests(rows)
         for number, (log_type, items) in enumerate(requests):
             if not await self._deliver(client, log_type, items, progress):
                 # The service asked us to back off: the requests not sent yet wait with this one.
@@ -173,7 +144,7 @@ class SentinelSink(Sink):
         ]
 
     async def _post(self, client: IngestionClient, log_type: LogType, items: Sequence[_Item]) -> Outcome:
-        answer = await client.post_rows(log_type, join([item.event.body for item in items]))
+        answer = await client.post_rows(log_type, join([item.encoded for item in items]))
         stream_variable = env_var(f"stream_{log_type.value}")
         return classify(answer.status, answer.body, answer.retry_after, stream_variable=stream_variable)
 
@@ -195,9 +166,7 @@ class SentinelSink(Sink):
         if verdict in (Verdict.TOO_LARGE, Verdict.REJECT):
             if len(items) == 1:
                 size = len(items[0].event.body)
-                progress.reject(
-                    items[0], f"{outcome.reason} (this one event, {size} bytes, was refused alone)"
-                )
+                progress.reject(items, f"{outcome.reason} (this one event, {size} bytes, was refused alone)")
                 return True
             # The service says nothing about which row: halving finds it, and the rest goes through.
             half = len(items) // 2
