@@ -287,10 +287,13 @@ def test_nothing_is_lost_under_any_sequence_of_faults(
                 assert rejected - refused <= too_large_alone
                 if "413" not in faults:
                     assert too_large_alone == set()
-                # Every event is either in its table or in the dead letters: nothing is lost.
+                # Every event is in its table or in the dead letters: nothing is lost.
                 counts = fakes.counts()
-                assert set(counts) == set(ids(batch)) - rejected
+                assert set(ids(batch)) <= set(counts) | rejected
                 if "reset-after-accepting" not in faults:
+                    # Without a lost answer, an event is in exactly one of them. (With one, a row the
+                    # service stored can come back in a request a later fault refuses: both, never neither.)
+                    assert set(counts) == set(ids(batch)) - rejected
                     # Only a lost answer can make a duplicate.
                     assert set(counts.values()) == {1}
 
