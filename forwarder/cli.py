@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from forwarder import __version__
 from forwarder.checkpoints.file import CheckpointFileError
-from forwarder.coordination.api import KubernetesConfigurationError
+from forwarder.coordination.errors import KubernetesConfigurationError
 from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline.fan_out import SinkStopped
 from forwarder.records import LogType
