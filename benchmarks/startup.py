@@ -18,10 +18,18 @@ Configurations:
 * ``hec``: what a CronJob gets from the defaults: the Splunk HEC sink (no acknowledgement), the
   checkpoint file, the health endpoints and Prometheus ``/metrics`` served (the default port 8080 is
   replaced by a free one, so that runs on a shared machine do not collide), no OTLP.
+* ``hec-no-endpoints``: ``hec`` with FORWARDER_HEALTH_PORT=0, as a CronJob can run it (nothing probes a
+  Job, and Prometheus rarely scrapes a pod that lives a second).
 
 ``--before DIR`` runs a second tree (a directory holding a ``forwarder`` package, e.g. ``git archive``
 of an older commit) interleaved with this one, run for run, so that both see the same machine load.
 The last lines are ``python -X importtime`` of one more run per tree: the slowest imports.
+
+``--breakdown N`` runs ``once`` N more times on this tree in a child that first imports, in order,
+what every run needs (the standard library's asyncio, pydantic and its first model, pydantic-settings,
+httpx, OpenTelemetry's tracer, ...), then the forwarder's modules, then runs ``main(["once"])``: the
+CPU seconds of each part (``time.process_time``), median of the N runs. Where the time goes, and what
+no laziness of ours can remove.
 """
 
 from __future__ import annotations
@@ -48,7 +56,45 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "simulator-token-0000000000000000000000000"
 HEC_TOKEN = "00000000-0000-4000-8000-000000000001"
-CONFIGURATIONS = ("file", "hec")
+CONFIGURATIONS = ("file", "hec", "hec-no-endpoints")
+
+
+# What the breakdown child imports, part by part, before the forwarder's own modules.
+PARTS = (
+    ("standard library: asyncio, ssl, socket, logging", ("asyncio", "ssl", "socket", "logging", "json")),
+    ("pydantic (import)", ("pydantic",)),
+    ("pydantic: its first model (schema machinery)", ()),
+    ("pydantic-settings", ("pydantic_settings",)),
+    ("httpx, httpcore, h11, anyio", ("httpx", "httpcore", "h11", "anyio", "anyio._backends._asyncio")),
+    ("opentelemetry API and SDK tracer", ("opentelemetry.sdk.trace", "opentelemetry.sdk.resources")),
+    ("orjson, tenacity, truststore", ("orjson", "tenacity", "truststore")),
+)
+SINK_MODULES = {
+    "file": "forwarder.sinks.file",
+    "hec": "forwarder.sinks.splunk_hec",
+    "hec-no-endpoints": "forwarder.sinks.splunk_hec",
+}
+BREAKDOWN = """
+import importlib, json, sys, time
+marks = [("interpreter and site", time.process_time())]
+for name, modules in json.loads(sys.argv[1]):
+    started = time.process_time()
+    for module in modules:
+        importlib.import_module(module)
+    if not modules:  # pydantic's first model: building it imports and sets up the schema machinery
+        from pydantic import BaseModel, Field
+        type("First", (BaseModel,), {"__annotations__": {"value": int}, "value": Field(default=1, ge=0)})
+    marks.append((name, time.process_time() - started))
+started = time.process_time()
+for module in sys.argv[2:]:
+    importlib.import_module(module)
+marks.append(("the forwarder's modules (and their pydantic models)", time.process_time() - started))
+from forwarder.cli import main
+started = time.process_time()
+code = main(["once"])
+marks.append(("main(['once']): settings, build, probe, read, exit", time.process_time() - started))
+print(json.dumps({"code": code, "marks": marks}))
+"""
 
 
 @dataclass
@@ -111,11 +157,12 @@ def environment(series: Series, base_url: str, hec_url: str) -> dict[str, str]:
             "FORWARDER_FILE__PATH": str(series.directory / "events.ndjson"),
             "FORWARDER_HEALTH_PORT": "0",
         }
+    served = series.configuration == "hec"
     return env | {
         "FORWARDER_SINKS": "splunk_hec",
         "FORWARDER_SPLUNK_HEC__URL": hec_url,
         "FORWARDER_SPLUNK_HEC__TOKEN": HEC_TOKEN,
-        "FORWARDER_HEALTH_PORT": str(free_port()),
+        "FORWARDER_HEALTH_PORT": str(free_port()) if served else "0",
     }
 
 
@@ -201,12 +248,44 @@ def report(all_series: list[Series], importtime_top: int, base_url: str, hec_url
             print("\n".join(import_times(stderr, importtime_top)))
 
 
+def breakdown(series: Series, runs: int, base_url: str, hec_url: str) -> None:
+    """The CPU seconds of each part of a ``once`` with nothing to do, median of ``runs``."""
+    env = environment(series, base_url, hec_url)
+    modules = [
+        "forwarder.cli",
+        "forwarder.app",
+        "forwarder.telemetry.exporters",
+        SINK_MODULES[series.configuration],
+    ]
+    if series.configuration == "hec":
+        modules.append("forwarder.telemetry.health")
+    parts: dict[str, list[float]] = {}
+    totals = []
+    for _ in range(runs):
+        command = [sys.executable, "-c", BREAKDOWN, json.dumps(PARTS), *modules]
+        out = series.directory / "breakdown.log"
+        with out.open("wb") as stdout:
+            process = subprocess.Popen(command, env=env, cwd=series.directory, stdout=stdout)
+            _, status, usage = os.wait4(process.pid, 0)
+        result = json.loads(out.read_text().splitlines()[-1])
+        if os.waitstatus_to_exitcode(status) != 0 or result["code"] != 0:
+            raise RuntimeError(f"breakdown run failed: {result}")
+        for name, seconds in result["marks"]:
+            parts.setdefault(name, []).append(seconds)
+        totals.append(usage.ru_utime + usage.ru_stime)
+    print(f"\nwhere the CPU goes, {series.label}, median of {runs} runs (process_time, ms):")
+    for name, values in parts.items():
+        print(f"  {statistics.median(values) * 1000:7.1f}  {name}")
+    print(f"  {statistics.median(totals) * 1000:7.1f}  the whole process (rusage, includes exit)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs with nothing to do, per configuration")
     parser.add_argument("--configuration", choices=CONFIGURATIONS, action="append", help="default: all")
     parser.add_argument("--before", type=Path, help="another tree, run interleaved with this one")
     parser.add_argument("--importtime-top", type=int, default=12, help="0: no importtime run")
+    parser.add_argument("--breakdown", type=int, default=0, help="runs of the per-part breakdown (0: none)")
     arguments = parser.parse_args()
     trees = [ROOT, *([arguments.before.resolve()] if arguments.before else [])]
     configurations = arguments.configuration or list(CONFIGURATIONS)
@@ -224,6 +303,9 @@ def main() -> None:
             all_series.append(Series(tree, configuration, directory))
         measure(all_series, arguments.runs, base_url, str(hec_fake.started))
         report(all_series, arguments.importtime_top, base_url, str(hec_fake.started))
+        for series in all_series:
+            if arguments.breakdown and series.tree == ROOT:
+                breakdown(series, arguments.breakdown, base_url, str(hec_fake.started))
 
 
 if __name__ == "__main__":
