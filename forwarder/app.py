@@ -15,13 +15,13 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from forwarder.builders import make_client, make_pipeline, scim_preparer, stream_options
 from forwarder.checkpoints import CheckpointStore, checkpoint_store
 from forwarder.checkpoints.guarded import LeaderGuardedCheckpoints
 from forwarder.coordination.always_leading import AlwaysLeading
-from forwarder.coordination.leader import LeaderElector, Term
+from forwarder.coordination.lease import Term
 from forwarder.pipeline.checkpointer import Checkpointer
 from forwarder.pipeline.fan_out import Pipeline
 from forwarder.pipeline.instruments import PipelineInstruments
@@ -36,6 +36,10 @@ from forwarder.source.stream_state import StreamOptions, stream_key
 from forwarder.source.streams import Stream
 from forwarder.stopping import until_stopped
 from forwarder.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    # Built by the command line only with FORWARDER_LEADER_ELECTION: never imported without it.
+    from forwarder.coordination.leader import LeaderElector
 
 __all__ = ["Election", "Forwarder", "Parts"]
 

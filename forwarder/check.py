@@ -38,7 +38,8 @@ class Report:
 async def run_check(config: Config) -> int:
     report = Report(Scrubber.from_config(config))
     # A variable no setting reads changes nothing: in `check` that is a failure, not a footnote.
-    for problem in unknown_variables(os.environ):
+    configured = [sink.sink_class.settings_model for sink in config.sinks]
+    for problem in unknown_variables(os.environ, configured=configured):
         report.say(False, "environment", problem)
     client = make_client(config.settings, attempts=ATTEMPTS)
     try:

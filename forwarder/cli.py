@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from forwarder import __version__
 from forwarder.checkpoints.file import CheckpointFileError
-from forwarder.coordination.api import KubernetesConfigurationError
+from forwarder.coordination.errors import KubernetesConfigurationError
 from forwarder.logs import config_summary, configure, forwarding_stream
 from forwarder.pipeline.fan_out import SinkStopped
 from forwarder.records import LogType
@@ -28,6 +28,8 @@ from forwarder.settings.known_names import unknown_variables
 from forwarder.source.errors import CloudflareError
 
 if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
     from forwarder.app import Forwarder
     from forwarder.telemetry import Telemetry
 
@@ -113,9 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
     if command == "replay-dlq":
         return replay_dead_letters(config, arguments.sink)
-    for problem in unknown_variables(os.environ):
+    for problem in unknown_variables(os.environ, configured=configured_models(config)):
         log.warning(problem)
     return forward(config, until_caught_up=command == "once")
+
+
+def configured_models(config: Config) -> list[type[BaseSettings]]:
+    """The chosen sinks' settings models: the variables they read are known without importing the others."""
+    return [sink.sink_class.settings_model for sink in config.sinks]
 
 
 def forward(config: Config, *, until_caught_up: bool) -> int:

@@ -1,5 +1,9 @@
 """Kubernetes as the coordination engine: the API client and Lease leader election (one Lease per
-account shard; the shards themselves are settings, :mod:`forwarder.settings.shards`)."""
+account shard; the shards themselves are settings, :mod:`forwarder.settings.shards`).
+
+The client and the elector are imported when first built, not with this package: a forwarder without
+leader election or the ConfigMap store never loads them (start-up cost, for ``once`` in a CronJob).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,15 @@ import secrets
 import socket
 from typing import TYPE_CHECKING
 
-from forwarder.coordination.api import (
-    ClusterAccess,
-    KubernetesApi,
-    KubernetesConfigurationError,
-    KubernetesError,
-)
-from forwarder.coordination.leader import LeaderElector, LeadershipLost, LeaseTimings, Term
-from forwarder.retry import Backoff
-from forwarder.settings.shards import shard_lease_name
-
 if TYPE_CHECKING:
+    from forwarder.coordination.api import KubernetesApi
+    from forwarder.coordination.leader import LeaderElector
     from forwarder.settings import Settings
 
 
 def kubernetes_api(settings: Settings, identity: str = "") -> KubernetesApi:
+    from forwarder.coordination.api import ClusterAccess, KubernetesApi
+
     access = ClusterAccess.discover(
         api_url=settings.kubernetes_api_url,
         namespace=settings.kubernetes_namespace,
@@ -39,6 +37,10 @@ def replica_identity(settings: Settings) -> str:
 
 
 def leader_elector(settings: Settings) -> LeaderElector:
+    from forwarder.coordination.leader import LeaderElector, LeaseTimings
+    from forwarder.retry import Backoff
+    from forwarder.settings.shards import shard_lease_name
+
     identity = replica_identity(settings)
     return LeaderElector(
         kubernetes_api(settings, identity),
@@ -49,16 +51,4 @@ def leader_elector(settings: Settings) -> LeaderElector:
     )
 
 
-__all__ = [
-    "ClusterAccess",
-    "KubernetesApi",
-    "KubernetesConfigurationError",
-    "KubernetesError",
-    "LeaderElector",
-    "LeadershipLost",
-    "LeaseTimings",
-    "Term",
-    "kubernetes_api",
-    "leader_elector",
-    "replica_identity",
-]
+__all__ = ["kubernetes_api", "leader_elector", "replica_identity"]

@@ -26,12 +26,16 @@ from typing import Any
 import httpx
 
 from forwarder import __version__
+from forwarder.coordination.errors import KubernetesConfigurationError as KubernetesConfigurationError
+from forwarder.coordination.errors import KubernetesError as KubernetesError
 from forwarder.retry import retry_after
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_SECONDS = 60.0
 
 JsonObject = dict[str, Any]
+# KubernetesError and KubernetesConfigurationError are defined in forwarder.coordination.errors (and
+# re-exported here) so that the command line can name them without importing this client.
 
 
 @dataclass(frozen=True)
@@ -58,38 +62,6 @@ class Kind:
 
 CONFIG_MAPS = Kind("v1", "configmaps", "FORWARDER_KUBERNETES_CONFIGMAP")
 LEASES = Kind("coordination.k8s.io/v1", "leases", "FORWARDER_LEASE_NAME")
-
-
-class KubernetesError(Exception):
-    """The API answered with an error ``Status``, or could not be reached."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, reason: str = "", retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        # Read by forwarder.retry.Backoff: the server's own idea of when to ask again (429, 503).
-        self.retry_after = retry_after
-
-    @property
-    def conflict(self) -> bool:
-        """Someone else wrote the object since we read it (or created it first)."""
-        return self.status == 409
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def retryable(self) -> bool:
-        """Transient: no answer (a timeout, a reset, a refused connection), throttling (429), or
-        the API server's own troubles (5xx). Worth trying again after a pause."""
-        return self.status is None or self.status == 429 or self.status >= 500
-
-
-class KubernetesConfigurationError(KubernetesError):
-    """A person must fix something: no API server, no token, or a missing RBAC permission."""
 
 
 @dataclass(frozen=True)

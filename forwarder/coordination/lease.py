@@ -10,9 +10,12 @@ import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from forwarder.coordination.api import JsonObject, KubernetesConfigurationError, KubernetesError
+from forwarder.coordination.errors import KubernetesConfigurationError, KubernetesError
+
+if TYPE_CHECKING:
+    from forwarder.coordination.api import JsonObject
 
 T = TypeVar("T")
 

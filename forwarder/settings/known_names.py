@@ -47,21 +47,41 @@ def known_variables() -> frozenset[str]:
     return variables_of(settings_models())
 
 
-def unknown_variables(environ: Mapping[str, str], known: frozenset[str] | None = None) -> list[str]:
-    """One line per ``FORWARDER_*``/``CLOUDFLARE_*`` variable that no setting reads, with a suggestion."""
-    known = known_variables() if known is None else known
+def unknown_variables(
+    environ: Mapping[str, str],
+    known: frozenset[str] | None = None,
+    *,
+    configured: Iterable[type[BaseSettings]] = (),
+) -> list[str]:
+    """One line per ``FORWARDER_*``/``CLOUDFLARE_*`` variable that no setting reads, with a suggestion.
+
+    ``configured``: the chosen sinks' models. When they and the main model read every variable set
+    (the usual case), the other installed sinks are not imported at all: importing every sink (Azure,
+    OpenTelemetry's protobuf, ...) would triple the start-up cost of a `once` with nothing to do.
+    Otherwise every model is read, so the answer is the same either way.
+    """
+    ours = [
+        variable for variable in sorted({name.upper() for name in environ}) if variable.startswith(PREFIXES)
+    ]
+    if known is None:
+        likely = variables_of([Settings, *configured])
+        if all(is_known(variable, likely) for variable in ours):
+            return []
+        known = known_variables()
     problems = []
-    for variable in sorted({name.upper() for name in environ}):
-        if not variable.startswith(PREFIXES):
-            continue
+    for variable in ours:
         name = variable.removesuffix(FILE_SUFFIX)
-        if variable in known or name in known:
+        if is_known(variable, known):
             continue
         suffix = FILE_SUFFIX if name != variable else ""
         closest = closest_name(name, known)
         hint = f"; did you mean {closest}{suffix}?" if closest else ""
         problems.append(f"{variable} is not a variable this forwarder reads, so it changes nothing{hint}")
     return problems
+
+
+def is_known(variable: str, known: frozenset[str]) -> bool:
+    return variable in known or variable.removesuffix(FILE_SUFFIX) in known
 
 
 def bare(variable: str) -> str:

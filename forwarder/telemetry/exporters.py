@@ -23,20 +23,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-import requests
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from requests.adapters import HTTPAdapter
-from requests.models import PreparedRequest
 
 from forwarder import __version__
 from forwarder.telemetry.providers import Telemetry
-from forwarder.tls import system_trust_context
+
+# The metrics SDK, the exporters and requests are imported only when an exporter or /metrics needs
+# them: a `once` with neither (a CronJob) would otherwise pay a sixth of its start-up for nothing.
+if TYPE_CHECKING:
+    import requests
+    from opentelemetry.sdk.metrics.export import MetricReader
 
 log = logging.getLogger(__name__)
 
@@ -67,34 +66,6 @@ def warn_about_protocol(signal: str, environ: Mapping[str, str]) -> None:
         )
 
 
-class SystemTrustAdapter(HTTPAdapter):
-    """requests' adapter verifying https against the OS trust store instead of certifi's bundle."""
-
-    def __init__(self) -> None:
-        # One context for every connection of this adapter: truststore locks around its use.
-        self._context = system_trust_context()
-        super().__init__()
-
-    def build_connection_pool_key_attributes(
-        self, request: PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        # A string is a CA file someone named (REQUESTS_CA_BUNDLE): requests loads it alone.
-        if verify is True:
-            pool_kwargs["ssl_context"] = self._context
-        return host_params, pool_kwargs
-
-    def cert_verify(
-        self, conn: Any, url: str, verify: bool | str, cert: str | tuple[str, str] | None
-    ) -> None:
-        super().cert_verify(conn, url, verify, cert)
-        if verify is True:
-            # requests points every verified connection at certifi's file, which would be loaded
-            # into the context on top of the OS store.
-            conn.ca_certs = None
-            conn.ca_cert_dir = None
-
-
 def otlp_session(signal: str, environ: Mapping[str, str]) -> requests.Session | None:
     """The session an OTLP exporter of ``signal`` uses: the OS trust store, unless the environment
     names a CA file (the exporter then verifies against it alone) or a session of its own."""
@@ -106,6 +77,10 @@ def otlp_session(signal: str, environ: Mapping[str, str]) -> requests.Session | 
     )
     if any(environ.get(variable, "").strip() for variable in named):
         return None
+    import requests
+
+    from forwarder.telemetry.system_trust import SystemTrustAdapter
+
     session = requests.Session()
     session.mount("https://", SystemTrustAdapter())
     return session
@@ -135,6 +110,7 @@ def telemetry_from_environment(*, prometheus: bool, environ: Mapping[str, str] |
     exporting = []
     if otlp_enabled("METRICS", environ):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
         warn_about_protocol("METRICS", environ)
         readers.append(
@@ -144,6 +120,7 @@ def telemetry_from_environment(*, prometheus: bool, environ: Mapping[str, str] |
     tracer_provider = TracerProvider(resource=described)
     if otlp_enabled("TRACES", environ):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         warn_about_protocol("TRACES", environ)
         tracer_provider.add_span_processor(
@@ -155,5 +132,10 @@ def telemetry_from_environment(*, prometheus: bool, environ: Mapping[str, str] |
             "exporting telemetry over OTLP",
             extra={"signals": ",".join(exporting), "service_name": described.attributes.get(SERVICE_NAME)},
         )
+    if not readers:
+        # Nothing would ever read the metrics: the API's no-op meters record them for free.
+        return Telemetry(None, tracer_provider)
+    from opentelemetry.sdk.metrics import MeterProvider
+
     meter_provider = MeterProvider(resource=described, metric_readers=readers)
     return Telemetry(meter_provider, tracer_provider, prometheus_registry=registry)

@@ -1,35 +1,110 @@
 """The HTTP endpoints: ``/healthz``, ``/readyz``, ``/status`` and ``/metrics``.
 
-They are served by aiohttp on an event loop of their own, in a thread: a scrape or a probe never
-waits for the forwarding loop, and when that loop is stuck ``/healthz`` can still answer 503 and
-say so (a heartbeat task on the forwarding loop stops beating). ``/status`` and ``/metrics``
-stay readable too, which is when an operator needs them most.
+They are served by threads of their own (the standard library's HTTP request handler, one thread per
+connection), never by the forwarding loop: a scrape or a probe never waits for it, and when that loop
+is stuck ``/healthz`` can still answer 503 and say so (a heartbeat task on the forwarding loop stops
+beating). ``/status`` and ``/metrics`` stay readable too, which is when an operator needs them most.
+
+Not aiohttp: importing its server costs 0.13 CPU-s (it builds its client's TLS contexts at import),
+half of what a `once` with nothing to do costs otherwise (benchmarks/STARTUP_RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import socketserver
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
-from aiohttp import web
 
 from forwarder.telemetry.status import HEARTBEAT_INTERVAL, ForwarderView, StatusBoard
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from prometheus_client import CollectorRegistry
 
     from forwarder.telemetry.providers import Telemetry
 
+
 log = logging.getLogger(__name__)
 
+# A client that opens a connection and sends nothing holds one thread this long, no longer.
+REQUEST_TIMEOUT = 30.0
+# How often the accepting thread looks whether it should stop, where closing the socket does not wake it.
+ACCEPT_POLL = 0.5
+TEXT = "text/plain; charset=utf-8"
 
-def text(status: int, lines: list[str]) -> web.Response:
-    return web.Response(status=status, text="\n".join(lines) + "\n", content_type="text/plain")
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def text(status: int, lines: list[str]) -> Reply:
+    return Reply(status, TEXT, ("\n".join(lines) + "\n").encode())
+
+
+class _Listener(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], family: socket.AddressFamily, endpoints: HealthServer
+    ) -> None:
+        self.address_family = family
+        self.endpoints = endpoints
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection: GET or HEAD of an endpoint; HTTP/1.0, so the connection closes after the answer."""
+
+    server: _Listener
+    timeout = REQUEST_TIMEOUT
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def _refuse(self) -> None:
+        self._send(Reply(405, TEXT, b"405: Method Not Allowed\n"), body=True, allow="GET, HEAD")
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse
+
+    def _answer(self, *, body: bool) -> None:
+        path = urlsplit(self.path).path
+        try:
+            reply = self.server.endpoints.answer(path, self.headers.get("Accept", ""))
+        except Exception:  # a bug in what an endpoint reads: logged, answered, the server goes on
+            log.exception("health endpoint failed", extra={"path": path})
+            reply = text(500, ["500: Internal Server Error"])
+        self._send(reply, body=body)
+
+    def _send(self, reply: Reply, *, body: bool, allow: str = "") -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if allow:
+            self.send_header("Allow", allow)
+        self.end_headers()
+        if body:
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Probes every few seconds would drown the log in access lines; errors go to debug.
+        log.debug("health endpoint: " + format, *args)
 
 
 class HealthServer:
@@ -43,9 +118,11 @@ class HealthServer:
         self.requested_port = port
         self.registry = registry
         self.port: int | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="health-endpoints", daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._listener: _Listener | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        # One answer at a time, as the single event loop of before gave: the board is read by one thread.
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -54,44 +131,61 @@ class HealthServer:
 
     async def start(self) -> None:
         """Listen; raises OSError when the address is taken or not ours."""
+        self._listener = await asyncio.to_thread(self._listen)
+        self.port = int(self._listener.server_address[1])
+        self._thread = threading.Thread(target=self._accept, name="health-endpoints", daemon=True)
         self._thread.start()
-        try:
-            await self._in_thread(self._start)
-        except BaseException:
-            await self.stop()
-            raise
+
+    def _listen(self) -> _Listener:
+        # The address's own family: "::" (or an IPv6 address) listens on IPv6, anything else on IPv4.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = _Listener((self.host, self.requested_port), family, self)
+        listener.socket.settimeout(ACCEPT_POLL)
+        return listener
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                connection, address = self._listener.socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # the socket was shut down by stop()
+            # A thread per connection: a slow client never delays a probe.
+            self._listener.process_request(connection, address)
 
     async def stop(self) -> None:
-        if not self._thread.is_alive():
+        listener, self._listener = self._listener, None
+        if listener is None:
             return
-        if self._runner is not None:
-            await self._in_thread(self._runner.cleanup)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join)
-        self._loop.close()
+        self._stopping.set()
+        # Wakes the accepting thread at once where the platform allows (Linux); otherwise it sees the
+        # flag within ACCEPT_POLL seconds.
+        with contextlib.suppress(OSError):
+            listener.socket.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        listener.server_close()
 
-    async def _in_thread(self, function: Callable[[], Any]) -> Any:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(function(), self._loop))
+    def answer(self, path: str, accept: str) -> Reply:
+        """What an endpoint answers a GET of ``path``; called on the connection's thread."""
+        with self._lock:
+            if path == "/healthz":
+                return self.healthz()
+            if path == "/readyz":
+                return self.readyz()
+            if path == "/status":
+                return self.status()
+            if path == "/metrics":
+                return self.metrics(accept)
+        return text(404, ["404: Not Found"])
 
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/status", self.status)
-        app.router.add_get("/metrics", self.metrics)
-        # Probes every few seconds would drown the log in access lines.
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.requested_port)
-        await site.start()
-        address = self._runner.addresses[0]
-        self.port = int(address[1])
-
-    async def healthz(self, request: web.Request) -> web.Response:
+    def healthz(self) -> Reply:
         problems = self.board.liveness()
         return text(503, problems) if problems else text(200, ["ok"])
 
-    async def readyz(self, request: web.Request) -> web.Response:
+    def readyz(self) -> Reply:
         problems = self.board.readiness()
         return (
             text(503, ["not ready:", *(f"- {problem}" for problem in problems)])
@@ -99,22 +193,16 @@ class HealthServer:
             else text(200, ["ready"])
         )
 
-    async def status(self, request: web.Request) -> web.Response:
-        body = orjson.dumps(self.board.snapshot(), option=orjson.OPT_INDENT_2)
-        return web.Response(body=body, content_type="application/json")
+    def status(self) -> Reply:
+        return Reply(200, "application/json", orjson.dumps(self.board.snapshot(), option=orjson.OPT_INDENT_2))
 
-    async def metrics(self, request: web.Request) -> web.Response:
+    def metrics(self, accept: str) -> Reply:
         if self.registry is None:
             return text(404, ["metrics are not collected in this process"])
         from prometheus_client.exposition import choose_encoder
 
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        body = encoder(self.registry)
-        media_type, _, parameters = content_type.partition(";")
-        response = web.Response(body=body)
-        # aiohttp wants the charset apart from the media type.
-        response.headers["Content-Type"] = f"{media_type.strip()};{parameters}" if parameters else media_type
-        return response
+        encoder, content_type = choose_encoder(accept)
+        return Reply(200, content_type, encoder(self.registry))
 
 
 async def heartbeat(board: StatusBoard) -> None:
@@ -123,7 +211,7 @@ async def heartbeat(board: StatusBoard) -> None:
         await asyncio.sleep(HEARTBEAT_INTERVAL)
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def serve_endpoints(
     forwarder: ForwarderView, telemetry: Telemetry, *, host: str, port: int
 ) -> AsyncIterator[HealthServer | None]:

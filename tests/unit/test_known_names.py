@@ -50,3 +50,20 @@ def test_every_model_contributes_names() -> None:
         assert name in known
     for name in ("FORWARDER_FILE__PATH", "FORWARDER_SPLUNK_HEC__TOKEN", "FORWARDER_ELASTICSEARCH__API_KEY"):
         assert name in known
+
+
+def test_the_chosen_sinks_models_first_give_the_same_answers() -> None:
+    """`run`/`once` pass the chosen sinks' models so that the others are not imported; the answer is the
+    same: another sink's variable still passes, a typo still gets its closest name from every model."""
+    from forwarder.sinks.file import FileSinkSettings
+
+    configured = [FileSinkSettings]
+    environ = {
+        "FORWARDER_FILE__PATH": "-",
+        "FORWARDER_START_AT": "7d",
+        "FORWARDER_ELASTICSEARCH__URL": "https://es",
+    }
+    assert unknown_variables(environ, configured=configured) == []
+    for typo in ("FORWARDER_SPLUNK_HEC_URL", "FORWARDER_FILE_PATH", "FORWARDER_STARTAT"):
+        assert unknown_variables({typo: "x"}, configured=configured) == unknown_variables({typo: "x"})
+        assert "did you mean" in unknown_variables({typo: "x"}, configured=configured)[0]

@@ -45,7 +45,7 @@ from azure.identity import (
 
 from forwarder.sinks.base import RetryableError, SinkConfigError, SinkError
 from forwarder.sinks.sentinel.settings import SentinelSettings, env_var
-from forwarder.telemetry.exporters import SystemTrustAdapter
+from forwarder.telemetry.system_trust import SystemTrustAdapter
 
 # Entra ID's error codes (Learn: "Microsoft Entra authentication and authorization error codes") and the
 # setting each one points at.
