@@ -26,6 +26,7 @@ from pathlib import Path
 from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
 from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, cpu_seconds, peak_rss_mb
 from benchmarks.e2e.receivers import Receiver
+from benchmarks.e2e.syslog_ng_fair import Endpoint
 from tests.receivers.common import stop_process
 
 BATCH = 500
@@ -116,11 +117,19 @@ def run_syslog_ng(
     event_time: bool = False,
     timeout: float = 900.0,
 ) -> Usage:
+    text = config(source, receiver, fmt, event_time=event_time)
+    return run_configured(text, receiver, expected, folder, timeout=timeout)
+
+
+def run_configured(
+    text: str, receiver: Endpoint, expected: int, folder: Path, *, timeout: float = 900.0
+) -> Usage:
+    """Run syslog-ng with this configuration until `receiver` holds `expected` events; then exactly that many."""
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob("syslog-ng.*"):
         leftover.unlink()
     configuration = folder / "syslog-ng.conf"
-    configuration.write_text(config(source, receiver, fmt, event_time=event_time))
+    configuration.write_text(text)
     arguments, env = command(folder, configuration)
     log = folder / "syslog-ng.log"
     started = time.perf_counter()

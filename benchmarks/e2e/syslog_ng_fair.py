@@ -1,0 +1,182 @@
+"""syslog-ng 3.38 doing the forwarder's job: raw Access records in, the same ECS documents out.
+
+The pass-through peer (``syslog_ng.py``) splices lines the forwarder already mapped into an envelope;
+this one starts from what the Cloudflare API serves (one ``result`` item per line, ``raw.ndjson``),
+so it parses, maps and escapes as the forwarder does:
+
+* ``json-parser(prefix(".cf."))`` on every line;
+* ``date-parser`` on ``${.cf.created_at}`` (RFC 3339, with or without a fraction, nanoseconds
+  truncated to microseconds as Python does): the event time, for ``@timestamp`` and HEC's ``time``.
+  A record without a readable time keeps its receipt time, as the forwarder uses its read time;
+* ``regexp-parser`` splitting ``app_domain`` into the URL's domain, port, path and query;
+* ``$(md5 ${MSG})`` as a deterministic event id (``event.id``, and `_bulk`'s ``_id``);
+* one ``$(format-json --scope none --omit-empty-values ...)`` per event that writes the whole nested
+  ECS document: every value JSON-escaped once, absent or null input fields left out as the forwarder
+  leaves them out, ``list()`` / ``literal()`` for the arrays;
+* ``http()`` with the HEC envelope (``time`` from the event) or the `_bulk` ``create`` action line,
+  500 events per request, 4 workers, and ``flags(flow-control)`` so that nothing is dropped.
+
+Fields it cannot produce identically (tests/integration/test_syslog_ng_fair_peer.py checks the rest
+field by field against ``forwarder.formats.ecs`` on the same records):
+
+* ``event.id``: md5 of the line, not the forwarder's blake2b of the canonical record with account and
+  log type (syslog-ng has no canonical JSON; both are deterministic and unique per distinct record);
+* ``event.created``: when syslog-ng read the line, where the forwarder has when it read the page (the
+  same meaning, another process, another moment);
+* ``source.ip`` is the text as sent: no validation or canonical IPv6 spelling (the API sends canonical
+  addresses; a malformed one would be refused by Elasticsearch's ``ip`` type, where the forwarder keeps
+  it in ``source.address`` only);
+* ``cloudflare.access.*`` holds ``app_uid`` and ``connection`` only: fields the API adds later, and
+  known fields of the wrong type, are not kept (the forwarder keeps both there); a country that is not
+  two letters is upper-cased and used, where the forwarder keeps it under ``cloudflare.access``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
+from benchmarks.e2e.processes import HEC_TOKEN
+
+BATCH = 500
+
+
+class Endpoint(Protocol):
+    """Where the peer sends: a benchmark `Receiver`, or a test's fake that keeps what it received."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    def count(self) -> int: ...
+
+
+ACCESS_REQUESTS = "access_requests"
+# The URL's parts as urlsplit reads a scheme-less application domain; it matches any string (every
+# part is optional), so a record without `app_domain` passes the parser with nothing set.
+URL_PATTERN = r"^(?<domain>[^/:?#]*)(?::(?<port>[0-9]+))?(?<path>/[^?#]*)?(?:\?(?<query>[^#]*))?"
+# `@timestamp` as the forwarder writes it: UTC, six fraction digits, `Z` (send-time-zone is UTC).
+EVENT_TIME = "$(substr ${S_ISODATE} 0 26)Z"
+RECEIPT_TIME = "$(substr ${R_ISODATE} 0 26)Z"
+EVENT_TYPE = (
+    '$(if ("$(lowercase ${.cf.action})" eq "login") "start" '
+    '$(if ("$(lowercase ${.cf.action})" eq "logout") "end" "info"))'
+)
+OUTCOME = (
+    '$(if ("${.cf.allowed}" eq "true") "success" $(if ("${.cf.allowed}" eq "false") "failure" "unknown"))'
+)
+
+
+def document(account: str) -> str:
+    """The template of one ECS document: the fields `forwarder.formats.ecs` writes for an access request."""
+    pairs = [
+        f"@timestamp={EVENT_TIME}",
+        "ecs.version=9.4.0",
+        "event.kind=event",
+        'event.category=literal(["authentication"])',
+        "event.id=${.id}",
+        f"event.created={RECEIPT_TIME}",
+        "event.module=cloudflare",
+        "event.dataset=cloudflare.access_requests",
+        "event.provider=cloudflare_access",
+        "event.action=${.cf.action}",
+        f"event.type=list({EVENT_TYPE})",
+        f"event.outcome={OUTCOME}",
+        "observer.vendor=Cloudflare",
+        '"observer.product=Cloudflare Access"',
+        "cloud.provider=cloudflare",
+        f"cloud.account.id={account}",
+        "user.email=${.cf.user_email}",
+        "user.name=${.cf.user_email}",
+        "user.id=${.cf.user_id}",
+        "source.address=${.cf.ip_address}",
+        "source.ip=${.cf.ip_address}",
+        "source.geo.country_iso_code=$(uppercase $(or ${.cf.country_code} ${.cf.country}))",
+        "url.original=${.cf.app_domain}",
+        "url.domain=$(lowercase ${.url.domain})",
+        "url.port=int64(${.url.port})",
+        "url.path=${.url.path}",
+        "url.query=${.url.query}",
+        "http.request.id=${.cf.ray_id}",
+        "related.ip=list($(list-concat ${.cf.ip_address}))",
+        "related.hosts=list($(list-concat $(lowercase ${.url.domain})))",
+        "related.user=list($(list-concat ${.cf.user_email} ${.cf.user_id}))",
+        "cloudflare.access.app_uid=${.cf.app_uid}",
+        "cloudflare.access.connection=${.cf.connection}",
+    ]
+    return "$(format-json --scope none --omit-empty-values " + " ".join(pairs) + ")"
+
+
+def body(kind: str, account: str) -> str:
+    """The http() body template of one event: the HEC envelope, or the `_bulk` action and source lines."""
+    if kind == "splunk_hec":
+        source = f"cloudflare:{account}:{ACCESS_REQUESTS}"
+        return (
+            f'{{"time":${{S_UNIXTIME}},"host":"bench","source":"{source}","sourcetype":"{SOURCETYPE}",'
+            f'"event":{document(account)}}}'
+        )
+    if kind == "elasticsearch":
+        return f'{{"create":{{"_index":"{BULK_TARGET}","_id":"${{.id}}"}}}}\n{document(account)}'
+    raise ValueError(f"the fair syslog-ng peer sends to HEC or _bulk, not {kind}")
+
+
+def quoted(text: str) -> str:
+    """A syslog-ng configuration string: double quotes, with backslash escapes."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def destination(receiver: Endpoint, account: str) -> str:
+    common = (
+        f'body({quoted(body(receiver.kind, account))}) delimiter("\\n") batch-lines({BATCH})\n'
+        "  batch-bytes(10MB) batch-timeout(200) workers(4) timeout(60)"
+    )
+    if receiver.kind == "splunk_hec":
+        return (
+            f'http(url("{receiver.url}/services/collector/event") method("POST")\n'
+            f'  headers("Authorization: Splunk {HEC_TOKEN}", "Content-Type: application/json")\n'
+            f'  {common} persist-name("hec-fair"))'
+        )
+    return (
+        f'http(url("{receiver.url}/_bulk") method("POST")\n'
+        '  headers("Content-Type: application/x-ndjson")\n'
+        f'  {common} body-suffix("\\n") persist-name("bulk-fair"))'
+    )
+
+
+def config(source: Path, receiver: Endpoint, account: str) -> str:
+    """The whole configuration: read `source` (raw records, one per line), map, send to `receiver`."""
+    return f"""@version: 3.38
+options {{
+    use-dns(no); dns-cache(no); stats-freq(0); log-msg-size(1048576); frac-digits(6);
+    log-fifo-size(20000); keep-hostname(yes); chain-hostnames(no); send-time-zone("+00:00");
+}};
+source s_raw {{
+    file("{source}" flags(no-parse) follow-freq(0.05) log-fetch-limit({BATCH}) log-iw-size(20000));
+}};
+destination d_out {{
+    {destination(receiver, account)};
+}};
+log {{
+    source(s_raw);
+    parser {{ json-parser(prefix(".cf.")); }};
+    junction {{
+        channel {{
+            parser {{
+                date-parser(format("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z")
+                            template("${{.cf.created_at}}"));
+            }};
+            flags(final);
+        }};
+        # No readable created_at: the receipt time stands, as the forwarder falls back to its read time.
+        channel {{ flags(final); }};
+    }};
+    parser {{ regexp-parser(patterns({quoted(URL_PATTERN)}) prefix(".url.") template("${{.cf.app_domain}}")); }};
+    rewrite {{ set("$(md5 ${{MSG}})" value(".id")); }};
+    destination(d_out);
+    flags(flow-control);
+}};
+"""
