@@ -124,7 +124,8 @@ def run_syslog_ng(
 def run_configured(
     text: str, receiver: Endpoint, expected: int, folder: Path, *, timeout: float = 900.0
 ) -> Usage:
-    """Run syslog-ng with this configuration until `receiver` holds `expected` events; then exactly that many."""
+    """Run syslog-ng with `text` as its configuration until `receiver` holds `expected` events, then
+    check that it holds exactly that many."""
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob("syslog-ng.*"):
         leftover.unlink()

@@ -174,7 +174,9 @@ log {{
         # No readable created_at: the receipt time stands, as the forwarder falls back to its read time.
         channel {{ flags(final); }};
     }};
-    parser {{ regexp-parser(patterns({quoted(URL_PATTERN)}) prefix(".url.") template("${{.cf.app_domain}}")); }};
+    parser {{
+        regexp-parser(patterns({quoted(URL_PATTERN)}) prefix(".url.") template("${{.cf.app_domain}}"));
+    }};
     rewrite {{ set("$(md5 ${{MSG}})" value(".id")); }};
     destination(d_out);
     flags(flow-control);
