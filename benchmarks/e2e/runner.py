@@ -24,8 +24,8 @@ from benchmarks.e2e.scenarios import (
     write_raw_records,
 )
 from benchmarks.e2e.syslog_ng import run_configured, run_syslog_ng
-from benchmarks.e2e.syslog_ng_fair import config as fair_config
 from fakes.cloudflare.background import SimulatorThread
+from tests.support.syslog_ng_fair import config as fair_config
 
 ROOT = Path(__file__).resolve().parents[2]
 # The pass-through rows splice lines the forwarder already mapped: a reference, not the same job.
@@ -160,7 +160,7 @@ class Harness:
 
         def run_with(source: Path, receiver: Receiver | None, expected: int) -> Usage:
             assert receiver is not None
-            text = fair_config(source, receiver, ACCOUNT)
+            text = fair_config(source, receiver, ACCOUNT, HEC_TOKEN)
             return run_configured(text, receiver, expected, folder)
 
         return (

@@ -1,8 +1,9 @@
 """The benchmark's fair syslog-ng peer does the forwarder's job: the same ECS fields from the same records.
 
-`benchmarks/e2e/syslog_ng_fair.py` runs a real syslog-ng 3.38 on raw Access records (as the API
-serves them) into the fake HEC and the fake `_bulk`; every document received is compared, field by
-field, with `forwarder.formats.ecs` on the same record. The fields it cannot produce identically are
+`tests/support/syslog_ng_fair.py` (the peer `python -m benchmarks.e2e` measures) runs a real
+syslog-ng 3.38 on raw Access records (as the API serves them) into the fake HEC and the fake
+`_bulk`; every document received is compared, field by field, with `forwarder.formats.ecs` on the
+same record. The fields it cannot produce identically are
 listed in that module's docstring and in benchmarks/RESULTS.md; they are checked here for what they
 do mean (a deterministic id, a time), and everything else must be equal.
 """
@@ -19,19 +20,18 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks.e2e.peers import BULK_TARGET
-from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed
-from benchmarks.e2e.scenarios import ACCOUNT, Dataset, simulator
-from benchmarks.e2e.syslog_ng import run_configured
-from benchmarks.e2e.syslog_ng_fair import config
-from fakes.cloudflare.config import ACCESS_REQUESTS
+from fakes.cloudflare.background import SimulatorThread
+from fakes.cloudflare.config import ACCESS_REQUESTS, SimulatorConfig
 from fakes.elasticsearch import FakeElasticsearch
 from fakes.splunk_hec import FakeHec, HecToken
 from fakes.threaded import ThreadedFake
 from forwarder.formats.ecs import to_ecs
 from forwarder.records import LogType, make_record
 from tests.missing_tool import missing_tool
-from tests.receivers.syslog_ng import find_syslog_ng
+from tests.support.syslog_ng_fair import BULK_TARGET, SyslogNgUnavailable, config, deliver
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+HEC_TOKEN = "00000000-0000-4000-8000-0000000000e2"
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "input" / "access_requests_200.docs_example.json"
 # Not the forwarder's values, by design (see syslog_ng_fair.py): checked for their meaning instead.
@@ -41,8 +41,17 @@ OWN_VALUES = {("event", "id"), ("event", "created")}
 def raw_lines() -> list[bytes]:
     """The documentation's example and the simulator's records: well-formed, nulls, no time, IPv6, IDNs."""
     example = orjson.loads(GOLDEN.read_bytes())["result"]
-    data = Dataset(events=600, end=datetime(2026, 11, 1, 12, tzinfo=UTC), hours=1.0)
-    with simulator(data) as running:
+    end = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    simulated = SimulatorConfig(
+        accounts=[ACCOUNT],
+        seed=11,
+        start=end - timedelta(hours=1),
+        end=end,
+        access_per_minute=10.0,
+        scim_per_minute=0.0,
+    )
+    with SimulatorThread(simulated) as running:
+        running.call(lambda simulator: simulator.generate_all())
         records = running.records(ACCOUNT, ACCESS_REQUESTS)
     return [orjson.dumps(record) for record in [*example, *records]]
 
@@ -82,18 +91,14 @@ def lines() -> list[bytes]:
 
 
 def received(kind: str, lines: list[bytes], folder: Path) -> list[dict[str, Any]]:
-    if find_syslog_ng() is None:
-        missing_tool("syslog-ng is not installed: run scripts/install-syslog-receivers.sh")
     source = folder / "raw.ndjson"
     source.write_bytes(b"".join(line + b"\n" for line in lines))
     with serve(kind) as fake:
         endpoint = Kept(kind, fake)
         try:
-            run_configured(config(source, endpoint, ACCOUNT), endpoint, len(lines), folder, timeout=60)
-        except ToolFailed as error:
-            if "no HTTP destination" in str(error):
-                missing_tool(f"{error}")
-            raise
+            deliver(config(source, endpoint, ACCOUNT, HEC_TOKEN), endpoint, len(lines), folder)
+        except SyslogNgUnavailable as error:
+            missing_tool(str(error))
         return endpoint.documents()
 
 

@@ -16,6 +16,9 @@ so it parses, maps and escapes as the forwarder does:
 * ``http()`` with the HEC envelope (``time`` from the event) or the `_bulk` ``create`` action line,
   500 events per request, 4 workers, and ``flags(flow-control)`` so that nothing is dropped.
 
+It lives under tests/support so that its test can use it (nothing under tests/ imports benchmarks/);
+`benchmarks/e2e/runner.py` runs it beside the forwarder and measures it.
+
 Fields it cannot produce identically (tests/integration/test_syslog_ng_fair_peer.py checks the rest
 field by field against ``forwarder.formats.ecs`` on the same records):
 
@@ -33,13 +36,18 @@ field by field against ``forwarder.formats.ecs`` on the same records):
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 from typing import Protocol
 
-from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
-from benchmarks.e2e.processes import HEC_TOKEN
+from tests.receivers.common import stop_process
+from tests.receivers.syslog_ng import find_syslog_ng, syslog_ng_command
 
 BATCH = 500
+# As the benchmark's forwarder sends them: its default `_bulk` target and HEC sourcetype for access requests.
+BULK_TARGET = "logs-cloudflare.access_requests-default"
+SOURCETYPE = "cloudflare:access"
 
 
 class Endpoint(Protocol):
@@ -126,7 +134,7 @@ def quoted(text: str) -> str:
     return f'"{escaped}"'
 
 
-def destination(receiver: Endpoint, account: str) -> str:
+def destination(receiver: Endpoint, account: str, token: str) -> str:
     common = (
         f'body({quoted(body(receiver.kind, account))}) delimiter("\\n") batch-lines({BATCH})\n'
         "  batch-bytes(10MB) batch-timeout(200) workers(4) timeout(60)"
@@ -134,7 +142,7 @@ def destination(receiver: Endpoint, account: str) -> str:
     if receiver.kind == "splunk_hec":
         return (
             f'http(url("{receiver.url}/services/collector/event") method("POST")\n'
-            f'  headers("Authorization: Splunk {HEC_TOKEN}", "Content-Type: application/json")\n'
+            f'  headers("Authorization: Splunk {token}", "Content-Type: application/json")\n'
             f'  {common} persist-name("hec-fair"))'
         )
     return (
@@ -144,7 +152,7 @@ def destination(receiver: Endpoint, account: str) -> str:
     )
 
 
-def config(source: Path, receiver: Endpoint, account: str) -> str:
+def config(source: Path, receiver: Endpoint, account: str, token: str = "") -> str:
     """The whole configuration: read `source` (raw records, one per line), map, send to `receiver`."""
     return f"""@version: 3.38
 options {{
@@ -155,7 +163,7 @@ source s_raw {{
     file("{source}" flags(no-parse) follow-freq(0.05) log-fetch-limit({BATCH}) log-iw-size(20000));
 }};
 destination d_out {{
-    {destination(receiver, account)};
+    {destination(receiver, account, token)};
 }};
 log {{
     source(s_raw);
@@ -184,3 +192,45 @@ log {{
     flags(flow-control);
 }};
 """
+
+
+class SyslogNgUnavailable(RuntimeError):
+    """syslog-ng, or its http() destination, is not installed (the message says which script installs it)."""
+
+
+def launch(text: str, folder: Path, log: Path) -> subprocess.Popen[bytes]:
+    """syslog-ng running `text` as its configuration, its state files in `folder`, its output in `log`."""
+    found = find_syslog_ng()
+    if found is None:
+        raise SyslogNgUnavailable("syslog-ng is not installed: run scripts/install-syslog-receivers.sh")
+    binary, env, module_path = found
+    if not list(Path(module_path).glob("libhttp.so")):
+        raise SyslogNgUnavailable("syslog-ng has no HTTP destination: run scripts/install-bench-tools.sh")
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("syslog-ng.*"):
+        leftover.unlink()
+    configuration = folder / "syslog-ng.conf"
+    configuration.write_text(text)
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            syslog_ng_command(binary, folder, configuration, module_path),
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def deliver(text: str, endpoint: Endpoint, expected: int, folder: Path, *, timeout: float = 60.0) -> None:
+    """Run syslog-ng until `endpoint` holds `expected` events (or raise, with its log), then stop it."""
+    log = folder / "syslog-ng.log"
+    process = launch(text, folder, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while endpoint.count() < expected:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{endpoint.count()} of {expected} events arrived: {log.read_text()[-2000:]}"
+                )
+            time.sleep(0.05)
+    finally:
+        stop_process(process)
