@@ -19,19 +19,24 @@ so it parses, maps and escapes as the forwarder does:
 It lives under tests/support so that its test can use it (nothing under tests/ imports benchmarks/);
 `benchmarks/e2e/runner.py` runs it beside the forwarder and measures it.
 
-Fields it cannot produce identically (tests/integration/test_syslog_ng_fair_peer.py checks the rest
-field by field against ``forwarder.formats.ecs`` on the same records):
+Fields it cannot produce identically (tests/integration/test_syslog_ng_fair_peer.py checks every
+other field against ``forwarder.formats.ecs`` on the same records, and these differences on the
+golden edge cases, tests/golden/input/access_requests.cases.ndjson):
 
-* ``event.id``: md5 of the line, not the forwarder's blake2b of the canonical record with account and
+* ``event.id``: md5 of the line, not the forwarder's BLAKE2b of the canonical record with account and
   log type (syslog-ng has no canonical JSON; both are deterministic and unique per distinct record);
 * ``event.created``: when syslog-ng read the line, where the forwarder has when it read the page (the
-  same meaning, another process, another moment);
-* ``source.ip`` is the text as sent: no validation or canonical IPv6 spelling (the API sends canonical
-  addresses; a malformed one would be refused by Elasticsearch's ``ip`` type, where the forwarder keeps
-  it in ``source.address`` only);
-* ``cloudflare.access.*`` holds ``app_uid`` and ``connection`` only: fields the API adds later, and
-  known fields of the wrong type, are not kept (the forwarder keeps both there); a country that is not
-  two letters is upper-cased and used, where the forwarder keeps it under ``cloudflare.access``.
+  same meaning, another process, another moment).
+
+On records the simulator does not send (the edge cases), also:
+
+* ``source.ip`` / ``related.ip`` are the text as sent: no validation (``not-an-ip`` is sent, which
+  Elasticsearch's ``ip`` type refuses; the forwarder keeps it in ``source.address`` only) and no
+  canonical IPv6 spelling;
+* ``@timestamp`` of a ``created_at`` in epoch seconds or milliseconds is the receipt time (the
+  forwarder reads epoch numbers); RFC 3339 with any offset is read as the forwarder reads it;
+* ``cloudflare.access.*`` holds ``app_uid`` and ``connection`` only: fields the API adds later, an
+  unreadable ``created_at`` and a ``country`` not used (the forwarder keeps them there) are dropped.
 """
 
 from __future__ import annotations
@@ -63,9 +68,12 @@ class Endpoint(Protocol):
 
 
 ACCESS_REQUESTS = "access_requests"
-# The URL's parts as urlsplit reads a scheme-less application domain; it matches any string (every
-# part is optional), so a record without `app_domain` passes the parser with nothing set.
-URL_PATTERN = r"^(?<domain>[^/:?#]*)(?::(?<port>[0-9]+))?(?<path>/[^?#]*)?(?:\?(?<query>[^#]*))?"
+# The URL's parts as urlsplit reads an application domain (the API sends no scheme, but one is
+# allowed). It matches any string (every part is optional): a record without `app_domain` passes.
+URL_PATTERN = (
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?<domain>[^/:?#]*)(?::(?<port>[0-9]+))?"
+    r"(?<path>/[^?#]*)?(?:\?(?<query>[^#]*))?"
+)
 # `@timestamp` as the forwarder writes it: UTC, six fraction digits, `Z` (send-time-zone is UTC).
 EVENT_TIME = "$(substr ${S_ISODATE} 0 26)Z"
 RECEIPT_TIME = "$(substr ${R_ISODATE} 0 26)Z"
