@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # The pass-through rows splice lines the forwarder already mapped: a reference, not the same job.
 SYSLOG_NG_PASS_THROUGH = "syslog-ng pass-through, reference: splices already-mapped lines, not the same job"
 SYSLOG_NG_EVENT_TIME = "syslog-ng pass-through with the event time (json-parser), reference: not the same job"
-# The same job: raw API records in, the forwarder's ECS fields out (benchmarks/e2e/syslog_ng_fair.py).
-SYSLOG_NG_FAIR = "syslog-ng fair (raw records -> ECS)"
+# The same job: raw API records in, the forwarder's ECS fields out (tests/support/syslog_ng_fair.py).
+SYSLOG_NG_FAIR = report.FAIR_TOOL
 SINKS: tuple[Kind, ...] = ("splunk_hec", "elasticsearch", "syslog", "file")
 # (receiver, or None for the ceiling; events expected) -> usage
 Runner = Callable[[Receiver | None, int], Usage]
