@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks.e2e import report
 from benchmarks.e2e.processes import ToolFailed, Usage
-from benchmarks.e2e.runner import Options, peak_rss, rate_limit, throughput
+from benchmarks.e2e.runner import SINKS, Options, peak_rss, rate_limit, throughput
 from benchmarks.e2e.scenarios import RateLimitResult
 
 
@@ -35,6 +35,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="run only these scenarios (repeatable)",
     )
     parser.add_argument(
+        "--sink",
+        choices=list(SINKS),
+        action="append",
+        help="throughput: only these receivers (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--peers",
+        choices=["all", "fair"],
+        default="all",
+        help="throughput: every peer, or only the same-job comparison (forwarder gzip off and on, "
+        "syslog-ng fair, syslog-ng pass-through reference; HEC and _bulk, ECS)",
+    )
+    parser.add_argument(
         "--rate-time-scale", type=float, default=60.0, help="300 s of rate limit last 300/this s"
     )
     parser.add_argument("--rate-page-size", type=int, default=25, help="per_page of the rate-limit backfill")
@@ -51,7 +64,7 @@ def options_from(arguments: argparse.Namespace, scratch: Path) -> Options:
     quick = arguments.quick
     return Options(
         events=arguments.events or (10_000 if quick else 100_000),
-        formats=("ecs",) if quick else ("ecs", "ocsf"),
+        formats=("ecs",) if quick or arguments.peers == "fair" else ("ecs", "ocsf"),
         repeat=arguments.repeat,
         rss_events=arguments.rss_events or (100_000 if quick else 1_000_000),
         rss_repeat=1 if quick else arguments.repeat,
@@ -60,6 +73,8 @@ def options_from(arguments: argparse.Namespace, scratch: Path) -> Options:
         rate_page_size=arguments.rate_page_size,
         rate_repeat=1 if quick else arguments.repeat,
         scratch=scratch,
+        sinks=tuple(arguments.sink or SINKS),
+        peers=arguments.peers,
     )
 
 
@@ -83,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows, counts = throughput(options)
                 print(f"events per run: {counts}")
                 print(f"\n## (a) Throughput, median of {options.repeat}\n\n{report.throughput_table(rows)}")
+                print(f"\n### The same job: forwarder ÷ syslog-ng fair\n\n{report.fair_table(rows)}")
                 print(f"\n### Start-up costs subtracted\n\n{report.startup_table(rows)}", flush=True)
         except ToolFailed as error:
             failures += 1

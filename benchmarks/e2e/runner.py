@@ -13,6 +13,7 @@ from benchmarks.e2e import report
 from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, run_measured
 from benchmarks.e2e.receivers import Kind, Receiver, count_lines
 from benchmarks.e2e.scenarios import (
+    ACCOUNT,
     CLI,
     Dataset,
     RateLimitResult,
@@ -22,11 +23,17 @@ from benchmarks.e2e.scenarios import (
     simulator,
     write_raw_records,
 )
-from benchmarks.e2e.syslog_ng import run_syslog_ng
+from benchmarks.e2e.syslog_ng import run_configured, run_syslog_ng
 from fakes.cloudflare.background import SimulatorThread
+from tests.support.syslog_ng_fair import config as fair_config
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSLOG_NG_EVENT_TIME = "syslog-ng, with the event time (json-parser)"
+# The pass-through rows splice lines the forwarder already mapped: a reference, not the same job.
+SYSLOG_NG_PASS_THROUGH = "syslog-ng pass-through, reference: splices already-mapped lines, not the same job"
+SYSLOG_NG_EVENT_TIME = "syslog-ng pass-through with the event time (json-parser), reference: not the same job"
+# The same job: raw API records in, the forwarder's ECS fields out (tests/support/syslog_ng_fair.py).
+SYSLOG_NG_FAIR = report.FAIR_TOOL
+SINKS: tuple[Kind, ...] = ("splunk_hec", "elasticsearch", "syslog", "file")
 # (receiver, or None for the ceiling; events expected) -> usage
 Runner = Callable[[Receiver | None, int], Usage]
 
@@ -43,6 +50,9 @@ class Options:
     rate_page_size: int
     rate_repeat: int
     scratch: Path
+    sinks: tuple[Kind, ...] = SINKS
+    # "all": every peer; "fair": the forwarder (gzip off and on), syslog-ng fair and its pass-through.
+    peers: str = "all"
 
 
 @dataclass
@@ -78,6 +88,8 @@ class Harness:
     def prepare(self) -> dict[str, int]:
         """The raw records (the ceiling's input) and, per format, the forwarder's own output (the peers')."""
         counts = {"raw": write_raw_records(self.full, self.scratch / "raw.ndjson")}
+        # `_bulk` keeps one document per `_id`: the fair peer's id is the md5 of the line.
+        counts["raw-distinct"] = len(set((self.scratch / "raw.ndjson").read_bytes().splitlines()))
         for fmt in self.options.formats:
             receiver = Receiver("file", self.scratch)
             try:
@@ -143,19 +155,42 @@ class Harness:
 
         return run, empty
 
+    def syslog_ng_fair(self) -> tuple[Runner, Runner]:
+        folder = self.scratch / "syslog-ng-fair"
+
+        def run_with(source: Path, receiver: Receiver | None, expected: int) -> Usage:
+            assert receiver is not None
+            text = fair_config(source, receiver, ACCOUNT, HEC_TOKEN)
+            return run_configured(text, receiver, expected, folder)
+
+        return (
+            lambda receiver, expected: run_with(self.scratch / "raw.ndjson", receiver, expected),
+            lambda receiver, _: run_with(self.scratch / "empty.ndjson", receiver, 0),
+        )
+
     def jobs(self, counts: dict[str, int]) -> list[Job]:
         jobs: list[Job] = []
 
-        def add(sink: Kind, tool: str, fmt: str, runners: tuple[Runner, Runner], key: str) -> None:
-            row = report.Row(sink, tool, fmt, counts[fmt])
+        def add(
+            sink: Kind, tool: str, fmt: str, runners: tuple[Runner, Runner], key: str, events: int = 0
+        ) -> None:
+            row = report.Row(sink, tool, fmt, events or counts[fmt])
             jobs.append(Job(row, sink, runners[0], key, runners[1]))
 
-        for sink in ("splunk_hec", "elasticsearch", "syslog", "file"):
+        fair_only = self.options.peers == "fair"
+        for sink in self.options.sinks:
             for fmt in self.options.formats:
+                if fair_only and (sink not in ("splunk_hec", "elasticsearch") or fmt != "ecs"):
+                    continue
                 add(sink, "forwarder", fmt, self.forwarder(fmt), f"forwarder-{sink}")
                 if sink in ("splunk_hec", "elasticsearch") and fmt == "ecs":
                     runners = self.forwarder(fmt, gzip=True)
                     add(sink, "forwarder, gzip on (default)", fmt, runners, f"forwarder-{sink}-gzip")
+                    expected = counts["raw-distinct" if sink == "elasticsearch" else "raw"]
+                    add(sink, SYSLOG_NG_FAIR, fmt, self.syslog_ng_fair(), f"syslog-ng-fair-{sink}", expected)
+                if fair_only:
+                    add(sink, SYSLOG_NG_PASS_THROUGH, fmt, self.syslog_ng(fmt), f"syslog-ng-{sink}")
+                    continue
                 if sink == "elasticsearch":
                     add(sink, "elasticsearch-py streaming_bulk", fmt, self.python_peer("espy", fmt), "espy")
                     runners = self.python_peer("espy-async", fmt)
@@ -165,11 +200,15 @@ class Harness:
                 if sink == "splunk_hec":
                     runners = self.python_peer("plain-hec", fmt)
                     add(sink, "plain Python (json + httpx)", fmt, runners, "plain-hec")
-                if sink != "file":
+                if sink in ("splunk_hec", "elasticsearch"):
+                    add(sink, SYSLOG_NG_PASS_THROUGH, fmt, self.syslog_ng(fmt), f"syslog-ng-{sink}")
+                elif sink == "syslog":
                     add(sink, "syslog-ng", fmt, self.syslog_ng(fmt), f"syslog-ng-{sink}")
                 if sink == "splunk_hec":
                     runners = self.syslog_ng(fmt, event_time=True)
                     add(sink, SYSLOG_NG_EVENT_TIME, fmt, runners, f"syslog-ng-{sink}-time")
+        if fair_only:
+            return jobs
         ceiling = report.Row("none", "ceiling: orjson.loads + orjson.dumps", "raw", counts["raw"])
         run, empty = self.python_peer("ceiling", "ecs")
         jobs.append(Job(ceiling, None, run, "ceiling", empty))

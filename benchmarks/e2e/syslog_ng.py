@@ -19,7 +19,6 @@ What it does, per destination:
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from benchmarks.e2e.peers import BULK_TARGET, SOURCETYPE
 from benchmarks.e2e.processes import HEC_TOKEN, ToolFailed, Usage, cpu_seconds, peak_rss_mb
 from benchmarks.e2e.receivers import Receiver
 from tests.receivers.common import stop_process
+from tests.support.syslog_ng_fair import Endpoint, SyslogNgUnavailable, launch
 
 BATCH = 500
 
@@ -94,18 +94,6 @@ log {{ source(s_file); {parser} destination(d_out); flags(flow-control); }};
 """
 
 
-def command(folder: Path, configuration: Path) -> tuple[list[str], dict[str, str]]:
-    from tests.receivers.syslog_ng import find_syslog_ng, syslog_ng_command
-
-    found = find_syslog_ng()
-    if found is None:
-        raise ToolFailed("syslog-ng is not installed: run scripts/install-syslog-receivers.sh")
-    binary, env, module_path = found
-    if not list(Path(module_path).glob("libhttp.so")):
-        raise ToolFailed("syslog-ng has no HTTP destination: run scripts/install-bench-tools.sh")
-    return syslog_ng_command(binary, folder, configuration, module_path), env
-
-
 def run_syslog_ng(
     source: Path,
     receiver: Receiver,
@@ -116,16 +104,21 @@ def run_syslog_ng(
     event_time: bool = False,
     timeout: float = 900.0,
 ) -> Usage:
-    folder.mkdir(parents=True, exist_ok=True)
-    for leftover in folder.glob("syslog-ng.*"):
-        leftover.unlink()
-    configuration = folder / "syslog-ng.conf"
-    configuration.write_text(config(source, receiver, fmt, event_time=event_time))
-    arguments, env = command(folder, configuration)
+    text = config(source, receiver, fmt, event_time=event_time)
+    return run_configured(text, receiver, expected, folder, timeout=timeout)
+
+
+def run_configured(
+    text: str, receiver: Endpoint, expected: int, folder: Path, *, timeout: float = 900.0
+) -> Usage:
+    """Run syslog-ng with `text` as its configuration until `receiver` holds `expected` events, then
+    check that it holds exactly that many."""
     log = folder / "syslog-ng.log"
     started = time.perf_counter()
-    with log.open("ab") as output:
-        process = subprocess.Popen(arguments, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        process = launch(text, folder, log)
+    except SyslogNgUnavailable as error:
+        raise ToolFailed(str(error)) from error
     try:
         deadline = started + timeout
         # On empty input there is nothing to wait for: what it spent starting is the cost measured.
