@@ -76,10 +76,8 @@ class HecEncoder:
             envelope = metadata.get(key)
             if envelope is None:
                 envelope = self._metadata_for(*key)
-            encoded.append(
-                b'{"time":%b,%b,"event":%b}'
-                % (epoch_seconds(record.observed if moment is None else moment), envelope, event.body)
-            )
+            time = epoch_seconds(record.observed if moment is None else moment)
+            encoded.append(b"".join((b'{"time":', time, b",", envelope, b',"event":', event.body, b"}")))
         return encoded
 
 
