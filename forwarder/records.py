@@ -247,7 +247,7 @@ def _event_id(log_type: LogType, account_id: str, data: Mapping[str, Any], value
 def _spelled_as_instant(value: str) -> bool:
     """Whether :func:`instant` would give ``value`` itself or None, told without parsing it: a
     ``T`` after the date, a ``Z`` at the end and no trailing zero in the fraction (how Cloudflare
-    writes its times). ``test_event_ids.py`` holds this to ``instant`` for any string."""
+    writes its times). ``test_event_id_shortcuts.py`` holds this to ``instant`` (hypothesis)."""
     return (
         value[10:11] == "T"
         and value[-1:] == "Z"
