@@ -14,7 +14,7 @@ from typing import Any
 from forwarder.formats.ecs_audit import audit_log_to_ecs
 from forwarder.formats.ecs_base import ECS_VERSION, base_document
 from forwarder.formats.known_fields import ACCESS_FIELDS, SCIM_FIELDS, access_country
-from forwarder.formats.outcome import access_outcome, is_scim_status, scim_outcome
+from forwarder.formats.outcome import OUTCOME_TEXT, access_outcome, is_scim_status, scim_outcome
 from forwarder.formats.scim_changes import Activity, ScimChange, classify, is_resource_type
 from forwarder.formats.values import (
     ip_address,
@@ -107,7 +107,7 @@ def _access_event(event: dict[str, Any], data: Any, vendor: dict[str, Any]) -> N
         if action is not None:
             vendor["action"] = action
     allowed = data.get("allowed")
-    event["outcome"] = access_outcome(allowed).value
+    event["outcome"] = OUTCOME_TEXT[access_outcome(allowed)]
     if allowed is not None and not isinstance(allowed, bool):
         vendor["allowed"] = allowed
 
@@ -200,7 +200,7 @@ def _scim_update(record: Record) -> dict[str, Any]:
         vendor["resource_type"] = resource_type
 
     status = data.get("status")
-    event["outcome"] = scim_outcome(status).value
+    event["outcome"] = OUTCOME_TEXT[scim_outcome(status)]
     if status is not None and not is_scim_status(status):
         vendor["status"] = status
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from forwarder.formats.known_fields import PRODUCT, VENDOR
 from forwarder.formats.values import iso_timestamp_from, observed_iso_timestamp
-from forwarder.records import Record
+from forwarder.records import Record, time_value
 
 ECS_VERSION = "9.4.0"
 
@@ -16,11 +16,12 @@ def base_document(
 ) -> dict[str, Any]:
     """What every ECS document of this forwarder has: times, ids, dataset, observer, account."""
     timestamp = record.timestamp
+    created = observed_iso_timestamp(record.observed)
     document: dict[str, Any] = {
         "@timestamp": (
-            observed_iso_timestamp(record.observed)
+            created
             if timestamp is None
-            else iso_timestamp_from(record.log_type.time_value(record.data), timestamp)
+            else iso_timestamp_from(time_value(record.log_type, record.data), timestamp)
         ),
         "ecs": {"version": ECS_VERSION},
         "event": {
@@ -29,7 +30,7 @@ def base_document(
             "id": record.event_id,
             # When this forwarder first read the event (ECS event.created); event.ingested is left
             # to the data store, whose ingest pipeline sets it.
-            "created": observed_iso_timestamp(record.observed),
+            "created": created,
             "module": "cloudflare",
             "dataset": dataset,
             "provider": provider,

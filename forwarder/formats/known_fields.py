@@ -61,6 +61,9 @@ def access_country(data: Mapping[str, Any], leftovers: dict[str, Any]) -> str | 
     chosen = None
     for key in ("country_code", "country"):
         value = data.get(key)
+        if value is None:
+            # Most records have neither field: nothing to choose or keep.
+            continue
         code = country_code(value)
         if chosen is None and code is not None:
             chosen = code

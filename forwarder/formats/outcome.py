@@ -22,6 +22,11 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Each outcome's value as a plain string: an enum's ``.value`` is a Python-level property, and a
+# document is built per event.
+OUTCOME_TEXT = {outcome: outcome.value for outcome in Outcome}
+
+
 _SCIM_STATUSES = {"SUCCESS": Outcome.SUCCESS, "FAILURE": Outcome.FAILURE, "ERROR": Outcome.FAILURE}
 
 

@@ -203,7 +203,6 @@ class SinkWorker:
         """Send until every item is delivered, rejected (dead letters) or expired (dead letters)."""
         status = self.status
         pending = batch
-        by_event = {id(item.event): item for item in batch}
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableError),
             wait=self.backoff.waiter(),
@@ -236,19 +235,23 @@ class SinkWorker:
                     )
                     for rejection in result.rejected
                 )
-                await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
-                undelivered = {id(event) for event in result.retry}
-                undelivered.update(id(rejection.event) for rejection in result.rejected)
                 delivered = pending
-                if undelivered:
+                again: list[Item] = []
+                if result.rejected or result.retry:
+                    # Looked up only when some events did not go through: most batches all do.
+                    by_event = {id(item.event): item for item in pending}
+                    await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
+                    undelivered = {id(event) for event in result.retry}
+                    undelivered.update(id(rejection.event) for rejection in result.rejected)
                     delivered = [item for item in pending if id(item.event) not in undelivered]
+                    again = [by_event[id(event)] for event in result.retry]
                 status.delivered += len(delivered)
                 self.telemetry.events_delivered(self.sink.name, (item.event for item in delivered))
                 await self._settle(delivered)
                 if status.state != "ok":
                     log.info("sink delivers again", extra={"sink": self.sink.name})
                 status.state = "ok"
-                pending = [by_event[id(event)] for event in result.retry]
+                pending = again
                 if pending:
                     raise PartialRetry(
                         result.retry_reason or f"{len(pending)} events to send again", result.retry_after
@@ -282,8 +285,15 @@ class SinkWorker:
     async def _settle(self, items: Sequence[Item]) -> None:
         if not items:
             return
+        # A page's items are queued together, so they come in runs of one ticket: one settle per run.
+        ticket = items[0].ticket
+        count = 0
         for item in items:
-            item.ticket.settle()
+            if item.ticket is not ticket:
+                ticket.settle(count)
+                ticket, count = item.ticket, 0
+            count += 1
+        ticket.settle(count)
         async with self._changed:
             # Never below zero: items of an abandoned epoch may settle after the window was emptied.
             self.status.inflight_events = max(0, self.status.inflight_events - len(items))

@@ -19,7 +19,7 @@ from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
 from forwarder.sinks._http.compression import compress_body
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError, Verdict
-from forwarder.sinks.elasticsearch.classifier import BulkAnswer, classify_bulk_response
+from forwarder.sinks.elasticsearch.classifier import DELIVERED, BulkAnswer, classify_bulk_response
 from forwarder.sinks.elasticsearch.encoder import BulkEncoder, EncodedBatch
 from forwarder.sinks.elasticsearch.probe import check_cluster
 from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, request
@@ -179,6 +179,9 @@ class ElasticsearchSink(Sink):
         retry_events: list[Event] = []
         retry_reason = ""
         retry_after: float | None = None
+        if len(answer.items) == len(encoded.items) == answer.items.count(DELIVERED):
+            # Every item delivered (`errors: false` answers this shared outcome): a count in C.
+            return
         for item, outcome in zip(encoded.items, answer.items, strict=True):
             if outcome.verdict is Verdict.RETRY:
                 retry_events.append(item.event)
