@@ -28,6 +28,9 @@ BATCH = 500
 # budget, but the simulator lives across runs and would count them all.
 UNLIMITED = RateLimit(requests=1_000_000_000, period=300.0, block=0.0)
 CLI = Path(sys.executable).with_name("cloudflare-siem-forwarder")
+# The checkout these benchmarks are in: the CLI imports its `forwarder`, not the venv's editable install
+# (which may point at another checkout).
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ def forwarder_env(
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
+        "PYTHONPATH": str(CHECKOUT),
         "CLOUDFLARE_API_TOKEN": DEFAULT_TOKEN,
         "CLOUDFLARE_API_BASE_URL": base_url,
         "FORWARDER_ACCOUNT_IDS": ACCOUNT,
