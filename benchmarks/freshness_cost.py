@@ -121,6 +121,7 @@ def requests_per_hour(
         # Cursor paging: one request per window or re-read of under 1000 rows.
         costs["audit_logs"] = stream("audit_logs", audit_per_minute, result_info=True)
     total = sum(value for name, value in costs.items() if name != "access_requests_page_size_unknown")
-    costs["total"] = total
+    costs = {name: round(value, 1) for name, value in costs.items()}
+    costs["total"] = round(total, 1)
     costs["budget_share_percent"] = round(100 * total / BUDGET_PER_HOUR, 2)
-    return {name: round(value, 1) for name, value in costs.items()}
+    return costs
