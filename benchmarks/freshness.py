@@ -39,7 +39,6 @@ from typing import Any
 
 from aiohttp import web
 
-from benchmarks.freshness_cost import SETTINGS, Setting, requests_per_hour
 from fakes.cloudflare import ACCESS_REQUESTS, SCIM_UPDATES, DataProfile, SimulatorConfig, SimulatorThread
 from fakes.cloudflare.config import DEFAULT_TOKEN
 from fakes.cloudflare.envelope import JsonObject
@@ -49,6 +48,7 @@ from fakes.threaded import ThreadedFake
 from forwarder.builders import scim_preparer
 from forwarder.records import LogType, event_id
 from forwarder.settings import Settings
+from tests.support.freshness_cost import SETTINGS, Setting, endpoint_name, requests_per_hour
 
 ACCOUNT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 HEC_TOKEN = "00000000-0000-4000-8000-00000000f7e5"
@@ -212,18 +212,6 @@ def count_requests(simulator: SimulatorThread, first: float, last: float) -> dic
         return dict(counts)
 
     return simulator.call(by_endpoint)
-
-
-def endpoint_name(path: str) -> str:
-    for suffix, name in (
-        ("/access/logs/access_requests", ACCESS_REQUESTS),
-        ("/access/logs/scim/updates", SCIM_UPDATES),
-        ("/access/identity_providers", "identity_providers"),
-        ("/logs/audit", "audit_logs"),
-    ):
-        if path.endswith(suffix):
-            return name
-    return path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]
 
 
 def run(arguments: argparse.Namespace) -> Outcome:

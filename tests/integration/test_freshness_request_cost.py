@@ -4,7 +4,7 @@ One stream polls the simulator for two hours of a hand-moved clock: each sleep o
 the clock instead of waiting, so the schedule is the code's own (polls, trailing re-reads, the SCIM
 identity-provider refresh) and nothing depends on how fast this machine is. The second hour, once
 the start-up has passed (the first re-reads reach back only to where the stream started), must cost
-what ``benchmarks.freshness_cost.requests_per_hour`` says for that endpoint.
+what ``tests.support.freshness_cost.requests_per_hour`` says for that endpoint.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from types import SimpleNamespace
 import pytest
 from pydantic import SecretStr
 
-from benchmarks.freshness import endpoint_name
-from benchmarks.freshness_cost import SETTINGS, Setting, requests_per_hour
 from fakes.cloudflare import DEFAULT_TOKEN, ManualClock, Simulator, SimulatorConfig
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
@@ -29,6 +27,7 @@ from forwarder.source.identity_providers import ScimIdentityProviders
 from forwarder.source.ratelimit import RateLimiter
 from forwarder.source.stream_state import StreamOptions
 from forwarder.source.streams import Stream
+from tests.support.freshness_cost import SETTINGS, Setting, endpoint_name, requests_per_hour
 
 ACCOUNT = "5c0f3e2d1b4a69788796a5b4c3d2e1f0"
 ACCESS_PER_MINUTE = 150.0

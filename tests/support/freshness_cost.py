@@ -1,4 +1,4 @@
-"""The settings the freshness benchmark compares, and their request cost per hour, counted from the code.
+"""The settings benchmarks/freshness.py compares, and their request cost per hour, counted from the code.
 
 Where the numbers come from (forwarder/source/streams.py, paging.py, page_sizes.py, identity_providers.py):
 
@@ -125,3 +125,16 @@ def requests_per_hour(
     costs["total"] = round(total, 1)
     costs["budget_share_percent"] = round(100 * total / BUDGET_PER_HOUR, 2)
     return costs
+
+
+def endpoint_name(path: str) -> str:
+    """What a request the simulator received asked for: a log type, the IdP list, or its path's tail."""
+    for suffix, name in (
+        ("/access/logs/access_requests", "access_requests"),
+        ("/access/logs/scim/updates", "scim_updates"),
+        ("/access/identity_providers", "identity_providers"),
+        ("/logs/audit", "audit_logs"),
+    ):
+        if path.endswith(suffix):
+            return name
+    return path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]
