@@ -123,6 +123,8 @@ class Outcome:
     minutes: float
     delays: list[float] = field(default_factory=list)
     late_delays: list[float] = field(default_factory=list)
+    # Rows that appeared later than the settle delay plus the overlap: only a trailing re-read finds them.
+    beyond_overlap_delays: list[float] = field(default_factory=list)
     rows: int = 0
     late_rows: int = 0
     undelivered: list[str] = field(default_factory=list)
@@ -270,6 +272,7 @@ def _tally(
     outcome: Outcome, rows: list[Row], acknowledged: Mapping[str, float], delivered: Counter[str]
 ) -> None:
     outcome.rows = len(rows)
+    setting = SETTINGS[outcome.setting]
     for row in rows:
         moment = acknowledged.get(row.event_id)
         if moment is None:
@@ -280,6 +283,8 @@ def _tally(
         if row.late:
             outcome.late_rows += 1
             outcome.late_delays.append(delay)
+            if row.visible_at - row.time > setting.settle_delay + setting.overlap:
+                outcome.beyond_overlap_delays.append(delay)
         outcome.duplicates += delivered[row.event_id] - 1
 
 
@@ -295,6 +300,7 @@ def report(outcome: Outcome) -> dict[str, Any]:
         "late_rows": outcome.late_rows,
         "delay_seconds": overall,
         "late_delay_seconds": summary(outcome.late_delays),
+        "beyond_overlap_delay_seconds": summary(outcome.beyond_overlap_delays),
         "bound_seconds": setting.bound,
         "within_bound": bool(outcome.delays) and overall["p99"] <= setting.bound,
         "undelivered": len(outcome.undelivered),
