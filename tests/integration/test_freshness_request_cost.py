@@ -78,14 +78,19 @@ def options(setting: Setting, start: datetime) -> StreamOptions:
     )
 
 
-async def count_second_hour(setting: Setting, log_type: LogType, monkeypatch: pytest.MonkeyPatch) -> int:
+async def count_second_hour(
+    setting: Setting,
+    log_type: LogType,
+    monkeypatch: pytest.MonkeyPatch,
+    access_per_minute: float = ACCESS_PER_MINUTE,
+) -> int:
     clock = ManualClock(float(int(datetime.now(UTC).timestamp())))
     began = clock()
     config = SimulatorConfig(
         accounts=[ACCOUNT],
         start=datetime.fromtimestamp(began - HOUR, UTC),
         end=datetime.fromtimestamp(began + 3 * HOUR, UTC),
-        access_per_minute=ACCESS_PER_MINUTE,
+        access_per_minute=access_per_minute,
         scim_per_minute=SCIM_PER_MINUTE,
     )
     simulator = Simulator(config, clock=clock)
@@ -146,6 +151,17 @@ async def test_an_hour_costs_the_documented_requests(
     counted = await count_second_hour(chosen, log_type, monkeypatch)
     # An hour's edges may cut one poll or one re-read page either way.
     assert abs(counted - expected) <= 2, (counted, expected)
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+async def test_a_quiet_account_pays_a_confirming_page_per_access_window(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 access rows a minute never fill a page of 1000: a short page is never trusted as the last."""
+    chosen = SETTINGS[setting]
+    expected = requests_per_hour(chosen, access_per_minute=10, scim_per_minute=SCIM_PER_MINUTE)
+    counted = await count_second_hour(chosen, LogType.ACCESS_REQUESTS, monkeypatch, access_per_minute=10)
+    assert abs(counted - expected["access_requests_page_size_unknown"]) <= 2, (counted, expected)
 
 
 def test_the_documented_table_is_the_arithmetic() -> None:
