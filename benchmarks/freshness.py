@@ -132,6 +132,9 @@ class Outcome:
     requests: dict[str, int] = field(default_factory=dict)
     measured_seconds: float = 0.0
     too_many_requests: int = 0
+    # Repeats among everything the HEC indexed, measured or not; the exit code after SIGTERM.
+    duplicates_overall: int = 0
+    exit_code: int | None = None
     load: str = ""
 
 
@@ -248,9 +251,10 @@ def run(arguments: argparse.Namespace) -> Outcome:
                 time.sleep(2.0)
         finally:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            outcome.exit_code = process.wait(timeout=60)
         acknowledged = receiver.call(lambda fake: fake.acknowledgements())
         delivered = receiver.call(lambda fake: fake.delivered())
+        outcome.duplicates_overall = sum(count - 1 for count in delivered.values())
         outcome.requests = count_requests(simulator, first, last)
         outcome.too_many_requests = simulator.stats().too_many_requests
     outcome.measured_seconds = last - first
@@ -306,6 +310,8 @@ def report(outcome: Outcome) -> dict[str, Any]:
         "undelivered": len(outcome.undelivered),
         "undelivered_rows": outcome.undelivered[:20],
         "duplicates": outcome.duplicates,
+        "duplicates_overall": outcome.duplicates_overall,
+        "exit_code": outcome.exit_code,
         "too_many_requests": outcome.too_many_requests,
         "requests_in_measured_minutes": outcome.requests,
         "requests_per_hour_measured": {
@@ -344,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if arguments.json:
         Path(arguments.json).write_text(text + "\n")
-    return 0 if result["within_bound"] and not result["undelivered"] else 1
+    good = result["within_bound"] and not result["undelivered"] and result["exit_code"] == 0
+    return 0 if good else 1
 
 
 if __name__ == "__main__":
