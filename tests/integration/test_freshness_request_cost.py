@@ -32,6 +32,7 @@ from tests.support.freshness_cost import SETTINGS, Setting, endpoint_name, reque
 ACCOUNT = "5c0f3e2d1b4a69788796a5b4c3d2e1f0"
 ACCESS_PER_MINUTE = 150.0
 SCIM_PER_MINUTE = 30.0
+AUDIT_PER_MINUTE = 1.0
 HOUR = 3600.0
 
 
@@ -92,6 +93,7 @@ async def count_second_hour(
         end=datetime.fromtimestamp(began + 3 * HOUR, UTC),
         access_per_minute=access_per_minute,
         scim_per_minute=SCIM_PER_MINUTE,
+        audit_per_minute=AUDIT_PER_MINUTE,
     )
     simulator = Simulator(config, clock=clock)
     base_url = await simulator.start()
@@ -140,13 +142,16 @@ async def count_second_hour(
 
 
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
-@pytest.mark.parametrize("log_type", [LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES])
+@pytest.mark.parametrize("log_type", [LogType.ACCESS_REQUESTS, LogType.SCIM_UPDATES, LogType.AUDIT_LOGS])
 async def test_an_hour_costs_the_documented_requests(
     setting: str, log_type: LogType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chosen = SETTINGS[setting]
     expected = requests_per_hour(
-        chosen, access_per_minute=ACCESS_PER_MINUTE, scim_per_minute=SCIM_PER_MINUTE
+        chosen,
+        access_per_minute=ACCESS_PER_MINUTE,
+        scim_per_minute=SCIM_PER_MINUTE,
+        audit_per_minute=AUDIT_PER_MINUTE,
     )[log_type.value]
     counted = await count_second_hour(chosen, log_type, monkeypatch)
     # An hour's edges may cut one poll or one re-read page either way.
