@@ -54,6 +54,7 @@ class _Injected:
     record: JsonObject
     time_ns: int
     provider: str | None
+    visible_at_s: float
 
 
 class Stream:
@@ -93,7 +94,7 @@ class Stream:
     def _generated_visible_at(self, key: int) -> float:
         return self._series.times[key] / NANOSECONDS + self._series.delays.get(key, 0.0)
 
-    def _time_of(self, key: int) -> int:
+    def time_of(self, key: int) -> int:
         return self._series.times[key] if key >= 0 else self._injected[key].time_ns
 
     def promote(self, now_s: float) -> None:
@@ -101,7 +102,7 @@ class Stream:
         pending = self._pending
         while pending and pending[0][0] <= now_s:
             _, key = heapq.heappop(pending)
-            time_ns = self._time_of(key)
+            time_ns = self.time_of(key)
             # After its equals: a record that shows up late never reorders what a client already paged past.
             position = bisect_right(self.times, time_ns)
             self.times.insert(position, time_ns)
@@ -111,7 +112,7 @@ class Stream:
         self, record: Mapping[str, object], time_ns: int, visible_at_s: float, provider: str | None
     ) -> None:
         key = -1 - len(self._injected)
-        self._injected[key] = _Injected(dict(record), time_ns, provider)
+        self._injected[key] = _Injected(dict(record), time_ns, provider, visible_at_s)
         self.providers[provider] += 1
         heapq.heappush(self._pending, (visible_at_s, key))
 
@@ -137,11 +138,16 @@ class Stream:
             return self._injected[key].provider
         return self._provider_ids[self._series.providers[key]] if self._provider_ids else None
 
+    def visible_at(self, key: int) -> float:
+        """When the record of ``key`` becomes visible (epoch seconds on the simulator's clock): what a
+        freshness benchmark measures delivery delays from."""
+        return self._injected[key].visible_at_s if key < 0 else self._generated_visible_at(key)
+
     def every_key(self) -> Iterator[int]:
         """Visible and pending keys in time order (ties: visible before pending, then by key)."""
         pending = sorted(key for _, key in self._pending)
         merged = [(t, 0, i, k) for i, (t, k) in enumerate(zip(self.times, self.keys, strict=True))]
-        merged.extend((self._time_of(key), 1, 0, key) for key in pending)
+        merged.extend((self.time_of(key), 1, 0, key) for key in pending)
         merged.sort()
         return (key for *_, key in merged)
 
@@ -218,6 +224,15 @@ class RecordStore:
     def records(self, account_id: str, log_type: str) -> list[JsonObject]:
         stream = self.stream(account_id, log_type)
         return [stream.record(key) for key in stream.every_key()]
+
+    def visibility(self, account_id: str, log_type: str) -> list[tuple[JsonObject, float, float]]:
+        """Every record, visible or not, in time order, with its time and the moment it becomes
+        visible (epoch seconds; the time is where the API files it, also for one without a time)."""
+        stream = self.stream(account_id, log_type)
+        return [
+            (stream.record(key), stream.time_of(key) / NANOSECONDS, stream.visible_at(key))
+            for key in stream.every_key()
+        ]
 
     def generate_all(self) -> None:
         for account in self.config.accounts:
