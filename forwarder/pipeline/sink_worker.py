@@ -196,6 +196,13 @@ class SinkWorker:
                 self.stop(str(error))
             except Abandoned:
                 pass  # unacknowledged and uncommitted: whoever reads next sends it again
+            except Exception as error:
+                # A bug in the sink or a library it calls: the batch can neither be settled nor
+                # retried knowingly. Stopping the sink says so loudly and keeps its events
+                # uncommitted; letting the task die would leave the batch in flight forever.
+                log.exception("sink failed with an unexpected error", extra={"sink": self.sink.name})
+                reason = f"unexpected {type(error).__name__} while sending: {error}"
+                self.stop(reason, cause="an unexpected error")
             finally:
                 self._sending.release()
 
@@ -339,14 +346,14 @@ class SinkWorker:
             self._changed.notify_all()
         return dropped
 
-    def stop(self, reason: str) -> None:
-        """Stop this sink for a configuration error: its events stay uncommitted until it is fixed."""
+    def stop(self, reason: str, *, cause: str = "a configuration error") -> None:
+        """Stop this sink (a configuration error, or a bug): its events stay uncommitted until it is fixed."""
         if self.stopped:
             return
         self.status.state = "config_error"
         self.status.last_error = reason
         log.error(
-            "sink stopped by a configuration error; its events stay uncommitted until it is fixed",
+            f"sink stopped by {cause}; its events stay uncommitted until it is fixed",
             extra={"sink": self.sink.name, "reason": reason},
         )
         self.on_stopped(self.sink.name, reason)

@@ -110,6 +110,25 @@ async def test_a_configuration_error_stops_the_sink_and_holds_its_tickets(harnes
     await flow.close()
 
 
+async def test_an_unexpected_error_in_a_sink_stops_it_loudly_instead_of_hanging(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by a benchmark: a sink raising RuntimeError (an httpx misuse) killed the send task, the
+    # batch stayed in flight and `once` waited forever without a word.
+    broken, healthy = memory(), memory()
+    broken.script = [fail_once(RuntimeError("Attempted to send a sync request"))]
+    flow = await opened(harness.pipeline(broken, healthy))
+    with pytest.raises(SinkStopped, match="unexpected RuntimeError while sending"):
+        await asyncio.wait_for(flow.deliver(records(2)), timeout=30)
+    await asyncio.wait_for(flow.drain(), timeout=30)
+    assert flow.workers[0].status.state == "config_error"
+    assert broken.delivered == []
+    assert len(healthy.delivered) == 2
+    assert "sink stopped by an unexpected error" in caplog.text
+    assert "Traceback" in caplog.text or any(record.exc_info for record in caplog.records)
+    await flow.close()
+
+
 async def test_events_still_failing_past_the_age_limit_are_dead_lettered_as_expired(
     harness: Harness,
 ) -> None:
