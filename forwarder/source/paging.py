@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,8 @@ class WindowReader:
     # Parses, redacts and bounds a SCIM record's body, with the stream's settings; the defaults when
     # none is given, so that no record leaves the source unredacted.
     prepare: Prepare | None = None
+    # Most page requests in flight at once (page numbers only; see `_ahead`).
+    depth: int = 1
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -103,11 +106,14 @@ class WindowReader:
     # the one to follow next.
     _cursors: set[str] = field(default_factory=set)
     _cursor: str | None = None
+    # The page size of this reading of the window, fixed when it starts: pages in flight must all be
+    # of one size, even when another stream of the credential learns a cap meanwhile.
+    _size: int = 0
 
     @property
     def asked(self) -> int:
         """The page size to ask for: ours, or the server's cap when it is smaller."""
-        return self.client.page_sizes.asked(self.log_type.value, self.page_size)
+        return self._size or self.client.page_sizes.asked(self.log_type.value, self.page_size)
 
     def _params(self, page: int, cursor: str | None) -> QueryParams:
         description = self.log_type.description
@@ -140,14 +146,16 @@ class WindowReader:
 
         The next page is asked for as soon as this one says there is one, while the consumer maps
         and queues this one: a backfill is bound by round trips, not by the rate limit, otherwise.
-        The requests are the same ones, in the same order, as without it.
+        With ``depth`` above 1 (page numbers only, see :meth:`_ahead`), up to that many pages are
+        asked for at once. Pages are judged one by one in order, exactly as without it; a request
+        past the end of the window is only wasted budget.
         """
+        self._size = self.client.page_sizes.asked(self.log_type.value, self.page_size)
         page = 1
-        pending: asyncio.Future[Envelope] | None = asyncio.ensure_future(self._fetch(page))
+        ahead: deque[asyncio.Future[Envelope]] = deque([asyncio.ensure_future(self._fetch(page))])
         try:
-            while pending is not None:
-                envelope = await pending
-                pending = None
+            while ahead:
+                envelope = await ahead.popleft()
                 # One observation time per page: the records of a page arrived together.
                 observed = datetime.now(UTC)
                 records = self._in_window(
@@ -169,16 +177,20 @@ class WindowReader:
                     self._read_before_cap = self._short_page_ids | {record.event_id for record in fresh}
                     self._short_page = None
                     self._previous = set()
+                    await _cancel(ahead)
                     yield fresh
+                    self._size = self.client.page_sizes.asked(self.log_type.value, self.page_size)
                     page = 1
-                    pending = asyncio.ensure_future(self._fetch(page))
+                    ahead.append(asyncio.ensure_future(self._fetch(page)))
                     continue
                 self._short_page = None
                 ending = self._last_page(page, envelope, len(records))
                 if self._short_page is not None:
                     self._short_page_ids = {record.event_id for record in records}
                 if ending is None:
-                    pending = asyncio.ensure_future(self._fetch(page + 1, self._cursor))
+                    last = page + self._ahead(page, envelope, len(records))
+                    for number in range(page + 1 + len(ahead), last + 1):
+                        ahead.append(asyncio.ensure_future(self._fetch(number, self._cursor)))
                 if fresh:
                     yield fresh
                 if ending is not None:
@@ -186,10 +198,26 @@ class WindowReader:
                     return
                 page += 1
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, CloudflareError):
-                    await pending
+            await _cancel(ahead)
+
+    def _ahead(self, page: int, envelope: Envelope, count: int) -> int:
+        """How many pages after the one just judged to have asked for (at least the next one).
+
+        More than one only with page numbers, a ``depth`` above 1 (the stream gives it only for a
+        window no row can appear in any more: pages served out of order around a newly appeared row
+        could otherwise miss one), and a page that proves more pages follow: a full page (the size
+        is honoured) or ``total_pages``. It grows with the pages read, so that a window of a few pages
+        wastes few requests past its end, and never passes ``total_pages`` or the page cap.
+        """
+        if self.depth <= 1 or self.log_type.description.paging is not Paging.PAGE_NUMBERS:
+            return 1
+        total_pages = envelope.result_info.get("total_pages")
+        limit = self.max_pages - self.pages_read
+        if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
+            limit = min(limit, int(total_pages) - page)
+        elif count < self._size:
+            return 1
+        return max(1, min(self.depth, self.pages_read, limit))
 
     async def _fetch(self, page: int, cursor: str | None = None) -> Envelope:
         return await self.client.get(
@@ -278,3 +306,12 @@ class WindowReader:
                     "last_record_time": self.last_time.isoformat() if self.last_time else None,
                 },
             )
+
+
+async def _cancel(pending: deque[asyncio.Future[Envelope]]) -> None:
+    """Cancel the page requests still in flight (their answers are not wanted) and let them end."""
+    while pending:
+        future = pending.popleft()
+        future.cancel()
+        with contextlib.suppress(asyncio.CancelledError, CloudflareError):
+            await future
