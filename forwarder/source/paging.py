@@ -11,13 +11,19 @@ The SDKs page until an empty page and never read ``total_pages``; an endpoint th
   pages at the short page's length. The cap is remembered per endpoint and credential (on the
   client) and asked for from then on, and the window is read again from page 1 at the cap (the
   server may have paged by the size asked, leaving rows in neither page); a full page proves the
-  server honours the size asked;
+  server honours the size asked, and a page shorter than the longest the endpoint ever returned is
+  the last too (a cap is at least that long), so the extra request is only for a new longest page;
 - a page that brings nothing new (the server ignored ``page``), or the page cap.
 
 Cursor-paged log types (audit logs) follow ``result_info.cursor`` instead. An answer without a cursor
 is the last; a short or even empty page that carries one is not (the cursor is the server saying
 more may follow, and a short page proves nothing about its page size). A cursor handed back a second
 time (the server ignores ``cursor``) ends the window incomplete, as does the page cap.
+
+Several page requests may be in flight at once (``depth``, page numbers only, where no row can
+appear any more): the pages are still judged one by one, in order, by the rules above, and what was
+asked for past the end of the window is dropped (wasted budget: fewer than ``depth`` requests per
+window, none when ``total_pages`` is given, none for a window of one page).
 
 The last cases leave the window *incomplete*: the caller then advances only to the time of the last
 record read, so nothing after it is skipped.
@@ -268,9 +274,12 @@ class WindowReader:
         else:
             asked = self.asked
             sizes = self.client.page_sizes
+            operation = self.log_type.value
+            last = sizes.last(operation, asked, count)
+            sizes.returned(operation, count)
             if count >= asked:
-                sizes.honoured(self.log_type.value, asked)
-            elif sizes.known(self.log_type.value, asked):
+                sizes.honoured(operation, asked)
+            elif last:
                 return True, f"short page ({count} < {asked})"
             else:
                 # Short, but the server may cap pages at `count`: the next page tells.
