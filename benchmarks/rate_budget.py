@@ -168,7 +168,9 @@ def spread(times: Sequence[float], scale: float) -> dict[str, Any]:
     }
 
 
-async def backfill(scale: float, seconds: float, latency: float, budget: int | None, dashboard: int) -> dict[str, Any]:
+async def backfill(
+    scale: float, seconds: float, latency: float, budget: int | None, dashboard: int
+) -> dict[str, Any]:
     """One account backfilling many 25-row pages per one-hour window for ``seconds`` simulated."""
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     rows = int(seconds * CEILING / PERIOD * 25 * 1.3)
@@ -265,7 +267,9 @@ def _event_id(log_type: LogType, account: str, row: Any) -> str:
     return record_from_api(log_type, account, row).event_id
 
 
-async def accounts(scale: float, count: int, seconds: float, poll_interval: float, latency: float) -> dict[str, Any]:
+async def accounts(
+    scale: float, count: int, seconds: float, poll_interval: float, latency: float
+) -> dict[str, Any]:
     """``count`` accounts, access and SCIM logs each, polled live on one token for ``seconds``."""
     now = datetime.now(UTC).replace(microsecond=0)
     ids = account_ids(count)
@@ -321,7 +325,9 @@ async def accounts(scale: float, count: int, seconds: float, poll_interval: floa
             for row in simulator.records(stream.account_id, stream.log_type.value)
             if _visible_before(row, now, position, stream.log_type, 120.0 / scale)
         ]
-        lost += len({_event_id(stream.log_type, stream.account_id, row) for row in visible} - set(outlet.delivered))
+        lost += len(
+            {_event_id(stream.log_type, stream.account_id, row) for row in visible} - set(outlet.delivered)
+        )
     await client.close()
     await simulator.stop()
     times = [request.time for request in simulator.requests]
@@ -375,11 +381,15 @@ async def run_scenario(name: str, arguments: argparse.Namespace) -> list[dict[st
 def compare(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     """Each scenario with the forwarder of ``--before`` and of the working tree, alternating."""
     here = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory(prefix="rate-before-") as before:
-        archive = subprocess.run(
-            ["git", "archive", arguments.before, "forwarder"], cwd=here, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", before], input=archive, check=True)
+    with tempfile.TemporaryDirectory(prefix="rate-before-") as scratch:
+        before = arguments.before
+        if not Path(before).is_dir():
+            # A commit: its forwarder package, beside this tree's fakes and benchmarks.
+            archive = subprocess.run(
+                ["git", "archive", before, "forwarder"], cwd=here, check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
+            before = scratch
         rows = []
         for repeat in range(arguments.repeat):
             for name in arguments.only:
@@ -389,7 +399,11 @@ def compare(arguments: argparse.Namespace) -> list[dict[str, Any]]:
                     command = [sys.executable, "-m", "benchmarks.rate_budget", "--only", name, "--json", "-"]
                     command += _passed_on(arguments)
                     output = subprocess.run(
-                        command, env=os.environ | {"PYTHONPATH": path}, check=True, capture_output=True, text=True
+                        command,
+                        env=os.environ | {"PYTHONPATH": path},
+                        check=True,
+                        capture_output=True,
+                        text=True,
                     ).stdout
                     for row in json.loads(output):
                         row |= {"code": label, "repeat": repeat}
@@ -418,7 +432,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dashboard-latency", type=float, default=0.05, help="round trip s in `dashboard`")
     parser.add_argument("--accounts", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--poll-intervals", type=float, nargs="+", default=[60.0])
-    parser.add_argument("--before", help="also run the forwarder of this commit, alternating")
+    parser.add_argument(
+        "--before", help="also run the forwarder of this commit (or of this directory), alternating"
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", help="write the rows here ('-': stdout)")
     arguments = parser.parse_args(argv)
