@@ -209,7 +209,7 @@ async def backfill(
     times = [request.time for request in simulator.requests]
     first = min(times)
     counted = [moment for moment in times if moment < first + seconds / scale]
-    truth = [record for record in simulator.records(account, "access_requests")]
+    truth = list(simulator.records(account, "access_requests"))
     return {
         "requests": len(counted),
         "fraction_of_ceiling": len(counted) / (seconds * CEILING / PERIOD),
