@@ -398,9 +398,11 @@ def compare(arguments: argparse.Namespace) -> list[dict[str, Any]]:
                         continue
                     command = [sys.executable, "-m", "benchmarks.rate_budget", "--only", name, "--json", "-"]
                     command += _passed_on(arguments)
+                    # `-m` puts the working directory first on the path: the package compared must be there.
                     output = subprocess.run(
                         command,
                         env=os.environ | {"PYTHONPATH": path},
+                        cwd=path.split(os.pathsep)[0],
                         check=True,
                         capture_output=True,
                         text=True,
