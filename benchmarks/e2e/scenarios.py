@@ -112,6 +112,9 @@ def forwarder_env(
         "FORWARDER_START_AT": dataset.start.isoformat(),
         "FORWARDER_SETTLE_DELAY": "0",
         "FORWARDER_PAGE_SIZE": "1000",
+        # The simulator is unlimited here: the forwarder's own budget and pacing must not bound a
+        # throughput run (the rate-limit scenario sets its own).
+        "FORWARDER_RATE_LIMIT_REQUESTS": "1000000000",
         "FORWARDER_CHECKPOINT_STORE": "memory",
         "FORWARDER_DEAD_LETTER_PATH": str(scratch / "dead-letters.ndjson"),
         "FORWARDER_HEALTH_PORT": "0",

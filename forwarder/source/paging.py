@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,7 +195,7 @@ class WindowReader:
                 if self._short_page is not None:
                     self._short_page_ids = {record.event_id for record in records}
                 if ending is None:
-                    last = page + self._ahead(page, envelope, len(records))
+                    last = page + self._ahead(page, envelope, records)
                     for number in range(page + 1 + len(ahead), last + 1):
                         ahead.append(asyncio.ensure_future(self._fetch(number, self._cursor)))
                 if fresh:
@@ -206,24 +207,38 @@ class WindowReader:
         finally:
             await _cancel(ahead)
 
-    def _ahead(self, page: int, envelope: Envelope, count: int) -> int:
+    def _ahead(self, page: int, envelope: Envelope, records: list[Record]) -> int:
         """How many pages after the one just judged to have asked for (at least the next one).
 
         More than one only with page numbers, a ``depth`` above 1 (the stream gives it only for a
         window no row can appear in any more: pages served out of order around a newly appeared row
         could otherwise miss one), and a page that proves more pages follow: a full page (the size
-        is honoured) or ``total_pages``. It grows with the pages read, so that a window of a few pages
-        wastes few requests past its end, and never passes ``total_pages`` or the page cap.
+        is honoured) or ``total_pages``. Never past ``total_pages`` or the page cap. Without
+        ``total_pages``, no more than the rest of the window would fill at this page's density of
+        rows (pages past the end are wasted budget), and no more than the pages read so far.
         """
         if self.depth <= 1 or self.log_type.description.paging is not Paging.PAGE_NUMBERS:
             return 1
         total_pages = envelope.result_info.get("total_pages")
-        limit = self.max_pages - self.pages_read
+        limit = min(self.depth, self.max_pages - self.pages_read)
         if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
-            limit = min(limit, int(total_pages) - page)
-        elif count < self._size:
+            return max(1, min(limit, int(total_pages) - page))
+        if len(records) < self._size:
             return 1
-        return max(1, min(self.depth, self.pages_read, limit))
+        return max(1, min(limit, self.pages_read, self._pages_left(records)))
+
+    def _pages_left(self, records: list[Record]) -> int:
+        """Pages the rest of the window would fill if its rows came as densely as in ``records``."""
+        times = [record.timestamp for record in records if record.timestamp is not None]
+        if not times:
+            return 1
+        first, last = min(times), max(times)
+        covered = (last - first).total_seconds()
+        left = (self.window.until - last).total_seconds()
+        if covered <= 0:
+            # A page of one second: as dense as can be; the depth bounds it.
+            return self.depth
+        return max(1, math.ceil(left / covered))
 
     async def _fetch(self, page: int, cursor: str | None = None) -> Envelope:
         return await self.client.get(

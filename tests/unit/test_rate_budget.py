@@ -398,3 +398,15 @@ async def test_a_page_shorter_than_the_longest_the_endpoint_returned_is_the_last
         assert reader.complete
         assert len(api.queries) - asked == requests
     await shared.close()
+
+
+async def test_rows_spread_evenly_over_the_window_waste_at_most_one_request_past_its_end() -> None:
+    # Pages ahead are bounded by what the rest of the window would fill at the last page's density;
+    # these rows end 18 s before the window does, so the estimate may ask for one page too many.
+    even = [access(index, T0 + timedelta(seconds=index * 3)) for index in range(1195)]
+    deep_api, alone_api = Api(even), Api(list(even))
+    _, records, endpoint = await read_window(deep_api, depth=4)
+    await read_window(alone_api, depth=1)
+    assert len(records) == 1195
+    assert endpoint.most == 4
+    assert len(alone_api.queries) <= len(deep_api.queries) <= len(alone_api.queries) + 1
