@@ -218,7 +218,8 @@ async def backfill(
         "requests": len(counted),
         "fraction_of_ceiling": len(counted) / (seconds * CEILING / PERIOD),
         "too_many_requests": simulator.stats.too_many_requests,
-        "blocks": simulator.stats.rate_limit_blocks,
+        # Blocks started by anyone: the dashboard's own requests may start one too.
+        "blocks": simulator.rate_limiter.blocks_started,
         "dashboard_spent": user.spent if user else 0,
         "dashboard_refused": user.refused if user else 0,
         "duplicates": sum(count - 1 for count in outlet.delivered.values()),
