@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from fakes.cloudflare import RateLimit, Simulator, SimulatorConfig
+from fakes.cloudflare.dashboard import DashboardUser
 from forwarder.checkpoints.memory import MemoryCheckpointStore
 from forwarder.records import LogType, Record
 from forwarder.retry import Backoff
@@ -410,3 +413,25 @@ async def test_rows_spread_evenly_over_the_window_waste_at_most_one_request_past
     assert len(records) == 1195
     assert endpoint.most == 4
     assert len(alone_api.queries) <= len(deep_api.queries) <= len(alone_api.queries) + 1
+
+
+# --- the simulator's round trip and dashboard user --------------------------------------------------
+
+
+async def test_the_simulator_answers_after_its_latency_scaled_like_every_simulated_duration() -> None:
+    with pytest.raises(ValueError, match="latency"):
+        SimulatorConfig(latency=-1.0)
+    policy = RateLimit(requests=20, period=300.0, block=300.0, time_scale=10.0)
+    async with Simulator(SimulatorConfig(latency=2.0, rate_limit=policy)) as simulator:
+        async with httpx.AsyncClient() as http:
+            started = time.monotonic()
+            answer = await http.get(f"{simulator.base_url}/accounts/{'0' * 32}/access/logs/access_requests")
+            assert time.monotonic() - started >= 0.2  # 2 simulated seconds at a time scale of 10
+        assert answer.headers["Ratelimit"] == '"default";r=19;t=30'
+        user = DashboardUser(simulator, "anonymous:127.0.0.1", requests=30, per_click=10)
+        user.start()
+        await asyncio.sleep(0.05)
+        await user.stop()
+        # The first click spent 10 of the 19 left; the budget is the same one the API counts.
+        assert (user.spent, user.refused) == (10, 0)
+        assert simulator.rate_limiter.spend("anonymous:127.0.0.1").remaining == 8
