@@ -305,34 +305,11 @@ async def accounts(
             stream = Stream(client, account, log_type, options, outlet, idps=idps)  # type: ignore[arg-type]
             streams.append((stream, outlet))
     tasks = [asyncio.ensure_future(stream.read()) for stream, _ in streams]
-    lags: list[float] = []
-    started = time.monotonic()
-    while time.monotonic() - started < seconds / scale:
-        await asyncio.sleep(1.0 / scale * 5)
-        moment = datetime.now(UTC)
-        behind = [
-            (moment - stream.progress.position).total_seconds() * scale
-            for stream, _ in streams
-            if stream.progress.position is not None
-        ]
-        # The first poll interval is the start-up, not the steady state.
-        if behind and time.monotonic() - started > 2 * poll_interval / scale:
-            lags.append(max(behind))
+    lags = await sample_lags([stream for stream, _ in streams], scale, seconds, poll_interval)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    lost = 0
-    for stream, outlet in streams:
-        position = stream.progress.position
-        assert position is not None
-        visible = [
-            row
-            for row in simulator.records(stream.account_id, stream.log_type.value)
-            if _visible_before(row, now, position, stream.log_type, 120.0 / scale)
-        ]
-        lost += len(
-            {_event_id(stream.log_type, stream.account_id, row) for row in visible} - set(outlet.delivered)
-        )
+    lost = sum(undelivered(simulator, stream, outlet, now, 120.0 / scale) for stream, outlet in streams)
     await client.close()
     await simulator.stop()
     times = [request.time for request in simulator.requests]
@@ -348,6 +325,39 @@ async def accounts(
         "lost_before_position": lost,
         **spread(times, scale),
     }
+
+
+async def sample_lags(
+    streams: Sequence[Stream], scale: float, seconds: float, poll_interval: float
+) -> list[float]:
+    """Every 5 simulated seconds for ``seconds``: how far the furthest-behind stream is behind now."""
+    lags: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < seconds / scale:
+        await asyncio.sleep(1.0 / scale * 5)
+        moment = datetime.now(UTC)
+        behind = [
+            (moment - stream.progress.position).total_seconds() * scale
+            for stream in streams
+            if stream.progress.position is not None
+        ]
+        # The first poll intervals are the start-up, not the steady state.
+        if behind and time.monotonic() - started > 2 * poll_interval / scale:
+            lags.append(max(behind))
+    return lags
+
+
+def undelivered(simulator: Simulator, stream: Stream, outlet: Outlet, start: datetime, late: float) -> int:
+    """Rows of ``stream`` from ``start`` to well before its position that were not delivered."""
+    position = stream.progress.position
+    assert position is not None
+    visible = [
+        row
+        for row in simulator.records(stream.account_id, stream.log_type.value)
+        if _visible_before(row, start, position, stream.log_type, late)
+    ]
+    ids = {_event_id(stream.log_type, stream.account_id, row) for row in visible}
+    return len(ids - set(outlet.delivered))
 
 
 def _visible_before(row: Any, start: datetime, position: datetime, log_type: LogType, late: float) -> bool:
