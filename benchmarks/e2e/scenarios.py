@@ -192,6 +192,8 @@ def rate_limited_backfill(
             "FORWARDER_MAX_WINDOW": "7d",
             "FORWARDER_MAX_PAGES": str(pages + 10),
             "FORWARDER_RATE_LIMIT_REQUESTS": str(limit),
+            # The whole ceiling as budget: no reserve, or the server's word holds it at limit - 100.
+            "FORWARDER_RATE_LIMIT_RESERVE": "0",
             "FORWARDER_RATE_LIMIT_PERIOD": f"{real_period:g}",
             "FORWARDER_MAX_EVENT_AGE": "30d",
         }
