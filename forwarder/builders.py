@@ -42,7 +42,12 @@ def make_client(
             api_key=settings.cloudflare_api_key,
             email=settings.cloudflare_email,
         ),
-        limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_period),
+        limiter=RateLimiter(
+            settings.rate_limit_requests,
+            settings.rate_limit_period,
+            burst=settings.rate_limit_burst,
+            reserve=settings.rate_limit_reserve,
+        ),
         backoff=Backoff(settings.retry_initial_delay, settings.retry_max_delay),
         timeout=settings.request_timeout,
         attempts=attempts,
@@ -93,4 +98,5 @@ def stream_options(settings: Settings, now: datetime) -> StreamOptions:
         late_horizon=settings.late_horizon,
         reread_interval=settings.late_reread_interval,
         checkpoint_ids=settings.checkpoint_ids,
+        page_depth=settings.page_depth,
     )

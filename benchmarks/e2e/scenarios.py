@@ -116,6 +116,9 @@ def forwarder_env(
         "FORWARDER_START_AT": dataset.start.isoformat(),
         "FORWARDER_SETTLE_DELAY": "0",
         "FORWARDER_PAGE_SIZE": "1000",
+        # The simulator is unlimited here: the forwarder's own budget and pacing must not bound a
+        # throughput run (the rate-limit scenario sets its own).
+        "FORWARDER_RATE_LIMIT_REQUESTS": "1000000000",
         "FORWARDER_CHECKPOINT_STORE": "memory",
         "FORWARDER_DEAD_LETTER_PATH": str(scratch / "dead-letters.ndjson"),
         "FORWARDER_HEALTH_PORT": "0",
@@ -193,6 +196,8 @@ def rate_limited_backfill(
             "FORWARDER_MAX_WINDOW": "7d",
             "FORWARDER_MAX_PAGES": str(pages + 10),
             "FORWARDER_RATE_LIMIT_REQUESTS": str(limit),
+            # The whole ceiling as budget: no reserve, or the server's word holds it at limit - 100.
+            "FORWARDER_RATE_LIMIT_RESERVE": "0",
             "FORWARDER_RATE_LIMIT_PERIOD": f"{real_period:g}",
             "FORWARDER_MAX_EVENT_AGE": "30d",
         }

@@ -25,6 +25,7 @@ Python API::
         credentials=[Credential(token="t0k3n", permissions=ALL_PERMISSIONS, accounts=None)],
         rate_limit=RateLimit(requests=1200, period=300.0, block=300.0, time_scale=1.0),
         profile=DataProfile(late=0.02, late_max_delay=120.0, ...),
+        latency=0.3,                           # round trip in simulated seconds (scaled by time_scale)
     )
     sim = Simulator(config, clock=time.time)   # or clock=ManualClock() to move time by hand
     base_url = await sim.start()               # "http://127.0.0.1:PORT/client/v4"
@@ -32,6 +33,7 @@ Python API::
     sim.add_records(account_id, "scim_updates", [record, ...], visible_after=30.0)
     sim.faults.add(Fault.too_many_requests(count=3, retry_after=2, path="*/scim/updates"))
     sim.requests, sim.violations, sim.stats    # what was received, broken, answered
+    DashboardUser(sim, "default", requests=150).start()  # a person spending the same user's budget
     await sim.stop()
 
     with SimulatorThread(config) as running:   # for synchronous code and subprocess tests

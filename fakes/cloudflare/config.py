@@ -143,6 +143,10 @@ class SimulatorConfig:
     profile: DataProfile = field(default_factory=DataProfile)
     scim_identity_providers: int = 2
     request_log_limit: int = 100_000
+    # Simulated seconds between a request leaving the client and its answer arriving (the round trip
+    # to Cloudflare's edge), half on the way in, half on the way back; scaled by the rate limit's
+    # ``time_scale`` like every simulated duration.
+    latency: float = 0.0
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -162,6 +166,8 @@ class SimulatorConfig:
         object.__setattr__(self, "end", end)
         if min(self.access_per_minute, self.scim_per_minute, self.audit_per_minute) < 0:
             raise ValueError("record rates cannot be negative")
+        if self.latency < 0:
+            raise ValueError("latency cannot be negative")
         if not 1 <= self.scim_identity_providers <= 4:
             raise ValueError("scim_identity_providers is between 1 and 4")
 

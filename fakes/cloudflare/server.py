@@ -173,6 +173,16 @@ class Simulator:
     # -- answering -------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        # Half the round trip before the edge sees the request (and counts it), half after it answers.
+        half_trip = self.config.latency / self.config.rate_limit.time_scale / 2
+        if half_trip:
+            await asyncio.sleep(half_trip)
+        response = await self._answer_request(request)
+        if half_trip:
+            await asyncio.sleep(half_trip)
+        return response
+
+    async def _answer_request(self, request: web.Request) -> web.StreamResponse:
         pairs = list(request.query.items())
         received = ReceivedRequest(request.method, request.path, pairs, self.clock())
         self.requests.append(received)

@@ -84,12 +84,29 @@ class Settings(KubernetesSettings):
         description="Seconds before a Cloudflare API request times out (and is retried).",
     )
     rate_limit_requests: int = Field(
-        default=1200,
+        default=1000,
         ge=1,
         validation_alias="FORWARDER_RATE_LIMIT_REQUESTS",
         description="Requests per credential per rate-limit period the forwarder allows itself. "
-        "Cloudflare allows 1200 per 5 minutes per user, shared with the dashboard: lower it "
-        "when people or other tools use the same user.",
+        "Cloudflare allows 1200 per 5 minutes per user, shared with the dashboard: the default "
+        "leaves 200 for people and other tools using the same user; lower it when they need more.",
+    )
+    rate_limit_burst: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        validation_alias="FORWARDER_RATE_LIMIT_BURST",
+        description="Requests that may start at once; beyond it requests are paced at "
+        "FORWARDER_RATE_LIMIT_REQUESTS per FORWARDER_RATE_LIMIT_PERIOD, spread over the period "
+        "(Cloudflare also allows at most 200 requests per second per IP).",
+    )
+    rate_limit_reserve: int = Field(
+        default=100,
+        ge=0,
+        validation_alias="FORWARDER_RATE_LIMIT_RESERVE",
+        description="Requests of what the API says remains of the user's budget (`Ratelimit` / "
+        "`X-RateLimit-Remaining` headers) that the forwarder leaves to others: when the dashboard or "
+        "another replica has spent more, it waits for the server's reset instead of using them.",
     )
     rate_limit_period: Seconds = Field(
         default=300.0,
@@ -150,6 +167,15 @@ class Settings(KubernetesSettings):
         le=1000,
         validation_alias="FORWARDER_PAGE_SIZE",
         description="Records asked for per page (`per_page`); Cloudflare allows up to 1000 for SCIM.",
+    )
+    page_depth: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        validation_alias="FORWARDER_PAGE_DEPTH",
+        description="Page requests of one window in flight at once, so that one stream can spend "
+        "the rate budget despite the round trip; only for windows no row can appear in any more "
+        "(older than FORWARDER_LATE_HORIZON), and never past the last page the API reported.",
     )
     max_pages: int = Field(
         default=1000,

@@ -216,7 +216,13 @@ class CloudflareClient:
             budget = remaining_budget(response.headers)
             if budget is not None:
                 self.server_remaining = budget
-            return self._parse(response, operation=operation, account_id=account_id, listing=listing)
+            envelope = self._parse(response, operation=operation, account_id=account_id, listing=listing)
+            if budget is not None:
+                # Only a sound answer is the API's own word on the budget: an error page or a garbled
+                # answer may come from an edge or a proxy replacing it, with headers of its own.
+                reset = reset_seconds(response.headers)
+                self.limiter.observe(slot, budget, reset if reset is not None else self.limiter.period)
+            return envelope
 
     def _parse(self, response: httpx.Response, *, operation: str, account_id: str, listing: bool) -> Envelope:
         status = response.status_code

@@ -19,6 +19,8 @@ class PageSizes:
         self._caps: dict[str, int] = {}
         # The largest size this endpoint has been seen to fill: a shorter page at it is the last.
         self._honoured: dict[str, int] = {}
+        # The longest page this endpoint has returned: a cap, if there is one, is at least that.
+        self._longest: dict[str, int] = {}
 
     def asked(self, operation: str, wanted: int) -> int:
         """The page size to ask for: ``wanted``, or the server's cap when smaller."""
@@ -29,6 +31,21 @@ class PageSizes:
         """Whether a page shorter than ``asked`` is, for sure, the last one."""
         cap = self._caps.get(operation)
         return (cap is not None and asked <= cap) or self._honoured.get(operation, 0) >= asked
+
+    def last(self, operation: str, asked: int, count: int) -> bool:
+        """Whether a page of ``count`` rows, shorter than ``asked``, is for sure the last one.
+
+        Besides a known size: a server that caps pages fills every page but the last to its cap, and
+        the cap is at least the longest page it ever returned, so a page shorter than that one is the
+        last. Only a page as long as any seen before needs the next page to tell; at a steady volume
+        that is a few pages, not every poll's.
+        """
+        return self.known(operation, asked) or count < self._longest.get(operation, 0)
+
+    def returned(self, operation: str, count: int) -> None:
+        """The endpoint returned a page of ``count`` rows."""
+        if count > self._longest.get(operation, 0):
+            self._longest[operation] = count
 
     def honoured(self, operation: str, size: int) -> None:
         """The server filled a page of ``size`` rows."""

@@ -11,13 +11,19 @@ The SDKs page until an empty page and never read ``total_pages``; an endpoint th
   pages at the short page's length. The cap is remembered per endpoint and credential (on the
   client) and asked for from then on, and the window is read again from page 1 at the cap (the
   server may have paged by the size asked, leaving rows in neither page); a full page proves the
-  server honours the size asked;
+  server honours the size asked, and a page shorter than the longest the endpoint ever returned is
+  the last too (a cap is at least that long), so the extra request is only for a new longest page;
 - a page that brings nothing new (the server ignored ``page``), or the page cap.
 
 Cursor-paged log types (audit logs) follow ``result_info.cursor`` instead. An answer without a cursor
 is the last; a short or even empty page that carries one is not (the cursor is the server saying
 more may follow, and a short page proves nothing about its page size). A cursor handed back a second
 time (the server ignores ``cursor``) ends the window incomplete, as does the page cap.
+
+Several page requests may be in flight at once (``depth``, page numbers only, where no row can
+appear any more): the pages are still judged one by one, in order, by the rules above, and what was
+asked for past the end of the window is dropped (wasted budget: fewer than ``depth`` requests per
+window, none when ``total_pages`` is given, none for a window of one page).
 
 The last cases leave the window *incomplete*: the caller then advances only to the time of the last
 record read, so nothing after it is skipped.
@@ -28,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +94,8 @@ class WindowReader:
     # Parses, redacts and bounds a SCIM record's body, with the stream's settings; the defaults when
     # none is given, so that no record leaves the source unredacted.
     prepare: Prepare | None = None
+    # Most page requests in flight at once (page numbers only; see `_ahead`).
+    depth: int = 1
     complete: bool = False
     stop_reason: str = ""
     pages_read: int = 0
@@ -103,11 +113,14 @@ class WindowReader:
     # the one to follow next.
     _cursors: set[str] = field(default_factory=set)
     _cursor: str | None = None
+    # The page size of this reading of the window, fixed when it starts: pages in flight must all be
+    # of one size, even when another stream of the credential learns a cap meanwhile.
+    _size: int = 0
 
     @property
     def asked(self) -> int:
         """The page size to ask for: ours, or the server's cap when it is smaller."""
-        return self.client.page_sizes.asked(self.log_type.value, self.page_size)
+        return self._size or self.client.page_sizes.asked(self.log_type.value, self.page_size)
 
     def _params(self, page: int, cursor: str | None) -> QueryParams:
         description = self.log_type.description
@@ -140,14 +153,16 @@ class WindowReader:
 
         The next page is asked for as soon as this one says there is one, while the consumer maps
         and queues this one: a backfill is bound by round trips, not by the rate limit, otherwise.
-        The requests are the same ones, in the same order, as without it.
+        With ``depth`` above 1 (page numbers only, see :meth:`_ahead`), up to that many pages are
+        asked for at once. Pages are judged one by one in order, exactly as without it; a request
+        past the end of the window is only wasted budget.
         """
+        self._size = self.client.page_sizes.asked(self.log_type.value, self.page_size)
         page = 1
-        pending: asyncio.Future[Envelope] | None = asyncio.ensure_future(self._fetch(page))
+        ahead: deque[asyncio.Future[Envelope]] = deque([asyncio.ensure_future(self._fetch(page))])
         try:
-            while pending is not None:
-                envelope = await pending
-                pending = None
+            while ahead:
+                envelope = await ahead.popleft()
                 # One observation time per page: the records of a page arrived together.
                 observed = datetime.now(UTC)
                 records = self._in_window(
@@ -169,16 +184,20 @@ class WindowReader:
                     self._read_before_cap = self._short_page_ids | {record.event_id for record in fresh}
                     self._short_page = None
                     self._previous = set()
+                    await _cancel(ahead)
                     yield fresh
+                    self._size = self.client.page_sizes.asked(self.log_type.value, self.page_size)
                     page = 1
-                    pending = asyncio.ensure_future(self._fetch(page))
+                    ahead.append(asyncio.ensure_future(self._fetch(page)))
                     continue
                 self._short_page = None
                 ending = self._last_page(page, envelope, len(records))
                 if self._short_page is not None:
                     self._short_page_ids = {record.event_id for record in records}
                 if ending is None:
-                    pending = asyncio.ensure_future(self._fetch(page + 1, self._cursor))
+                    last = page + self._ahead(page, envelope, records)
+                    for number in range(page + 1 + len(ahead), last + 1):
+                        ahead.append(asyncio.ensure_future(self._fetch(number, self._cursor)))
                 if fresh:
                     yield fresh
                 if ending is not None:
@@ -186,10 +205,40 @@ class WindowReader:
                     return
                 page += 1
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, CloudflareError):
-                    await pending
+            await _cancel(ahead)
+
+    def _ahead(self, page: int, envelope: Envelope, records: list[Record]) -> int:
+        """How many pages after the one just judged to have asked for (at least the next one).
+
+        More than one only with page numbers, a ``depth`` above 1 (the stream gives it only for a
+        window no row can appear in any more: pages served out of order around a newly appeared row
+        could otherwise miss one), and a page that proves more pages follow: a full page (the size
+        is honoured) or ``total_pages``. Never past ``total_pages`` or the page cap. Without
+        ``total_pages``, no more than the rest of the window would fill at this page's density of
+        rows (pages past the end are wasted budget), and no more than the pages read so far.
+        """
+        if self.depth <= 1 or self.log_type.description.paging is not Paging.PAGE_NUMBERS:
+            return 1
+        total_pages = envelope.result_info.get("total_pages")
+        limit = min(self.depth, self.max_pages - self.pages_read)
+        if isinstance(total_pages, int | float) and not isinstance(total_pages, bool):
+            return max(1, min(limit, int(total_pages) - page))
+        if len(records) < self._size:
+            return 1
+        return max(1, min(limit, self.pages_read, self._pages_left(records)))
+
+    def _pages_left(self, records: list[Record]) -> int:
+        """Pages the rest of the window would fill if its rows came as densely as in ``records``."""
+        times = [record.timestamp for record in records if record.timestamp is not None]
+        if not times:
+            return 1
+        first, last = min(times), max(times)
+        covered = (last - first).total_seconds()
+        left = (self.window.until - last).total_seconds()
+        if covered <= 0:
+            # A page of one second: as dense as can be; the depth bounds it.
+            return self.depth
+        return max(1, math.ceil(left / covered))
 
     async def _fetch(self, page: int, cursor: str | None = None) -> Envelope:
         return await self.client.get(
@@ -240,9 +289,12 @@ class WindowReader:
         else:
             asked = self.asked
             sizes = self.client.page_sizes
+            operation = self.log_type.value
+            last = sizes.last(operation, asked, count)
+            sizes.returned(operation, count)
             if count >= asked:
-                sizes.honoured(self.log_type.value, asked)
-            elif sizes.known(self.log_type.value, asked):
+                sizes.honoured(operation, asked)
+            elif last:
                 return True, f"short page ({count} < {asked})"
             else:
                 # Short, but the server may cap pages at `count`: the next page tells.
@@ -278,3 +330,12 @@ class WindowReader:
                     "last_record_time": self.last_time.isoformat() if self.last_time else None,
                 },
             )
+
+
+async def _cancel(pending: deque[asyncio.Future[Envelope]]) -> None:
+    """Cancel the page requests still in flight (their answers are not wanted) and let them end."""
+    while pending:
+        future = pending.popleft()
+        future.cancel()
+        with contextlib.suppress(asyncio.CancelledError, CloudflareError):
+            await future

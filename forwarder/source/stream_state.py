@@ -41,6 +41,15 @@ class StreamOptions:
     checkpoint_ids: int = 2000
     # The largest `per_page` the page size may grow to when the API cannot page past a second.
     max_page_size: int = 1000
+    # Most page requests of one window in flight at once, where no row can appear any more.
+    page_depth: int = 1
+
+    @property
+    def settled_after(self) -> timedelta:
+        """How late a row may appear that a read is still meant to find: the late horizon, or the
+        settle delay plus the overlap when that is longer (it is all a stream without a late horizon
+        re-reads). Rows older than this when a read starts are all visible to it."""
+        return timedelta(seconds=max(self.late_horizon, self.settle_delay + self.overlap))
 
     @property
     def reread_span(self) -> timedelta:

@@ -84,6 +84,9 @@ class Stream:
         self.seen = SeenIds(self.options.max_remembered)
         # After a restart the last window may have been read whole: re-read the overlap.
         self._last_window_complete = True
+        # When the last window's read started (None: unknown, after a restart): rows older than the
+        # settled span then were all visible to it, and its overlap need not be read again.
+        self._last_read_at: datetime | None = None
         # No re-read goes before where this stream first started.
         self._floor: datetime | None = None
         # Grows when the API cannot page past a second that holds more rows than a page.
@@ -182,13 +185,29 @@ class Stream:
             self.telemetry.window_read(self.key, self.log_type.value, complete=self._last_window_complete)
             return new_position
 
+    def _overlap_start(self, position: datetime) -> datetime:
+        """Where a window starting at ``position`` begins: the overlap before it, but only where a
+        row could still have appeared after the last window was read.
+
+        A row that was older than the settled span (:attr:`StreamOptions.settled_after`) when that
+        read started was visible to it and was read then; only rows newer than that can be new. A
+        backfill window, whose end is hours old, needs no overlap; a live one re-reads all of it.
+        """
+        if not self._last_window_complete:
+            return position
+        since = position - timedelta(seconds=self.options.overlap)
+        if self._last_read_at is not None:
+            settled = whole_seconds(self._last_read_at - self.options.settled_after)
+            since = max(since, min(position, settled))
+        return since
+
     async def _read_window(self, position: datetime, end: datetime) -> datetime:
-        overlap = timedelta(seconds=self.options.overlap if self._last_window_complete else 0)
         until = min(end, position + timedelta(seconds=self.options.max_window))
-        since = position - overlap
+        since = self._overlap_start(position)
         if self._floor is not None:
             since = max(since, self._floor)
         window = Window(since=since, until=until)
+        self._last_read_at = self.clock()
         trace.get_current_span().set_attributes(
             {"window.since": window.since.isoformat(), "window.until": window.until.isoformat()}
         )
@@ -250,6 +269,8 @@ class Stream:
 
     async def _read_span(self, window: Window, idp_ids: Sequence[str], *, late: bool = False) -> SpanRead:
         """Read ``window``, submit what was not seen before, and remember what may be read again."""
+        # Pages in flight at once only where no row can appear any more (see WindowReader._ahead).
+        settled = window.until <= self.clock() - self.options.settled_after
         reader = WindowReader(
             self.client,
             self.account_id,
@@ -259,6 +280,7 @@ class Stream:
             max_pages=self.options.max_pages,
             idp_ids=idp_ids,
             prepare=self.prepare,
+            depth=self.options.page_depth if settled else 1,
         )
         # Only records a later read can meet again are remembered: those within the re-read span
         # of the newest time read (the window ends at or after its second). Memory follows the span,

@@ -53,6 +53,10 @@ def settings(base_url: str, tmp_path: Path, hours: float = 3.0, **overrides: Any
         "max_window": 1800,
         "retry_initial_delay": 0.01,
         "retry_max_delay": 0.05,
+        # These runs read hundreds of small pages in seconds: the forwarder's pacing (1000 per 300 s by
+        # default) would stretch them to minutes. The simulator still enforces its 1200 per 300 s, and
+        # the limiter has tests of its own (tests/unit/test_rate_budget.py).
+        "rate_limit_requests": 1_000_000,
         "dead_letter_path": tmp_path / "dead-letters.ndjson",
         "checkpoint_path": tmp_path / "checkpoints.json",
     } | overrides
