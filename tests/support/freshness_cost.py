@@ -6,10 +6,11 @@ Where the numbers come from (forwarder/source/streams.py, paging.py, page_sizes.
   a cycle is the interval plus the window's read time: at most 3600 / interval polls an hour). A live
   window is ``[position - FORWARDER_OVERLAP, now - FORWARDER_SETTLE_DELAY)``: interval + overlap seconds of
   rows, one page while that is under ``FORWARDER_PAGE_SIZE`` (1000) rows.
-- ``access_requests`` answers carry no ``result_info``: a page shorter than asked ends a window only once
-  this credential has seen the endpoint fill a page of that size (a server may cap pages silently).
-  Until then each non-empty live window costs a second, empty, page. One full page (1000 rows in any
-  window or re-read) settles it for the life of the process.
+- ``access_requests`` answers carry no ``result_info``: a page shorter than asked ends a window once this
+  credential has seen the endpoint fill a page of that size, or when it is shorter than the longest page
+  the endpoint ever returned (a server may cap pages silently, but not below a page it returned). Other
+  short pages cost a second, empty, page: in a quiet account's steady state none do (the worst case,
+  every window, is the ``access_requests_page_size_unknown`` line).
 - ``scim_updates`` answers say ``total_pages``: one request per page, at least one per window.
 - Every ``FORWARDER_LATE_REREAD_INTERVAL`` (300 s) each stream reads ``FORWARDER_LATE_HORIZON`` (900 s)
   before its position again: one request per page of the rows in it (access: plus the confirming page
@@ -95,9 +96,10 @@ def requests_per_hour(
     """Requests per hour for one account, by endpoint, and their share of the hourly budget (%).
 
     ``audit_per_minute`` None: audit logs off (the default). ``access_requests`` is counted for a
-    process that has already seen a full page (``FORWARDER_PAGE_SIZE`` rows): true within minutes at a
-    few rows a second (a 900 s re-read holds more than 1000), never at a few rows a minute; the
-    ``access_requests_page_size_unknown`` line gives the cost without it.
+    process that knows where the last page ends: after a full page (``FORWARDER_PAGE_SIZE`` rows, within
+    minutes at a few rows a second) or, in a quiet account, once its windows are no longer than the longest
+    page seen (the first hour); the ``access_requests_page_size_unknown`` line is the worst case, a
+    confirming page for every window.
     """
     polls = 3600 / setting.poll_interval
     rereads = 3600 / setting.reread_interval
