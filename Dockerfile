@@ -2,9 +2,9 @@
 # cloudflare-siem-forwarder: the wheel is built in one stage and installed into a virtualenv in the
 # runtime stage, which holds no pip, no compiler and no source tree.
 #
-#   podman build --format docker -t cloudflare-siem-forwarder:0.3.0 .
+#   podman build --format docker -t cloudflare-siem-forwarder:0.4.0 .
 #   podman run --rm --read-only -v forwarder-state:/var/lib/cloudflare-siem-forwarder \
-#     -e CLOUDFLARE_API_TOKEN -e FORWARDER_ACCOUNT_IDS cloudflare-siem-forwarder:0.3.0
+#     -e CLOUDFLARE_API_TOKEN -e FORWARDER_ACCOUNT_IDS cloudflare-siem-forwarder:0.4.0
 #
 # `--format docker` keeps the HEALTHCHECK (the OCI image format has no field for it; Docker builds
 # that format anyway). BASE_IMAGE is any image with `python3` (>= 3.11) that has the venv module and
@@ -32,7 +32,7 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-dep
 
 FROM ${BASE_IMAGE} AS runtime
 ARG BASE_IMAGE
-ARG VERSION=0.3.0
+ARG VERSION=0.4.0
 ARG REVISION=unknown
 ARG CREATED=unknown
 LABEL org.opencontainers.image.title="cloudflare-siem-forwarder" \

@@ -138,8 +138,9 @@ class Settings(KubernetesSettings):
         ge=0,
         validation_alias="FORWARDER_LATE_HORIZON",
         description="Seconds after their own time that rows may still appear in the API and be "
-        "delivered: every FORWARDER_LATE_REREAD_INTERVAL a stream reads this span before its position "
-        "again and ships what it had not seen. Rows later than this are not read. 0 turns it off.",
+        "delivered: every FORWARDER_LATE_REREAD_INTERVAL a stream reads this span plus one interval "
+        "before its position again (so a row appearing just after a re-read is still in the next) and "
+        "ships what it had not seen. Rows later than this may not be read. 0 turns it off.",
     )
     late_reread_interval: Seconds = Field(
         default=300.0,

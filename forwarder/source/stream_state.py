@@ -52,9 +52,18 @@ class StreamOptions:
         return timedelta(seconds=max(self.late_horizon, self.settle_delay + self.overlap))
 
     @property
+    def late_reach(self) -> timedelta:
+        """How far before its position a trailing re-read reads: the late horizon plus one re-read
+        interval, so that a row up to the horizon late is found even when it appears just after a
+        re-read (none without a late horizon)."""
+        if self.late_horizon <= 0:
+            return timedelta(0)
+        return timedelta(seconds=self.late_horizon + self.reread_interval)
+
+    @property
     def reread_span(self) -> timedelta:
-        """How far before a position a later read may go again: the overlap or the late horizon."""
-        return timedelta(seconds=max(self.overlap, self.late_horizon))
+        """How far before a position a later read may go again: the overlap or the re-read's reach."""
+        return max(timedelta(seconds=self.overlap), self.late_reach)
 
 
 @dataclass

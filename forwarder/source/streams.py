@@ -315,8 +315,13 @@ class Stream:
         return SpanRead(reader, list(recent), found)
 
     async def reread_recent(self, position: datetime) -> int:
-        """Read the late horizon before ``position`` again; deliver what appeared since. The count."""
-        since = whole_seconds(position - timedelta(seconds=self.options.late_horizon))
+        """Read the late horizon before ``position`` again; deliver what appeared since. The count.
+
+        It reaches back the horizon *plus* one re-read interval (:attr:`StreamOptions.late_reach`): a
+        row that appears just after a re-read waits a whole interval for the next one, by when a span
+        of the horizon alone has moved past it (a row 660-900 s late could be missed at the defaults).
+        """
+        since = whole_seconds(position - self.options.late_reach)
         if self._floor is not None:
             since = max(since, self._floor)
         if since >= position:

@@ -13,8 +13,9 @@ Where the numbers come from (forwarder/source/streams.py, paging.py, page_sizes.
   every window, is the ``access_requests_page_size_unknown`` line).
 - ``scim_updates`` answers say ``total_pages``: one request per page, at least one per window.
 - Every ``FORWARDER_LATE_REREAD_INTERVAL`` (300 s) each stream reads ``FORWARDER_LATE_HORIZON`` (900 s)
-  before its position again: one request per page of the rows in it (access: plus the confirming page
-  while the page size is not known, and one more after a last page that happens to be exactly full).
+  plus one interval (1200 s in all) before its position again: one request per page of the rows in it
+  (access: plus the confirming page while the page size is not known, and one more after a last page that
+  happens to be exactly full).
 - The SCIM stream needs its account's SCIM identity providers: the list is read again every
   ``FORWARDER_IDP_REFRESH_INTERVAL`` (3600 s), one request per 100 providers (none when
   ``FORWARDER_SCIM_IDP_IDS`` is set).
@@ -108,7 +109,8 @@ def requests_per_hour(
 
     def stream(name: str, per_minute: float, *, result_info: bool, size_known: bool = True) -> float:
         live_rows = per_minute * live_span / 60
-        horizon_rows = per_minute * setting.late_horizon / 60
+        # A re-read reaches back the horizon plus one interval (StreamOptions.late_reach).
+        horizon_rows = per_minute * (setting.late_horizon + setting.reread_interval) / 60
         live = polls * _numbered_pages(live_rows, result_info=result_info, size_known=size_known)
         late = rereads * _numbered_pages(horizon_rows, result_info=result_info, size_known=size_known)
         return live + late

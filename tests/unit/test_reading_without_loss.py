@@ -124,8 +124,30 @@ async def test_rows_later_than_the_overlap_are_delivered_by_the_trailing_reread(
     assert len(delivered) == 31
 
 
+async def test_a_row_as_late_as_the_horizon_is_found_when_it_appears_just_after_a_reread() -> None:
+    # FORWARDER_LATE_HORIZON promises rows up to that late. One that appears a second after a re-read
+    # waits a whole interval for the next: that re-read must reach back the horizon plus the interval
+    # (with the horizon alone, rows 660-900 s late were missed at the defaults).
+    rows = [access(index, T0 + timedelta(minutes=index)) for index in range(40)]
+    api = Api(rows)
+    delivered: list[Record] = []
+    clock = Clock(T0 + timedelta(minutes=41))
+    options: dict[str, Any] = {"overlap": 120.0, "settle_delay": 60.0, "late_horizon": 900.0}
+    loop = stream(api, MemoryCheckpointStore(), delivered, clock, reread_interval=300.0, **options)
+    position = await loop.poll_once(T0, T0 + timedelta(minutes=40))
+    assert await loop.reread_recent(position) == 0
+    late = access(99, clock.now + timedelta(seconds=1) - timedelta(seconds=850))
+    api.rows.append(late)
+    clock.now += timedelta(seconds=300)
+    position = await loop.poll_once(position, clock.now - timedelta(seconds=60))
+    assert late["ray_id"] not in ray_ids(delivered)  # beyond settle delay and overlap
+    assert await loop.reread_recent(position) == 1
+    assert late["ray_id"] in ray_ids(delivered)
+
+
 async def test_rows_beyond_the_horizon_are_not_read() -> None:
-    # The documented limit: the trailing re-read goes back FORWARDER_LATE_HORIZON, no further.
+    # The documented limit: the trailing re-read goes back FORWARDER_LATE_HORIZON (plus one re-read
+    # interval, so that every row up to the horizon is found), no further.
     api = Api([access(index, T0 + timedelta(minutes=index)) for index in range(30)])
     delivered: list[Record] = []
     loop = stream(api, MemoryCheckpointStore(), delivered, T0 + timedelta(minutes=31), late_horizon=600.0)
