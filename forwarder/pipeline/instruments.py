@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 
 import httpx
 from opentelemetry import metrics, trace
@@ -33,9 +34,13 @@ def stream_key(record: Record) -> str:
     return f"{record.account_id}/{record.log_type.value}"
 
 
+_STREAM_OF_EVENT = attrgetter("record.account_id", "record.log_type")
+
+
 def by_stream(events: Iterable[Event]) -> dict[tuple[str, str], int]:
     """Events per (stream, log type); counted by record fields, named once per stream."""
-    counts = Counter((event.record.account_id, event.record.log_type) for event in events)
+    # attrgetter and Counter count in C, without a Python frame per event.
+    counts = Counter(map(_STREAM_OF_EVENT, events))
     return {
         (f"{account_id}/{log_type.value}", log_type.value): count
         for (account_id, log_type), count in counts.items()
@@ -177,7 +182,7 @@ class PipelineInstruments:
     @contextmanager
     def sink_send(self, sink: str, events: Sequence[Event], attempt: int) -> Iterator[SinkSend]:
         """Span, duration and batch size of one ``send``; the outcome is read from the result."""
-        size = sum(len(event.body) + 1 for event in events)
+        size = sum([len(event.body) for event in events]) + len(events)
         self.batch_events.record(len(events), {"sink": sink})
         self.batch_size.record(size, {"sink": sink})
         send = SinkSend()

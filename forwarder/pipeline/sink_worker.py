@@ -113,7 +113,7 @@ class SinkWorker:
         """
         if not items:
             return
-        size = sum(item.size for item in items)
+        size = sum([item.size for item in items])
         status = self.status
         async with self._changed:
             await self._changed.wait_for(
@@ -243,6 +243,7 @@ class SinkWorker:
                     for rejection in result.rejected
                 )
                 delivered = pending
+                delivered_events = events
                 again: list[Item] = []
                 if result.rejected or result.retry:
                     # Looked up only when some events did not go through: most batches all do.
@@ -251,9 +252,10 @@ class SinkWorker:
                     undelivered = {id(event) for event in result.retry}
                     undelivered.update(id(rejection.event) for rejection in result.rejected)
                     delivered = [item for item in pending if id(item.event) not in undelivered]
+                    delivered_events = [item.event for item in delivered]
                     again = [by_event[id(event)] for event in result.retry]
                 status.delivered += len(delivered)
-                self.telemetry.events_delivered(self.sink.name, (item.event for item in delivered))
+                self.telemetry.events_delivered(self.sink.name, delivered_events)
                 await self._settle(delivered)
                 if status.state != "ok":
                     log.info("sink delivers again", extra={"sink": self.sink.name})
@@ -304,7 +306,9 @@ class SinkWorker:
         async with self._changed:
             # Never below zero: items of an abandoned epoch may settle after the window was emptied.
             self.status.inflight_events = max(0, self.status.inflight_events - len(items))
-            self.status.inflight_bytes = max(0, self.status.inflight_bytes - sum(item.size for item in items))
+            self.status.inflight_bytes = max(
+                0, self.status.inflight_bytes - sum([item.size for item in items])
+            )
             self._changed.notify_all()
 
     def _note_retry(self, state: RetryCallState) -> None:
