@@ -147,19 +147,19 @@ class SplunkHecSink(Sink):
         if not batch:
             return SendResult()
         client = await self._opened()
-        encoded = self._encoder.encode_all(batch)
+        limit = self.settings.batch_max_bytes
         progress = _Progress()
-        if (
-            sum([len(event) for event in encoded]) + len(encoded) * len(SEPARATOR)
-            > self.settings.batch_max_bytes
-        ):
-            requests = cut_to_fit(_items(batch, encoded), _request_size, self.settings.batch_max_bytes)
-            await self._deliver_all(client, requests, progress)
+        # The usual case: the batch fits one request, written in one go (the same bytes as joining
+        # the events' objects); per-event objects and items are made only when needed.
+        body = self._encoder.body(batch)
+        if len(body) + len(SEPARATOR) > limit:
+            encoded = self._encoder.encode_all(batch)
+            await self._deliver_all(
+                client, cut_to_fit(_items(batch, encoded), _request_size, limit), progress
+            )
         else:
-            # The usual case, one request. Its per-event items are made only when the answer needs
-            # them: most batches are simply delivered.
             try:
-                first: HecOutcome | RetryableError = await self._post_body(client, join(encoded))
+                first: HecOutcome | RetryableError = await self._post_body(client, body)
             except RetryableError as error:
                 first = error
             if (
@@ -167,7 +167,9 @@ class SplunkHecSink(Sink):
                 and first.verdict is Verdict.DELIVERED
                 and not self.settings.acknowledgements
             ):
+                # Most batches: nothing to record per event.
                 return SendResult()
+            encoded = self._encoder.encode_all(batch)
             await self._deliver(client, _items(batch, encoded), progress, first)
         if progress.unacknowledged:
             await self._await_acknowledgements(progress)
