@@ -258,10 +258,10 @@ def _hashed(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str:
 
 
 # Per log type, per account: the hash state after the stream's part of the id's JSON.
-_STREAM_HASHES: dict[LogType, dict[str, Any]] = {log_type: {} for log_type in LogType}
+_STREAM_HASHES: dict[LogType, dict[str, hashlib.blake2b]] = {log_type: {} for log_type in LogType}
 
 
-def _stream_hash(streams: dict[str, Any], log_type: LogType, account_id: str) -> Any:
+def _stream_hash(streams: dict[str, hashlib.blake2b], log_type: LogType, account_id: str) -> hashlib.blake2b:
     if len(streams) >= 4096:
         # Accounts are configured, so this never fills in a run; bounded all the same.
         streams.clear()
