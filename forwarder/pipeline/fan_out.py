@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 
 from forwarder.formats import Format, encoder_for
 from forwarder.pipeline.acknowledgement import Ticket
@@ -26,9 +25,6 @@ from forwarder.retry import Backoff
 from forwarder.sinks.base import Event, Sink, SinkConfigError
 
 log = logging.getLogger(__name__)
-
-# In C, without a Python frame per record.
-_TIMESTAMP = attrgetter("timestamp")
 
 
 class SinkStopped(Exception):
@@ -108,7 +104,7 @@ class Pipeline:
         ticket = Ticket(
             sum(len(events[worker.sink.format]) for worker in self.workers),
             # Records without a time of their own say nothing about how far behind the stream is.
-            newest=max(filter(None, map(_TIMESTAMP, records)), default=None),
+            newest=max((record.timestamp for record in records if record.timestamp), default=None),
             on_done=self._report_acknowledged(records),
         )
         queued = time.monotonic()
