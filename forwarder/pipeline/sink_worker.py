@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice, repeat
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
@@ -175,14 +176,23 @@ class SinkWorker:
         return False
 
     def _take(self, max_events: int, max_bytes: int) -> list[Item]:
-        batch: list[Item] = []
-        size = 0
-        while self._queue and len(batch) < max_events:
-            item = self._queue[0]
-            if batch and size + item.size > max_bytes:
-                break
-            batch.append(self._queue.popleft())
-            size += item.size
+        """The oldest items, as many as ``max_events`` and ``max_bytes`` allow (the first always)."""
+        queue = self._queue
+        batch = list(islice(queue, max_events))
+        if sum([item.size for item in batch]) > max_bytes:
+            # Rare (batches are usually cut by count): keep the items that fit, in order.
+            size = 0
+            for index, item in enumerate(batch):
+                if index and size + item.size > max_bytes:
+                    del batch[index:]
+                    break
+                size += item.size
+        if len(batch) == len(queue):
+            queue.clear()
+        else:
+            popleft = queue.popleft
+            for _ in repeat(None, len(batch)):
+                popleft()
         return batch
 
     async def _send(self, batch: list[Item], epoch: int) -> None:
