@@ -64,8 +64,9 @@ class Delivered:
         return len(self._times)
 
     def add(self, pairs: Iterable[tuple[str, datetime]]) -> None:
+        times = self._times
         for event_id, moment in pairs:
-            self._times[event_id[:PREFIX]] = moment
+            times[event_id[:PREFIX]] = moment
 
     def forget_before(self, moment: datetime) -> None:
         if self._times and min(self._times.values()) < moment:

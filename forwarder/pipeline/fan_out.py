@@ -156,6 +156,18 @@ class Pipeline:
 
     async def _encode(self, records: Sequence[Record], fmt: Format) -> list[Event]:
         encode = encoder_for(fmt)
+        try:
+            # The usual case, every record maps: one comprehension, no handler set up per record.
+            events = [Event(record, encode(record)) for record in records]
+        except Exception:
+            # Some record does not map: map them one by one, to keep the others (formats are pure).
+            events = await self._encode_each(records, fmt, encode)
+        self.telemetry.events_mapped(records, fmt, len(events))
+        return events
+
+    async def _encode_each(
+        self, records: Sequence[Record], fmt: Format, encode: Callable[[Record], bytes]
+    ) -> list[Event]:
         events = []
         for record in records:
             try:
@@ -169,7 +181,6 @@ class Pipeline:
                     sink=",".join(users),
                     reason=f"mapping to {fmt} failed: {type(error).__name__}: {error}",
                 )
-        self.telemetry.events_mapped(records, fmt, len(events))
         return events
 
     def _stopped(self, sink: str, reason: str) -> None:

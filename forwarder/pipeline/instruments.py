@@ -177,7 +177,7 @@ class PipelineInstruments:
     @contextmanager
     def sink_send(self, sink: str, events: Sequence[Event], attempt: int) -> Iterator[SinkSend]:
         """Span, duration and batch size of one ``send``; the outcome is read from the result."""
-        size = sum(len(event.body) + 1 for event in events)
+        size = sum([len(event.body) for event in events]) + len(events)
         self.batch_events.record(len(events), {"sink": sink})
         self.batch_size.record(size, {"sink": sink})
         send = SinkSend()

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice, repeat
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
@@ -113,7 +114,7 @@ class SinkWorker:
         """
         if not items:
             return
-        size = sum(item.size for item in items)
+        size = sum([item.size for item in items])
         status = self.status
         async with self._changed:
             await self._changed.wait_for(
@@ -175,14 +176,23 @@ class SinkWorker:
         return False
 
     def _take(self, max_events: int, max_bytes: int) -> list[Item]:
-        batch: list[Item] = []
-        size = 0
-        while self._queue and len(batch) < max_events:
-            item = self._queue[0]
-            if batch and size + item.size > max_bytes:
-                break
-            batch.append(self._queue.popleft())
-            size += item.size
+        """The oldest items, as many as ``max_events`` and ``max_bytes`` allow (the first always)."""
+        queue = self._queue
+        batch = list(islice(queue, max_events))
+        if sum([item.size for item in batch]) > max_bytes:
+            # Rare (batches are usually cut by count): keep the items that fit, in order.
+            size = 0
+            for index, item in enumerate(batch):
+                if index and size + item.size > max_bytes:
+                    del batch[index:]
+                    break
+                size += item.size
+        if len(batch) == len(queue):
+            queue.clear()
+        else:
+            popleft = queue.popleft
+            for _ in repeat(None, len(batch)):
+                popleft()
         return batch
 
     async def _send(self, batch: list[Item], epoch: int) -> None:
@@ -243,6 +253,7 @@ class SinkWorker:
                     for rejection in result.rejected
                 )
                 delivered = pending
+                delivered_events = events
                 again: list[Item] = []
                 if result.rejected or result.retry:
                     # Looked up only when some events did not go through: most batches all do.
@@ -251,9 +262,10 @@ class SinkWorker:
                     undelivered = {id(event) for event in result.retry}
                     undelivered.update(id(rejection.event) for rejection in result.rejected)
                     delivered = [item for item in pending if id(item.event) not in undelivered]
+                    delivered_events = [item.event for item in delivered]
                     again = [by_event[id(event)] for event in result.retry]
                 status.delivered += len(delivered)
-                self.telemetry.events_delivered(self.sink.name, (item.event for item in delivered))
+                self.telemetry.events_delivered(self.sink.name, delivered_events)
                 await self._settle(delivered)
                 if status.state != "ok":
                     log.info("sink delivers again", extra={"sink": self.sink.name})
@@ -304,7 +316,9 @@ class SinkWorker:
         async with self._changed:
             # Never below zero: items of an abandoned epoch may settle after the window was emptied.
             self.status.inflight_events = max(0, self.status.inflight_events - len(items))
-            self.status.inflight_bytes = max(0, self.status.inflight_bytes - sum(item.size for item in items))
+            self.status.inflight_bytes = max(
+                0, self.status.inflight_bytes - sum([item.size for item in items])
+            )
             self._changed.notify_all()
 
     def _note_retry(self, state: RetryCallState) -> None:

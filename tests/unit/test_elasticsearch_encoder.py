@@ -56,7 +56,8 @@ def test_id_over_512_bytes_is_rejected_before_sending() -> None:
         body=event.body,
     )
     encoded = BulkEncoder(TARGETS, "create", add_timestamp=True).encode([long_id, event])
-    assert [item.event for item in encoded.items] == [event]
+    assert encoded.events == [event]
+    assert len(encoded.chunks) == 1
     assert "512-byte" in encoded.rejected[0].reason
 
 
@@ -64,7 +65,7 @@ def test_raw_line_break_is_rejected_not_sent() -> None:
     event = make_event(1)
     broken = Event(record=event.record, body=b'{"a":\n1}')
     encoded = BulkEncoder(TARGETS, "create", add_timestamp=True).encode([broken, event])
-    assert len(encoded.items) == 1
+    assert len(encoded.events) == len(encoded.chunks) == 1
     assert "line break" in encoded.rejected[0].reason
 
 

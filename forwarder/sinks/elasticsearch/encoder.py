@@ -23,42 +23,39 @@ Action = Literal["create", "index"]
 MAX_ID_BYTES = 512
 
 
-# Not frozen: one is made per event, and a frozen dataclass's __init__ costs several times as much.
-@dataclass(slots=True)
-class EncodedEvent:
-    event: Event
-    # The action line and the source line, each ending in "\n".
-    chunk: bytes
-
-
 @dataclass(slots=True)
 class EncodedBatch:
-    """The events that go on the wire, in the order of their actions, and those refused before."""
+    """The events that go on the wire, in the order of their actions, and those refused before.
 
-    items: list[EncodedEvent] = field(default_factory=list)
+    ``events[i]`` is sent as ``chunks[i]`` (its action line and source line, each ending in "\n"):
+    two lists rather than an object per event, which cost more than the rest of the encoding.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
-    @property
-    def events(self) -> list[Event]:
-        return [item.event for item in self.items]
-
     def body(self) -> bytes:
-        return b"".join([item.chunk for item in self.items])
+        return b"".join(self.chunks)
 
     def halves(self) -> tuple[EncodedBatch, EncodedBatch]:
-        middle = len(self.items) // 2
-        return EncodedBatch(self.items[:middle]), EncodedBatch(self.items[middle:])
+        middle = len(self.events) // 2
+        return (
+            EncodedBatch(self.events[:middle], self.chunks[:middle]),
+            EncodedBatch(self.events[middle:], self.chunks[middle:]),
+        )
 
     def requests(self, max_bytes: int) -> list[EncodedBatch]:
-        """The items cut into `_bulk` bodies of at most ``max_bytes`` (one item larger goes alone)."""
-        if self.items and sum([len(item.chunk) for item in self.items]) <= max_bytes:
-            # The usual case, told without a call per item.
-            return [EncodedBatch(list(self.items))]
-        return [EncodedBatch(run) for run in cut_to_fit(self.items, _chunk_size, max_bytes)]
+        """The events cut into `_bulk` bodies of at most ``max_bytes`` (one larger goes alone)."""
+        if self.events and sum([len(chunk) for chunk in self.chunks]) <= max_bytes:
+            # The usual case, told without a call per event.
+            return [EncodedBatch(list(self.events), list(self.chunks))]
+        runs = cut_to_fit(list(zip(self.events, self.chunks, strict=True)), _chunk_size, max_bytes)
+        return [EncodedBatch([event for event, _ in run], [chunk for _, chunk in run]) for run in runs]
 
 
-def _chunk_size(item: EncodedEvent) -> int:
-    return len(item.chunk)
+def _chunk_size(item: tuple[Event, bytes]) -> int:
+    return len(item[1])
 
 
 def has_timestamp(body: bytes) -> bool:
@@ -87,7 +84,8 @@ class BulkEncoder:
 
     def encode(self, batch: Sequence[Event]) -> EncodedBatch:
         encoded = EncodedBatch()
-        items = encoded.items
+        events = encoded.events
+        chunks = encoded.chunks
         prefixes = self._prefixes
         dumps = orjson.dumps
         for event in batch:
@@ -101,12 +99,15 @@ class BulkEncoder:
                 and (not self._add_timestamp or body.startswith(b'{"@timestamp":'))
             ):
                 # Nothing to check further or to add: the usual case, in this loop rather than a call.
-                chunk = b"".join((prefixes[event.record.log_type], dumps(event_id), b"}}\n", body, b"\n"))
-                items.append(EncodedEvent(event, chunk))
+                events.append(event)
+                chunks.append(
+                    b"".join((prefixes[event.record.log_type], dumps(event_id), b"}}\n", body, b"\n"))
+                )
                 continue
             chunk_or_reason = self._encode_event(event)
             if isinstance(chunk_or_reason, bytes):
-                encoded.items.append(EncodedEvent(event, chunk_or_reason))
+                events.append(event)
+                chunks.append(chunk_or_reason)
             else:
                 encoded.rejected.append(Rejection(event, chunk_or_reason))
         return encoded

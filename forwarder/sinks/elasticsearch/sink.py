@@ -105,7 +105,7 @@ class ElasticsearchSink(Sink):
                 later = [event for waiting in requests[number + 1 :] for event in waiting.events]
                 _retry(result, later, result.retry_reason, None)
                 break
-        if not result.rejected and len(result.retry) == sum(len(encoded.items) for encoded in requests):
+        if not result.rejected and len(result.retry) == sum(len(encoded.events) for encoded in requests):
             # Nothing went through: the whole batch is retryable, as it is when it fits one request.
             raise RetryableError(result.retry_reason, result.retry_after)
 
@@ -140,9 +140,9 @@ class ElasticsearchSink(Sink):
         if whole is None:
             self._settle_items(encoded, answer, result)
         elif whole.verdict is Verdict.TOO_LARGE:
-            if len(encoded.items) == 1:
+            if len(encoded.events) == 1:
                 result.rejected.append(
-                    Rejection(encoded.items[0].event, f"{whole.reason}, even for this event alone")
+                    Rejection(encoded.events[0], f"{whole.reason}, even for this event alone")
                 )
                 return True
             for half in encoded.halves():
@@ -167,7 +167,7 @@ class ElasticsearchSink(Sink):
         return classify_bulk_response(
             response.status_code,
             response.content,
-            len(encoded.items),
+            len(encoded.events),
             retry_after=response.headers.get("Retry-After"),
             auth_variables=self.settings.auth_variables(),
             location=response.headers.get("Location"),
@@ -179,16 +179,16 @@ class ElasticsearchSink(Sink):
         retry_events: list[Event] = []
         retry_reason = ""
         retry_after: float | None = None
-        if len(answer.items) == len(encoded.items) == answer.items.count(DELIVERED):
+        if len(answer.items) == len(encoded.events) == answer.items.count(DELIVERED):
             # Every item delivered (`errors: false` answers this shared outcome): a count in C.
             return
-        for item, outcome in zip(encoded.items, answer.items, strict=True):
+        for event, outcome in zip(encoded.events, answer.items, strict=True):
             if outcome.verdict is Verdict.RETRY:
-                retry_events.append(item.event)
+                retry_events.append(event)
                 retry_reason = retry_reason or outcome.reason
                 retry_after = outcome.retry_after if retry_after is None else retry_after
             elif outcome.verdict is Verdict.REJECT:
-                result.rejected.append(Rejection(item.event, outcome.reason))
+                result.rejected.append(Rejection(event, outcome.reason))
             elif outcome.verdict is Verdict.CONFIG:
                 config_problems.append(outcome.reason)
         if config_problems:
@@ -196,7 +196,7 @@ class ElasticsearchSink(Sink):
             more = f" (and {len(config_problems) - 1} more events)" if len(config_problems) > 1 else ""
             raise SinkConfigError(config_problems[0] + more)
         if retry_events:
-            reason = f"{len(retry_events)} of {len(encoded.items)} events: {retry_reason}"
+            reason = f"{len(retry_events)} of {len(encoded.events)} events: {retry_reason}"
             _retry(result, retry_events, reason, retry_after)
 
 

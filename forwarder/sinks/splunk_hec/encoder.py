@@ -80,6 +80,24 @@ class HecEncoder:
             encoded.append(b"".join((b'{"time":', time, b",", envelope, b',"event":', event.body, b"}")))
         return encoded
 
+    def body(self, events: Sequence[Event]) -> bytes:
+        """``join(self.encode_all(events))``, written by one join: no bytes object per event."""
+        metadata = self._metadata
+        parts: list[bytes] = []
+        extend = parts.extend
+        for event in events:
+            record = event.record
+            moment = record.timestamp
+            key = (record.log_type, record.account_id)
+            envelope = metadata.get(key)
+            if envelope is None:
+                envelope = self._metadata_for(*key)
+            time = epoch_seconds(record.observed if moment is None else moment)
+            extend((b'{"time":', time, b",", envelope, b',"event":', event.body, b"}\n"))
+        if parts:
+            parts[-1] = b"}"  # the separator goes between events, not after the last
+        return b"".join(parts)
+
 
 def join(encoded: Sequence[bytes]) -> bytes:
     """One request body from event objects."""

@@ -70,6 +70,13 @@ class _Progress:
         self.rejected.append((item.position, Rejection(item.event, reason)))
 
 
+def _items(batch: Sequence[Event], encoded: list[bytes]) -> list[_Item]:
+    return [
+        _Item(position, event, body)
+        for position, (event, body) in enumerate(zip(batch, encoded, strict=True))
+    ]
+
+
 def _request_size(item: _Item) -> int:
     return len(item.encoded) + len(SEPARATOR)
 
@@ -140,43 +147,68 @@ class SplunkHecSink(Sink):
         if not batch:
             return SendResult()
         client = await self._opened()
-        items = [
-            _Item(position, event, encoded)
-            for position, (event, encoded) in enumerate(
-                zip(batch, self._encoder.encode_all(batch), strict=True)
-            )
-        ]
+        limit = self.settings.batch_max_bytes
         progress = _Progress()
-        requests = self._requests(items)
+        # The usual case: the batch fits one request, written in one go (the same bytes as joining
+        # the events' objects); per-event objects and items are made only when needed.
+        body = self._encoder.body(batch)
+        if len(body) + len(SEPARATOR) > limit:
+            encoded = self._encoder.encode_all(batch)
+            await self._deliver_all(
+                client, cut_to_fit(_items(batch, encoded), _request_size, limit), progress
+            )
+        else:
+            try:
+                first: HecOutcome | RetryableError = await self._post_body(client, body)
+            except RetryableError as error:
+                first = error
+            if (
+                isinstance(first, HecOutcome)
+                and first.verdict is Verdict.DELIVERED
+                and not self.settings.acknowledgements
+            ):
+                # Most batches: nothing to record per event.
+                return SendResult()
+            encoded = self._encoder.encode_all(batch)
+            await self._deliver(client, _items(batch, encoded), progress, first)
+        if progress.unacknowledged:
+            await self._await_acknowledgements(progress)
+        return self._result(len(batch), progress)
+
+    async def _deliver_all(self, client: HecClient, requests: list[list[_Item]], progress: _Progress) -> None:
         for number, request in enumerate(requests):
             if not await self._deliver(client, request, progress):
                 # HEC asked us to back off: the requests not sent yet wait with this one.
                 later = [item for waiting in requests[number + 1 :] for item in waiting]
                 progress.send_again(later, progress.retry_reason, progress.retry_after)
                 break
-        if progress.unacknowledged:
-            await self._await_acknowledgements(progress)
-        return self._result(len(batch), progress)
-
-    def _requests(self, items: list[_Item]) -> list[list[_Item]]:
-        """The batch cut into requests of at most ``batch_max_bytes`` uncompressed bytes."""
-        limit = self.settings.batch_max_bytes
-        if items and sum([len(item.encoded) for item in items]) + len(items) * len(SEPARATOR) <= limit:
-            # The usual case, told without a call per item.
-            return [items]
-        return cut_to_fit(items, _request_size, limit)
 
     async def _post(self, client: HecClient, items: Sequence[_Item]) -> HecOutcome:
-        body = join([item.encoded for item in items])
+        return await self._post_body(client, join([item.encoded for item in items]))
+
+    async def _post_body(self, client: HecClient, body: bytes) -> HecOutcome:
         answer = await client.post_events(body)
         return classify(answer.status, answer.body, answer.retry_after)
 
-    async def _deliver(self, client: HecClient, items: Sequence[_Item], progress: _Progress) -> bool:
-        """Send ``items``, recording where each one ends up; False once HEC asked us to back off."""
+    async def _deliver(
+        self,
+        client: HecClient,
+        items: Sequence[_Item],
+        progress: _Progress,
+        first: HecOutcome | RetryableError | None = None,
+    ) -> bool:
+        """Send ``items``, recording where each one ends up; False once HEC asked us to back off.
+        ``first``: what sending all of ``items`` already gave, when ``send`` posted them itself."""
         remaining = list(items)
         while remaining:
             try:
-                outcome = await self._post(client, remaining)
+                if first is None:
+                    outcome = await self._post(client, remaining)
+                elif isinstance(first, RetryableError):
+                    raise first
+                else:
+                    outcome = first
+                first = None
             except RetryableError as error:
                 progress.send_again(remaining, error.reason, error.retry_after)
                 return False
