@@ -97,6 +97,8 @@ class Cluster:
             "FORWARDER_MAX_WINDOW": "10m",
             "FORWARDER_PAGE_SIZE": "100",
             "FORWARDER_POLL_INTERVAL": "1",
+            # Leadership, not pacing, is under test: unpaced, as in tests/support/forwarder_runs.py.
+            "FORWARDER_RATE_LIMIT_REQUESTS": "1000000",
             "FORWARDER_RETRY_INITIAL_DELAY": "0.01",
             "FORWARDER_RETRY_MAX_DELAY": "0.1",
             "FORWARDER_HEALTH_PORT": "0",

@@ -164,6 +164,9 @@ def cli_env(base_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
         "FORWARDER_FILE__FORMAT": "raw",
         # Parallel test processes must not fight over the default health port.
         "FORWARDER_HEALTH_PORT": "0",
+        # As in `settings` above: hundreds of small pages would be paced over minutes at the default
+        # budget; the simulator still enforces 1200 per 300 s (tests/unit/test_rate_budget.py tests pacing).
+        "FORWARDER_RATE_LIMIT_REQUESTS": "1000000",
         **more,
     }
 
