@@ -7,7 +7,7 @@ Events keep their position in the batch, so that what goes back to the pipeline 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -55,3 +55,31 @@ class Progress(Generic[Encoded]):
             retry_reason=self.retry_reason,
             retry_after=self.retry_after,
         )
+
+
+# Sends one request of items, recording where each ends up; False once the receiver asked to back off.
+Deliver = Callable[[Sequence[Item[Encoded]]], Awaitable[bool]]
+
+
+async def deliver_in_turn(
+    requests: Sequence[Sequence[Item[Encoded]]], deliver: Deliver[Encoded], progress: Progress[Encoded]
+) -> None:
+    """Send ``requests`` one after another; once the receiver asks to back off, the rest wait with it."""
+    for number, request in enumerate(requests):
+        if not await deliver(request):
+            later = [item for waiting in requests[number + 1 :] for item in waiting]
+            progress.send_again(later, progress.retry_reason, progress.retry_after)
+            return
+
+
+async def deliver_halves(
+    items: Sequence[Item[Encoded]], deliver: Deliver[Encoded], progress: Progress[Encoded]
+) -> bool:
+    """Send ``items`` again as two requests, after the receiver refused them together (too large, or one
+    event it cannot take and will not name): halving down to one finds that event, the rest goes through.
+    False once the receiver asked to back off; the second half then waits too."""
+    half = len(items) // 2
+    if not await deliver(items[:half]):
+        progress.send_again(items[half:], progress.retry_reason, progress.retry_after)
+        return False
+    return await deliver(items[half:])

@@ -108,3 +108,13 @@ def warnings(
             )
         )
     return found
+
+
+def describe(settings: HttpTlsSettings, scheme: str) -> str:
+    """How a sink's connection is protected, for its one-line description."""
+    if scheme == "http":
+        return "unencrypted HTTP"
+    trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
+    if settings.tls_cert_file is not None:
+        trust += ", client certificate"
+    return trust

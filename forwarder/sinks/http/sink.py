@@ -22,9 +22,8 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from forwarder import tls
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks._http.delivery import Item, Progress
+from forwarder.sinks._http.delivery import Item, Progress, deliver_halves, deliver_in_turn
 from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import Event, RetryableError, SendResult, Sink, SinkConfigError, Verdict
 from forwarder.sinks.http.classifier import classify
@@ -88,12 +87,7 @@ class HttpSink(Sink):
 
     def describe(self) -> str:
         settings = self.settings
-        if settings.address.scheme == "http":
-            trust = "unencrypted HTTP"
-        else:
-            trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
-            if settings.tls_cert_file is not None:
-                trust += ", client certificate"
+        trust = http_tls.describe(settings, settings.address.scheme)
         preset = "" if settings.preset == "none" else f"{settings.preset} preset, "
         gzip = "gzip" if settings.gzip else "uncompressed"
         where = settings.display_url()
@@ -108,12 +102,7 @@ class HttpSink(Sink):
         progress: _Progress = Progress()
         items = self._items(batch, progress)
         requests = cut_to_fit(items, lambda item: item.size, self.settings.batch_max_bytes)
-        for number, request in enumerate(requests):
-            if not await self._deliver(client, request, progress):
-                # The receiver asked us to back off: the requests not sent yet wait with this one.
-                later = [item for waiting in requests[number + 1 :] for item in waiting]
-                progress.send_again(later, progress.retry_reason, progress.retry_after)
-                break
+        await deliver_in_turn(requests, lambda request: self._deliver(client, request, progress), progress)
         return progress.result(len(batch))
 
     def _items(self, batch: Sequence[Event], progress: _Progress) -> list[_Item]:
@@ -152,9 +141,5 @@ class HttpSink(Sink):
                 progress.reject(items, outcome.reason)
                 return True
             # Smaller requests fit, or isolate the event the receiver could not take.
-            half = len(items) // 2
-            if not await self._deliver(client, items[:half], progress):
-                progress.send_again(items[half:], progress.retry_reason, progress.retry_after)
-                return False
-            return await self._deliver(client, items[half:], progress)
+            return await deliver_halves(items, lambda half: self._deliver(client, half, progress), progress)
         raise SinkConfigError(outcome.reason)

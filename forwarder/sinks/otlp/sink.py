@@ -25,9 +25,8 @@ from typing import Any, ClassVar
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from forwarder import tls
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks._http.delivery import Item, Progress
+from forwarder.sinks._http.delivery import Item, Progress, deliver_halves, deliver_in_turn
 from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import Event, RetryableError, SendResult, Sink, SinkConfigError, Verdict
 from forwarder.sinks.otlp.classifier import OtlpOutcome, classify
@@ -96,12 +95,7 @@ class OtlpSink(Sink):
 
     def describe(self) -> str:
         settings = self.settings
-        if settings.endpoint.scheme == "http":
-            trust = "unencrypted HTTP"
-        else:
-            trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
-            if settings.tls_cert_file is not None:
-                trust += ", client certificate"
+        trust = http_tls.describe(settings, settings.endpoint.scheme)
         compression = "gzip" if settings.compression == "gzip" else "uncompressed"
         return (
             f"{self.name} ({self.format}) to {settings.display_url()}, {settings.protocol}, "
@@ -117,12 +111,7 @@ class OtlpSink(Sink):
         items = [self._item(position, event) for position, event in enumerate(batch)]
         progress: _Progress = Progress()
         requests = self._requests(items)
-        for number, request in enumerate(requests):
-            if not await self._deliver(client, request, progress):
-                # The receiver asked us to back off: the requests not sent yet wait with this one.
-                later = [item for waiting in requests[number + 1 :] for item in waiting]
-                progress.send_again(later, progress.retry_reason, progress.retry_after)
-                break
+        await deliver_in_turn(requests, lambda request: self._deliver(client, request, progress), progress)
         return progress.result(len(batch))
 
     def _item(self, position: int, event: Event) -> _Item:
@@ -162,11 +151,7 @@ class OtlpSink(Sink):
                     "accepts",
                 )
                 return True
-            half = len(items) // 2
-            if not await self._deliver(client, items[:half], progress):
-                progress.send_again(items[half:], progress.retry_reason, progress.retry_after)
-                return False
-            return await self._deliver(client, items[half:], progress)
+            return await deliver_halves(items, lambda half: self._deliver(client, half, progress), progress)
         if verdict is Verdict.REJECT:
             progress.reject(items, outcome.reason)
             return True

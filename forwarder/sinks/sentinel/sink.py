@@ -18,10 +18,9 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from forwarder import tls
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
-from forwarder.sinks._http.delivery import Item, Progress
+from forwarder.sinks._http.delivery import Item, Progress, deliver_halves, deliver_in_turn
 from forwarder.sinks._http.request_size import cut_to_fit
 from forwarder.sinks.base import (
     Event,
@@ -99,10 +98,7 @@ class SentinelSink(Sink):
 
     def describe(self) -> str:
         settings = self.settings
-        if settings.url.scheme == "http":
-            trust = "unencrypted HTTP"
-        else:
-            trust = tls.describe_trust(settings.tls_ca_file, settings.tls_verify)
+        trust = http_tls.describe(settings, settings.url.scheme)
         streams = " and ".join(settings.stream_for(log_type) for log_type in sorted(self.log_types or ()))
         gzip = "gzip" if settings.gzip else "uncompressed"
         rule = f"{settings.display_url()}/dataCollectionRules/{settings.rule_id}"
@@ -121,39 +117,30 @@ class SentinelSink(Sink):
         rows: list[_Item] = [
             Item(position, event, event.body, row_size(event.body)) for position, event in enumerate(batch)
         ]
-        requests = self._requests(rows)
-        for number, (log_type, items) in enumerate(requests):
-            if not await self._deliver(client, log_type, items, progress):
-                # The service asked us to back off: the requests not sent yet wait with this one.
-                later = [item for _, waiting in requests[number + 1 :] for item in waiting]
-                progress.send_again(later, progress.retry_reason, progress.retry_after)
-                break
+        await deliver_in_turn(
+            self._requests(rows), lambda request: self._deliver(client, request, progress), progress
+        )
         return progress.result(len(batch))
 
-    def _requests(self, items: list[_Item]) -> list[tuple[LogType, list[_Item]]]:
+    def _requests(self, items: list[_Item]) -> list[list[_Item]]:
         """The batch by stream (one per log type), each cut into requests of at most ``batch_max_bytes``."""
         by_type: dict[LogType, list[_Item]] = {}
         for item in items:
             by_type.setdefault(item.event.log_type, []).append(item)
         # The brackets and the comma the first row does not need: what `join` adds to the rows' sizes.
         limit = self.settings.batch_max_bytes - BRACKETS + 1
-        return [
-            (log_type, run)
-            for log_type, typed in by_type.items()
-            for run in cut_to_fit(typed, _request_size, limit)
-        ]
+        return [run for typed in by_type.values() for run in cut_to_fit(typed, _request_size, limit)]
 
     async def _post(self, client: IngestionClient, log_type: LogType, items: Sequence[_Item]) -> Outcome:
         answer = await client.post_rows(log_type, join([item.encoded for item in items]))
         stream_variable = env_var(f"stream_{log_type.value}")
         return classify(answer.status, answer.body, answer.retry_after, stream_variable=stream_variable)
 
-    async def _deliver(
-        self, client: IngestionClient, log_type: LogType, items: Sequence[_Item], progress: _Progress
-    ) -> bool:
-        """Send ``items``, recording where each one ends up; False once the service asked us to back off."""
+    async def _deliver(self, client: IngestionClient, items: Sequence[_Item], progress: _Progress) -> bool:
+        """Send ``items`` (of one log type: one stream), recording where each one ends up; False once the
+        service asked us to back off."""
         try:
-            outcome = await self._post(client, log_type, items)
+            outcome = await self._post(client, items[0].event.log_type, items)
         except RetryableError as error:
             progress.send_again(items, error.reason, error.retry_after)
             return False
@@ -169,11 +156,7 @@ class SentinelSink(Sink):
                 progress.reject(items, f"{outcome.reason} (this one event, {size} bytes, was refused alone)")
                 return True
             # The service says nothing about which row: halving finds it, and the rest goes through.
-            half = len(items) // 2
-            if not await self._deliver(client, log_type, items[:half], progress):
-                progress.send_again(items[half:], progress.retry_reason, progress.retry_after)
-                return False
-            return await self._deliver(client, log_type, items[half:], progress)
+            return await deliver_halves(items, lambda half: self._deliver(client, half, progress), progress)
         raise SinkConfigError(outcome.reason)
 
     # --- check ------------------------------------------------------------------------------
