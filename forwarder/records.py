@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -241,10 +241,20 @@ def _hashed(log_type: LogType, account_id: str, data: Mapping[str, Any]) -> str:
     That JSON is the stream's constant ``["<account>","<log type>",`` and then the record's; the
     stream's part is hashed once and the hash state copied per record (no list to build, no enum
     to encode). ``test_event_id_shortcuts.py`` holds this to hashing the whole list."""
+    return _hashed_after(_stream_state(log_type, account_id), data)
+
+
+def _stream_state(log_type: LogType, account_id: str) -> hashlib.blake2b:
+    """The hash state after the stream's part of the id's JSON (see :func:`_hashed`)."""
     streams = _STREAM_HASHES[log_type]
     stream = streams.get(account_id)
     if stream is None:
         stream = _stream_hash(streams, log_type, account_id)
+    return stream
+
+
+def _hashed_after(stream: hashlib.blake2b, data: Mapping[str, Any]) -> str:
+    """The id of ``data`` from its stream's hash state (:func:`_stream_state`)."""
     try:
         # Every key of a decoded API body is a string: orjson's plain (faster) path writes the
         # same bytes as the OPT_NON_STR_KEYS one below, which keeps the function total.
@@ -295,28 +305,39 @@ def time_value(log_type: LogType, data: Mapping[str, Any]) -> Any:
 def make_record(
     log_type: LogType, account_id: str, data: Mapping[str, Any], observed: datetime | None = None
 ) -> Record:
+    return make_records(
+        log_type, account_id, (data,), observed if observed is not None else datetime.now(UTC)
+    )[0]
+
+
+def make_records(
+    log_type: LogType, account_id: str, items: Iterable[Mapping[str, Any]], observed: datetime
+) -> list[Record]:
+    """A record of each of ``items`` (a page of one stream, read at ``observed``).
+
+    One loop per page: the time path and the stream's hash state are looked up once, not once per
+    record, and no call per record wraps the work."""
     path = TIME_PATHS[log_type]
-    time = data.get(path[0]) if len(path) == 1 else _time_value(data, path)
-    if observed is None:
-        observed = datetime.now(UTC)
-    # Positional, in field order: called once per record, and keywords cost twice as much.
-    if type(time) is str and _spelled_as_instant(time):
-        # Cloudflare's usual spelling (UTC, `Z`): the id needs no canonical copy of the record, and
-        # the time parses straight to UTC (`astimezone(UTC)` of a `Z` time is the time itself).
-        # One check instead of one per use; the general path below gives the same id and time
-        # (`test_event_id_shortcuts.py`).
-        try:
-            timestamp: datetime | None = datetime.fromisoformat(time)
-        except (ValueError, OverflowError):
-            timestamp = None
-        if timestamp is not None and timestamp.tzinfo is not UTC:
-            timestamp = parse_timestamp(time)
-        return Record(log_type, account_id, data, _hashed(log_type, account_id, data), timestamp, observed)
-    return Record(
-        log_type,
-        account_id,
-        data,
-        _event_id(log_type, account_id, data, time),
-        parse_timestamp(time),
-        observed,
-    )
+    top = path[0] if len(path) == 1 else None
+    stream = _stream_state(log_type, account_id)
+    records: list[Record] = []
+    append = records.append
+    for data in items:
+        time = data.get(top) if top is not None else _time_value(data, path)
+        # Positional, in field order: keywords cost twice as much.
+        if type(time) is str and _spelled_as_instant(time):
+            # Cloudflare's usual spelling (UTC, `Z`): the id needs no canonical copy of the record,
+            # and the time parses straight to UTC (`astimezone(UTC)` of a `Z` time is the time
+            # itself). One check instead of one per use; the general path below gives the same id
+            # and time (`test_event_id_shortcuts.py`).
+            try:
+                timestamp: datetime | None = datetime.fromisoformat(time)
+            except (ValueError, OverflowError):
+                timestamp = None
+            if timestamp is not None and timestamp.tzinfo is not UTC:
+                timestamp = parse_timestamp(time)
+            append(Record(log_type, account_id, data, _hashed_after(stream, data), timestamp, observed))
+        else:
+            identity = _event_id(log_type, account_id, data, time)
+            append(Record(log_type, account_id, data, identity, parse_timestamp(time), observed))
+    return records

@@ -36,12 +36,12 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forwarder.records import LogType, Paging, Record, make_record
+from forwarder.records import LogType, Paging, Record, make_record, make_records
 from forwarder.source.client import CloudflareClient, Envelope, QueryParams
 from forwarder.source.errors import CloudflareError
 from forwarder.source.scim_bodies import prepare_scim_record
@@ -70,6 +70,22 @@ def record_from_api(
     if log_type is LogType.SCIM_UPDATES:
         data = (prepare or prepare_scim_record)(data)
     return make_record(log_type, account_id, data, observed)
+
+
+def records_from_api(
+    log_type: LogType,
+    account_id: str,
+    result: Iterable[Any],
+    observed: datetime,
+    prepare: Prepare | None = None,
+) -> list[Record]:
+    """:func:`record_from_api` of each object of a page's ``result`` (anything else is skipped), in one
+    loop per page rather than a call per record."""
+    items: list[Mapping[str, Any]] = [item for item in result if isinstance(item, dict)]
+    if log_type is LogType.SCIM_UPDATES:
+        prepare_record = prepare or prepare_scim_record
+        items = [prepare_record(item) for item in items]
+    return make_records(log_type, account_id, items, observed)
 
 
 @dataclass(frozen=True)
@@ -166,14 +182,17 @@ class WindowReader:
                 # One observation time per page: the records of a page arrived together.
                 observed = datetime.now(UTC)
                 records = self._in_window(
-                    [self._make(item, observed) for item in envelope.result or [] if isinstance(item, dict)]
+                    records_from_api(
+                        self.log_type, self.account_id, envelope.result or [], observed, self.prepare
+                    )
                 )
                 self.pages_read += 1
                 fresh = self._fresh(records)
                 if records and not fresh:
                     self._stop(False, f"page {page} repeated earlier records: the API ignored `{self._turn}`")
                     return
-                fresh = [record for record in fresh if record.event_id not in self._read_before_cap]
+                if self._read_before_cap:
+                    fresh = [record for record in fresh if record.event_id not in self._read_before_cap]
                 self._note_times(fresh)
                 if self._short_page is not None and fresh:
                     # The page after a short one brought rows: the server caps pages at that length.
@@ -301,19 +320,15 @@ class WindowReader:
                 self._short_page = count
         return None
 
-    def _make(self, data: Mapping[str, Any], observed: datetime) -> Record:
-        return record_from_api(self.log_type, self.account_id, data, observed, self.prepare)
-
     def _fresh(self, records: list[Record]) -> list[Record]:
         fresh = [record for record in records if record.event_id not in self._previous]
         self._previous = {record.event_id for record in records}
         return fresh
 
     def _note_times(self, records: list[Record]) -> None:
-        for record in records:
-            moment = record.timestamp
-            if moment is not None and (self.last_time is None or moment > self.last_time):
-                self.last_time = moment
+        newest = max([moment for record in records if (moment := record.timestamp) is not None], default=None)
+        if newest is not None and (self.last_time is None or newest > self.last_time):
+            self.last_time = newest
 
     def _stop(self, complete: bool, reason: str) -> None:
         self.complete = complete
