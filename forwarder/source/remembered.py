@@ -8,8 +8,10 @@ are cut short to fit a ConfigMap: an id read again matches when it starts with o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+
+from forwarder.records import Record
 
 
 class SeenIds:
@@ -31,6 +33,14 @@ class SeenIds:
             and event_id[: self._prefix_length] in self._restored
         )
 
+    def unseen(self, records: Sequence[Record]) -> list[Record]:
+        """The records whose event id is not :meth:`in <__contains__>` these: one comprehension
+        per page, no call per record while no prefix was restored."""
+        if self._restored:
+            return [record for record in records if record.event_id not in self]
+        times = self._times
+        return [record for record in records if record.event_id not in times]
+
     def __len__(self) -> int:
         return len(self._times) + len(self._restored)
 
@@ -40,6 +50,15 @@ class SeenIds:
             # Dicts keep insertion order: drop the oldest tenth at once, not one id per insert.
             for key in list(self._times)[: self.limit // 10]:
                 del self._times[key]
+
+    def add_all(self, pairs: Collection[tuple[str, datetime]]) -> None:
+        """:meth:`add` of each (event id, time) in ``pairs``, in order: one update when no id has to
+        be forgotten to make room."""
+        if len(self._times) + len(pairs) <= self.limit:
+            self._times.update(pairs)
+            return
+        for event_id, moment in pairs:
+            self.add(event_id, moment)
 
     def restore(self, prefixes: Iterable[str], moment: datetime) -> None:
         """Remember ids kept with a checkpoint (prefixes of one length), as if read at ``moment``."""

@@ -293,25 +293,26 @@ class Stream:
         # may outlive it.
         async with contextlib.aclosing(reader.pages()) as pages:
             async for records in pages:
-                fresh = [record for record in records if record.event_id not in self.seen]
+                fresh = self.seen.unseen(records)
                 self.progress.duplicates += len(records) - len(fresh)
                 self.telemetry.events_fetched(
                     self.key, self.log_type.value, len(fresh), len(records) - len(fresh)
                 )
                 if fresh:
                     await self.outlet.submit(fresh)
-                for record in fresh:
-                    moment = record.time
-                    recent.append((record.event_id, moment))
-                    if record.timestamp is not None and (newest is None or moment > newest):
-                        newest = moment
+                # Record.time, written out (a datetime is never false): one comprehension per page.
+                recent.extend([(record.event_id, record.timestamp or record.observed) for record in fresh])
+                times = [moment for record in fresh if (moment := record.timestamp) is not None]
+                if times:
+                    page_newest = max(times)
+                    if newest is None or page_newest > newest:
+                        newest = page_newest
                 while newest is not None and recent and recent[0][1] < newest - span:
                     recent.popleft()
                 found += len(fresh)
                 self.progress.events += len(fresh)
         # Pages of one window repeat each other only where they touch (the reader drops those).
-        for event_id, moment in recent:
-            self.seen.add(event_id, moment)
+        self.seen.add_all(recent)
         return SpanRead(reader, list(recent), found)
 
     async def reread_recent(self, position: datetime) -> int:
