@@ -19,7 +19,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
 from forwarder import __version__
-from forwarder.records import Record
+from forwarder.records import LogType, Record
 from forwarder.sinks.base import Event, RetryableError, SendResult, SinkConfigError
 from forwarder.telemetry.providers import DURATION_BUCKETS, SCOPE
 from forwarder.telemetry.readings import SinkStatusView
@@ -35,11 +35,27 @@ def stream_key(record: Record) -> str:
 
 def by_stream(events: Iterable[Event]) -> dict[tuple[str, str], int]:
     """Events per (stream, log type); counted by record fields, named once per stream."""
-    counts = Counter((event.record.account_id, event.record.log_type) for event in events)
+    counts = _stream_counts(events)
     return {
         (f"{account_id}/{log_type.value}", log_type.value): count
         for (account_id, log_type), count in counts.items()
     }
+
+
+def _stream_counts(events: Iterable[Event]) -> Counter[tuple[str, LogType]] | dict[tuple[str, LogType], int]:
+    """Events per (account, log type). A batch is usually of one stream, whose records share their
+    account and log type objects: told by identity first, without a tuple per event."""
+    if isinstance(events, Sequence) and events:
+        first = events[0].record
+        account_id, log_type = first.account_id, first.log_type
+        same = [
+            event
+            for event in events
+            if (record := event.record).account_id is account_id and record.log_type is log_type
+        ]
+        if len(same) == len(events):
+            return {(account_id, log_type): len(events)}
+    return Counter((event.record.account_id, event.record.log_type) for event in events)
 
 
 def sink_retry_reason(error: BaseException | None, *, partial: bool) -> str:
@@ -175,9 +191,14 @@ class PipelineInstruments:
         self.sink_retries.add(1, {"sink": sink, "reason": sink_retry_reason(error, partial=partial)})
 
     @contextmanager
-    def sink_send(self, sink: str, events: Sequence[Event], attempt: int) -> Iterator[SinkSend]:
-        """Span, duration and batch size of one ``send``; the outcome is read from the result."""
-        size = sum([len(event.body) for event in events]) + len(events)
+    def sink_send(
+        self, sink: str, events: Sequence[Event], attempt: int, size: int | None = None
+    ) -> Iterator[SinkSend]:
+        """Span, duration and batch size of one ``send``; the outcome is read from the result.
+
+        ``size``: the events' bodies plus one byte each, when the caller has it already."""
+        if size is None:
+            size = sum([len(event.body) for event in events]) + len(events)
         self.batch_events.record(len(events), {"sink": sink})
         self.batch_size.record(size, {"sink": sink})
         send = SinkSend()

@@ -22,7 +22,7 @@ from forwarder.pipeline.acknowledgement import Ticket
 from forwarder.pipeline.dead_letters import DeadLetter, DeadLetters
 from forwarder.pipeline.instruments import PipelineInstruments
 from forwarder.retry import Backoff
-from forwarder.sinks.base import Event, RetryableError, Sink, SinkConfigError
+from forwarder.sinks.base import Event, RetryableError, SendResult, Sink, SinkConfigError
 
 log = logging.getLogger(__name__)
 
@@ -238,43 +238,53 @@ class SinkWorker:
                     # Another batch found a configuration error: do not hammer the receiver.
                     raise SinkConfigError(status.last_error)
                 events = [item.event for item in pending]
+                # Each item's size is its body plus one byte, as the instruments count it.
+                size = sum([item.size for item in pending])
                 with self.telemetry.sink_send(
-                    self.sink.name, events, attempt.retry_state.attempt_number
+                    self.sink.name, events, attempt.retry_state.attempt_number, size
                 ) as send:
                     result = await self.sink.send(events)
                     send.result = result
-                status.batches += 1
-                status.rejected += len(result.rejected)
-                self.telemetry.events_rejected(self.sink.name, (reject.event for reject in result.rejected))
-                await self.dead_letters.add_many(
-                    DeadLetter(
-                        rejection.event.record, self.sink.name, rejection.reason, rejection.event.document
-                    )
-                    for rejection in result.rejected
-                )
-                delivered = pending
-                delivered_events = events
-                again: list[Item] = []
-                if result.rejected or result.retry:
-                    # Looked up only when some events did not go through: most batches all do.
-                    by_event = {id(item.event): item for item in pending}
-                    await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
-                    undelivered = {id(event) for event in result.retry}
-                    undelivered.update(id(rejection.event) for rejection in result.rejected)
-                    delivered = [item for item in pending if id(item.event) not in undelivered]
-                    delivered_events = [item.event for item in delivered]
-                    again = [by_event[id(event)] for event in result.retry]
-                status.delivered += len(delivered)
-                self.telemetry.events_delivered(self.sink.name, delivered_events)
-                await self._settle(delivered)
-                if status.state != "ok":
-                    log.info("sink delivers again", extra={"sink": self.sink.name})
-                status.state = "ok"
-                pending = again
+                pending = await self._answered(pending, events, size, result)
                 if pending:
                     raise PartialRetry(
                         result.retry_reason or f"{len(pending)} events to send again", result.retry_after
                     )
+
+    async def _answered(
+        self, pending: list[Item], events: list[Event], size: int, result: SendResult
+    ) -> list[Item]:
+        """Settle what the sink's ``result`` says about ``pending`` (sent as ``events``, ``size`` bytes):
+        dead-letter the rejected, settle the delivered. The items to send again."""
+        status = self.status
+        status.batches += 1
+        status.rejected += len(result.rejected)
+        self.telemetry.events_rejected(self.sink.name, (reject.event for reject in result.rejected))
+        await self.dead_letters.add_many(
+            DeadLetter(rejection.event.record, self.sink.name, rejection.reason, rejection.event.document)
+            for rejection in result.rejected
+        )
+        delivered = pending
+        delivered_events = events
+        delivered_size: int | None = size
+        again: list[Item] = []
+        if result.rejected or result.retry:
+            # Looked up only when some events did not go through: most batches all do.
+            by_event = {id(item.event): item for item in pending}
+            await self._settle([by_event[id(rejection.event)] for rejection in result.rejected])
+            undelivered = {id(event) for event in result.retry}
+            undelivered.update(id(rejection.event) for rejection in result.rejected)
+            delivered = [item for item in pending if id(item.event) not in undelivered]
+            delivered_events = [item.event for item in delivered]
+            delivered_size = None
+            again = [by_event[id(event)] for event in result.retry]
+        status.delivered += len(delivered)
+        self.telemetry.events_delivered(self.sink.name, delivered_events)
+        await self._settle(delivered, delivered_size)
+        if status.state != "ok":
+            log.info("sink delivers again", extra={"sink": self.sink.name})
+        status.state = "ok"
+        return again
 
     async def _expire(self, items: list[Item]) -> list[Item]:
         """Dead-letter events queued longer than FORWARDER_MAX_EVENT_AGE: retrying them forever
@@ -301,7 +311,9 @@ class SinkWorker:
         await self._settle(expired)
         return kept
 
-    async def _settle(self, items: Sequence[Item]) -> None:
+    async def _settle(self, items: Sequence[Item], size: int | None = None) -> None:
+        """Settle ``items`` (their tickets) and take them out of the in-flight window; ``size``: their
+        sizes' sum, when the caller has it already."""
         if not items:
             return
         # A page's items are queued together, so they come in runs of one ticket: one settle per run.
@@ -316,9 +328,9 @@ class SinkWorker:
         async with self._changed:
             # Never below zero: items of an abandoned epoch may settle after the window was emptied.
             self.status.inflight_events = max(0, self.status.inflight_events - len(items))
-            self.status.inflight_bytes = max(
-                0, self.status.inflight_bytes - sum([item.size for item in items])
-            )
+            if size is None:
+                size = sum([item.size for item in items])
+            self.status.inflight_bytes = max(0, self.status.inflight_bytes - size)
             self._changed.notify_all()
 
     def _note_retry(self, state: RetryCallState) -> None:

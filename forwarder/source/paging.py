@@ -179,13 +179,7 @@ class WindowReader:
         try:
             while ahead:
                 envelope = await ahead.popleft()
-                # One observation time per page: the records of a page arrived together.
-                observed = datetime.now(UTC)
-                records = self._in_window(
-                    records_from_api(
-                        self.log_type, self.account_id, envelope.result or [], observed, self.prepare
-                    )
-                )
+                records = self._records(envelope)
                 self.pages_read += 1
                 fresh = self._fresh(records)
                 if records and not fresh:
@@ -268,6 +262,15 @@ class WindowReader:
     def _turn(self) -> str:
         """The parameter that turns the page."""
         return "cursor" if self.log_type.description.paging is Paging.CURSOR else "page"
+
+    def _records(self, envelope: Envelope) -> list[Record]:
+        """The records of a page within the window."""
+        # One observation time per page: the records of a page arrived together.
+        observed = datetime.now(UTC)
+        result = envelope.result or []
+        return self._in_window(
+            records_from_api(self.log_type, self.account_id, result, observed, self.prepare)
+        )
 
     def _in_window(self, records: list[Record]) -> list[Record]:
         """Drop the rows before the window that asking from a second early brought; a row without a
