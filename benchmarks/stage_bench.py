@@ -7,6 +7,10 @@ Run from the repository root (with PYTHONPATH=$PWD in another checkout; alternat
 Times, over the same simulator access records the end-to-end benchmark serves: parsing a page of
 them (`orjson.loads`), `make_record` (event id and time), ECS map + encode (and its two halves), the
 HEC request body (one join) and the `_bulk` lines. Best of --repeat runs, µs per record, one core.
+Then the glue around them: a page's records as the paging makes them (`records_from_api`, the
+objects of a page in one loop), and the whole in-process path from served pages through a Stream,
+its Checkpointer and the Pipeline into a sink that takes every batch (`benchmarks/glue_stage.py`,
+raw format, CPU time).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import UTC, datetime
 import orjson
 
 from benchmarks.e2e.scenarios import ACCOUNT, Dataset, simulator
+from benchmarks.glue_stage import glue
 from fakes.cloudflare.config import ACCESS_REQUESTS
 from forwarder.formats import encoder_for
 from forwarder.formats.ecs import to_ecs
@@ -29,6 +34,7 @@ from forwarder.sinks.base import Event
 from forwarder.sinks.elasticsearch.encoder import BulkEncoder
 from forwarder.sinks.splunk_hec.encoder import HecEncoder
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings
+from forwarder.source.paging import records_from_api
 
 
 def best(run: Callable[[], object], count: int, repeat: int) -> float:
@@ -73,10 +79,16 @@ def main() -> int:
         "  of it: orjson.dumps": lambda: [orjson.dumps(document) for document in documents],
         "HEC request body": lambda: hec.body(events),
         "_bulk lines + body": lambda: bulk.encode(events).body(),
+        "page -> records (paging)": lambda: [
+            records_from_api(LogType.ACCESS_REQUESTS, ACCOUNT, data[start : start + 1000], observed)
+            for start in range(0, count, 1000)
+        ],
     }
     print(f"{count:,} simulator access records, best of {arguments.repeat}, µs per record")
     for name, run in stages.items():
         print(f"{name:28s} {best(run, count, arguments.repeat):6.2f}")
+    # Last: it freezes the records above out of the collector's way.
+    print(f"{'stream -> null sink (CPU)':28s} {glue(data, arguments.repeat):6.2f}")
     return 0
 
 
