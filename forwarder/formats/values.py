@@ -88,7 +88,8 @@ def iso_timestamp(moment: datetime) -> str:
 
 
 # The shape Cloudflare sends: iso_timestamp's form but for the fraction's length (1 to 9 digits).
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z", re.ASCII)
+# Its bound `fullmatch`: one attribute lookup less per event.
+_canonical_time = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z", re.ASCII).fullmatch
 
 
 def iso_timestamp_from(raw: Any, moment: datetime) -> str:
@@ -100,7 +101,7 @@ def iso_timestamp_from(raw: Any, moment: datetime) -> str:
     cut only when ``moment`` holds the first six (parsers truncate; one that rounded would not, and
     is formatted). Anything else (offsets, longer fractions, ISO week dates) is formatted from ``moment``.
     """
-    if isinstance(raw, str) and _CANONICAL_TIME.fullmatch(raw) is not None:
+    if isinstance(raw, str) and _canonical_time(raw) is not None:
         length = len(raw)
         if length == 20:
             return raw[:19] + ".000000Z"
