@@ -9,6 +9,7 @@ null known fields are treated as absent, which is what the API means by them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from forwarder.formats.ecs_audit import audit_log_to_ecs
@@ -164,7 +165,11 @@ def _access_user_source_url(
 
     app_domain = data.get("app_domain")
     if isinstance(app_domain, str) and app_domain:
-        document["url"] = _access_url(app_domain, related)
+        url, host = _access_url(app_domain)
+        # A copy: each document owns its dicts, whoever reads it may change it.
+        document["url"] = url.copy()
+        if host is not None:
+            related["hosts"] = [host]
     elif app_domain is not None:
         vendor["app_domain"] = app_domain
     if users:
@@ -172,19 +177,21 @@ def _access_user_source_url(
     return related
 
 
-def _access_url(app_domain: str, related: dict[str, list[str]]) -> dict[str, Any]:
+# The same few application domains come back in record after record: their url.* is built once
+# (bounded, so that many domains cannot grow memory), with the host related.hosts names.
+@lru_cache(maxsize=4096)
+def _access_url(app_domain: str) -> tuple[dict[str, Any], str | None]:
     url: dict[str, Any] = {"original": app_domain}
     parts = split_app_domain(app_domain)
     if parts.host is not None:
         url["domain"] = parts.host
-        related["hosts"] = [parts.host]
     if parts.port is not None:
         url["port"] = parts.port
     if parts.path is not None:
         url["path"] = parts.path
     if parts.query is not None:
         url["query"] = parts.query
-    return url
+    return url, parts.host
 
 
 def _scim_update(record: Record) -> dict[str, Any]:

@@ -103,9 +103,12 @@ def iso_timestamp_from(raw: Any, moment: datetime) -> str:
     """
     if isinstance(raw, str) and _canonical_time(raw) is not None:
         length = len(raw)
+        if length == 27:
+            # Six digits already: the text itself.
+            return raw
         if length == 20:
             return raw[:19] + ".000000Z"
-        if length <= 27:
+        if length < 27:
             return raw[:-1].ljust(26, "0") + "Z"
         if moment.microsecond == int(raw[20:26]):
             return raw[:26] + "Z"
