@@ -85,7 +85,9 @@ def _access_request(record: Record) -> dict[str, Any]:
     action = data.get("action")
     if isinstance(action, str) and action:
         event["action"] = action
-        event["type"] = [_ACCESS_EVENT_TYPES.get(action.lower(), "info")]
+        # The API's actions are lower case already: lowered only when not found as they are.
+        kind = _ACCESS_EVENT_TYPES.get(action) or _ACCESS_EVENT_TYPES.get(action.lower(), "info")
+        event["type"] = [kind]
     else:
         event["type"] = ["info"]
         if action is not None:
@@ -125,15 +127,16 @@ def _access_user_source_url(
     """user.*, source.* and url.* (one call per event instead of three); returns related.*, in the
     order ip, hosts, user, as the fields they come from are mapped."""
     related: dict[str, list[str]] = {}
-    users: list[str] = []
-    user: dict[str, Any] = {}
     email = data.get("user_email")
     if isinstance(email, str) and email:
         # Access knows a person by their email only, and detections key on user.name.
-        user["email"] = user["name"] = email
-        users.append(email)
-    elif email is not None:
-        vendor["user_email"] = email
+        user: dict[str, Any] = {"email": email, "name": email}
+        users = [email]
+    else:
+        user = {}
+        users = []
+        if email is not None:
+            vendor["user_email"] = email
     user_id = data.get("user_id")
     if isinstance(user_id, str) and user_id:
         user["id"] = user_id
