@@ -11,18 +11,27 @@ from forwarder.records import Record, time_value
 ECS_VERSION = "9.4.0"
 
 
+# `time` when the caller has not looked it up: base_document does.
+_LOOK_UP: Any = object()
+
+
 def base_document(
-    record: Record, category: str, dataset: str, provider: str = "cloudflare_access"
+    record: Record,
+    category: str,
+    dataset: str,
+    provider: str = "cloudflare_access",
+    time: Any = _LOOK_UP,
 ) -> dict[str, Any]:
-    """What every ECS document of this forwarder has: times, ids, dataset, observer, account."""
+    """What every ECS document of this forwarder has: times, ids, dataset, observer, account.
+
+    ``time`` is the record's time as the API wrote it (``records.time_value``), for a caller that has
+    it at hand: once per event, the lookup costs more than passing it."""
     timestamp = record.timestamp
     created = observed_iso_timestamp(record.observed)
+    if timestamp is not None and time is _LOOK_UP:
+        time = time_value(record.log_type, record.data)
     document: dict[str, Any] = {
-        "@timestamp": (
-            created
-            if timestamp is None
-            else iso_timestamp_from(time_value(record.log_type, record.data), timestamp)
-        ),
+        "@timestamp": (created if timestamp is None else iso_timestamp_from(time, timestamp)),
         "ecs": {"version": ECS_VERSION},
         "event": {
             "kind": "event",

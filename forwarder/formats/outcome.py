@@ -25,6 +25,11 @@ class Outcome(StrEnum):
 # Each outcome's value as a plain string: an enum's ``.value`` is a Python-level property, and a
 # document is built per event.
 OUTCOME_TEXT = {outcome: outcome.value for outcome in Outcome}
+# `OUTCOME_TEXT[access_outcome(allowed)]` for a boolean ``allowed``, any other value being
+# UNKNOWN_TEXT: a lookup for a path that runs per event, where the call and the enum's hash (a
+# Python-level method) cost more. Keyed by the type check first: ``1 == True`` would find SUCCESS.
+ACCESS_OUTCOME_TEXT = {True: Outcome.SUCCESS.value, False: Outcome.FAILURE.value}
+UNKNOWN_TEXT = Outcome.UNKNOWN.value
 
 
 _SCIM_STATUSES = {"SUCCESS": Outcome.SUCCESS, "FAILURE": Outcome.FAILURE, "ERROR": Outcome.FAILURE}

@@ -87,21 +87,31 @@ def iso_timestamp(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-# The shape Cloudflare sends: already iso_timestamp's form, but for the fraction's length.
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII)
+# The shape Cloudflare sends: iso_timestamp's form but for the fraction's length (1 to 9 digits).
+# Its bound `fullmatch`: one attribute lookup less per event.
+_canonical_time = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z", re.ASCII).fullmatch
 
 
 def iso_timestamp_from(raw: Any, moment: datetime) -> str:
     """``iso_timestamp(moment)``, where ``moment`` was parsed from ``raw``.
 
     When ``raw`` has the canonical shape (which parsing it successfully proves valid), the result is
-    ``raw`` with its fraction padded to six digits: three times cheaper than formatting ``moment``.
-    Anything else (offsets, nanoseconds, ISO week dates) is formatted from ``moment``.
+    ``raw`` with its fraction padded or cut to six digits: several times cheaper than formatting
+    ``moment`` (``isoformat`` of an aware datetime costs about 1 µs). A fraction of 7 to 9 digits is
+    cut only when ``moment`` holds the first six (parsers truncate; one that rounded would not, and
+    is formatted). Anything else (offsets, longer fractions, ISO week dates) is formatted from ``moment``.
     """
-    if isinstance(raw, str) and _CANONICAL_TIME.fullmatch(raw) is not None:
-        if len(raw) == 20:
+    if isinstance(raw, str) and _canonical_time(raw) is not None:
+        length = len(raw)
+        if length == 27:
+            # Six digits already: the text itself.
+            return raw
+        if length == 20:
             return raw[:19] + ".000000Z"
-        return raw[:-1].ljust(26, "0") + "Z"
+        if length < 27:
+            return raw[:-1].ljust(26, "0") + "Z"
+        if moment.microsecond == int(raw[20:26]):
+            return raw[:26] + "Z"
     return iso_timestamp(moment)
 
 
@@ -161,8 +171,9 @@ def unique(values: Iterable[str | None]) -> list[str]:
 
 def unknown_fields(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     """The fields this forwarder does not know yet, kept verbatim (null included)."""
-    if data.keys() <= known:
-        # The usual case, tested in C without a loop in Python.
+    if known.issuperset(data):
+        # The usual case, tested in C without a loop in Python (a third cheaper than
+        # ``data.keys() <= known``, which builds a keys view first).
         return {}
     return {key: value for key, value in data.items() if key not in known}
 

@@ -93,3 +93,10 @@ def test_the_agreement_check_can_fail() -> None:
     found = _every_format(scim(status="FAILURE"))
     assert set(found.values()) == {Outcome.FAILURE}
     assert _every_format(scim(status="OK"))["cef"] is Outcome.UNKNOWN
+
+
+@pytest.mark.parametrize("allowed", [True, False, None, 1, 0, 1.0, "true", "false", [], {}])
+def test_the_ecs_access_path_looks_the_rule_up_without_changing_it(allowed: Any) -> None:
+    # ECS reads ACCESS_OUTCOME_TEXT instead of calling access_outcome: 1 and 0 hash as True and False.
+    record = access(allowed=allowed)
+    assert to_ecs(record)["event"]["outcome"] == outcome(record).value
