@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -139,6 +140,20 @@ def envelope_problem(body: Mapping[str, Any], *, listing: bool = True) -> str:
     return ""
 
 
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing: the API's cookies (``__cf_bm``) are not sent back.
+
+    A poller has no session to keep, and the jar's parsing of every answer's ``Set-Cookie`` costs
+    per request.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+
 class CloudflareClient:
     """One credential's view of the API; every stream of that credential shares one client."""
 
@@ -177,7 +192,11 @@ class CloudflareClient:
             # make_client passes the OS trust store or CLOUDFLARE_TLS_CA_FILE (forwarder.tls); True,
             # httpx's certifi bundle, is left only for clients built by hand (tests, tools).
             verify=tls if tls is not None else True,
+            cookies=_NoCookies(),
         )
+        # The client's headers with the credential's, and the timeout, merged once per credential
+        # rather than by build_request on every GET (what build_request makes of them, in less time).
+        self._prepared: tuple[Credentials, httpx.Headers, dict[str, Any]] | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -200,7 +219,7 @@ class CloudflareClient:
         self.last_request = time.monotonic()
         with self.telemetry.cloudflare_request(operation, url) as call:
             try:
-                response = await self._http.get(url, params=list(params), headers=self.credentials.headers())
+                response = await self._http.send(self._request(url, params))
             except httpx.TimeoutException as error:
                 raise CloudflareRetryableError(
                     f"Cloudflare API timed out ({type(error).__name__})"
@@ -223,6 +242,15 @@ class CloudflareClient:
                 reset = reset_seconds(response.headers)
                 self.limiter.observe(slot, budget, reset if reset is not None else self.limiter.period)
             return envelope
+
+    def _request(self, url: str, params: QueryParams) -> httpx.Request:
+        prepared = self._prepared
+        if prepared is None or prepared[0] is not self.credentials:
+            headers = httpx.Headers(self._http.headers)
+            headers.update(self.credentials.headers())
+            prepared = self._prepared = (self.credentials, headers, {"timeout": self._http.timeout.as_dict()})
+        _, headers, extensions = prepared
+        return httpx.Request("GET", url, params=list(params), headers=headers, extensions=extensions)
 
     def _parse(self, response: httpx.Response, *, operation: str, account_id: str, listing: bool) -> Envelope:
         status = response.status_code

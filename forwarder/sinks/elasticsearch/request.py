@@ -11,11 +11,14 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import idna
 
 from forwarder import __version__
 from forwarder.sinks._http import client as http_client
+from forwarder.sinks._http.client import PreparedRequest
 from forwarder.sinks._http.compression import CONTENT_ENCODING
 from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
+from forwarder.sinks.base import SinkError
 from forwarder.sinks.elasticsearch.settings import env_var
 
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
@@ -76,15 +79,34 @@ async def request(
     try:
         return await client.request(method, path, **kwargs)
     except REQUEST_ERRORS as error:
-        # Network trouble is retryable; a TLS failure or a malformed address is for a person to fix.
-        raise transport_failure(
-            error,
-            settings=settings,
-            env_var=env_var,
-            where=settings.base_url(),
-            receiver="the cluster",
-            action=f"{method} {path}",
-        ) from error
+        raise _failure(error, settings, method, path) from error
+
+
+async def send(
+    client: httpx.AsyncClient, settings: ElasticsearchSettings, prepared: PreparedRequest, content: bytes
+) -> httpx.Response:
+    """``prepared`` with ``content``, as :func:`request` sends it and with the same errors."""
+    try:
+        return await client.send(prepared.build(client, content))
+    except REQUEST_ERRORS as error:
+        raise _failure(error, settings, prepared.method, prepared.path) from error
+
+
+def _failure(
+    error: httpx.TransportError | httpx.InvalidURL | idna.IDNAError,
+    settings: ElasticsearchSettings,
+    method: str,
+    path: str,
+) -> SinkError:
+    # Network trouble is retryable; a TLS failure or a malformed address is for a person to fix.
+    return transport_failure(
+        error,
+        settings=settings,
+        env_var=env_var,
+        where=settings.base_url(),
+        receiver="the cluster",
+        action=f"{method} {path}",
+    )
 
 
 def bulk_headers(gzip_enabled: bool) -> dict[str, str]:

@@ -17,12 +17,13 @@ import httpx
 
 from forwarder.records import LogType
 from forwarder.sinks._http import tls as http_tls
+from forwarder.sinks._http.client import PreparedRequest
 from forwarder.sinks._http.compression import compress_body
 from forwarder.sinks.base import Event, Rejection, RetryableError, SendResult, Sink, SinkConfigError, Verdict
 from forwarder.sinks.elasticsearch.classifier import DELIVERED, BulkAnswer, classify_bulk_response
 from forwarder.sinks.elasticsearch.encoder import BulkEncoder, EncodedBatch
 from forwarder.sinks.elasticsearch.probe import check_cluster
-from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, request
+from forwarder.sinks.elasticsearch.request import bulk_headers, bulk_params, make_client, send
 from forwarder.sinks.elasticsearch.settings import ElasticsearchSettings, env_var
 from forwarder.sinks.elasticsearch.template import ensure_template
 
@@ -41,8 +42,9 @@ class ElasticsearchSink(Sink):
             action="create" if settings.target_type == "data_stream" else "index",
             add_timestamp=settings.target_type == "data_stream",
         )
-        self._headers = bulk_headers(settings.gzip)
-        self._params = bulk_params(settings.pipeline)
+        self._bulk = PreparedRequest(
+            "POST", "/_bulk", params=bulk_params(settings.pipeline), headers=bulk_headers(settings.gzip)
+        )
         self._client: httpx.AsyncClient | None = None
         self._template_lock = asyncio.Lock()
         self._template_ready = not settings.bootstrap_template
@@ -155,15 +157,7 @@ class ElasticsearchSink(Sink):
         body = encoded.body()
         if self.settings.gzip:
             body = await compress_body(body, self.settings.gzip_level)
-        response = await request(
-            client,
-            self.settings,
-            "POST",
-            "/_bulk",
-            content=body,
-            headers=self._headers,
-            params=self._params,
-        )
+        response = await send(client, self.settings, self._bulk, body)
         return classify_bulk_response(
             response.status_code,
             response.content,

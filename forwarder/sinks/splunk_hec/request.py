@@ -10,12 +10,14 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
+import idna
 import orjson
 
 from forwarder import __version__
-from forwarder.sinks._http.client import make_client
+from forwarder.sinks._http.client import PreparedRequest, make_client
 from forwarder.sinks._http.compression import CONTENT_ENCODING, compress_body
 from forwarder.sinks._http.transport import REQUEST_ERRORS, transport_failure
+from forwarder.sinks.base import SinkError
 from forwarder.sinks.splunk_hec.settings import SplunkHecSettings, env_var
 
 EVENT_PATH = "/services/collector/event"
@@ -54,6 +56,12 @@ class HecClient:
         }
         if settings.acknowledgements:
             self._headers["X-Splunk-Request-Channel"] = self.channel
+        events_headers = dict(self._headers)
+        events_headers["Content-Type"] = "application/json"
+        if settings.gzip:
+            events_headers["Content-Encoding"] = CONTENT_ENCODING
+        # The request of every batch, merged with the client once.
+        self._events = PreparedRequest("POST", f"{self._base_url}{EVENT_PATH}", headers=events_headers)
         self._client = make_client(
             settings,
             env_var,
@@ -68,12 +76,9 @@ class HecClient:
         await self._client.aclose()
 
     async def post_events(self, body: bytes) -> Answer:
-        headers = dict(self._headers)
-        headers["Content-Type"] = "application/json"
         if self._settings.gzip:
             body = await compress_body(body, self._settings.gzip_level)
-            headers["Content-Encoding"] = CONTENT_ENCODING
-        return await self._request("POST", EVENT_PATH, headers, body)
+        return await self._send(self._events, body)
 
     async def post_empty(self) -> Answer:
         """An event request without events: HEC checks the token first, then answers code 5."""
@@ -94,12 +99,25 @@ class HecClient:
         try:
             response = await self._client.request(method, url, headers=headers, content=body)
         except REQUEST_ERRORS as error:
-            raise transport_failure(
-                error,
-                settings=self._settings,
-                env_var=env_var,
-                where=self._display_url,
-                receiver="HEC",
-                action=f"{method} {path}",
-            ) from error
+            raise self._failure(error, method, path) from error
         return Answer(response.status_code, response.content, response.headers.get("Retry-After"))
+
+    async def _send(self, prepared: PreparedRequest, body: bytes) -> Answer:
+        """``prepared`` with ``body``, as :meth:`_request` sends it and with the same errors."""
+        try:
+            response = await self._client.send(prepared.build(self._client, body))
+        except REQUEST_ERRORS as error:
+            raise self._failure(error, prepared.method, EVENT_PATH) from error
+        return Answer(response.status_code, response.content, response.headers.get("Retry-After"))
+
+    def _failure(
+        self, error: httpx.TransportError | httpx.InvalidURL | idna.IDNAError, method: str, path: str
+    ) -> SinkError:
+        return transport_failure(
+            error,
+            settings=self._settings,
+            env_var=env_var,
+            where=self._display_url,
+            receiver="HEC",
+            action=f"{method} {path}",
+        )
