@@ -116,6 +116,8 @@ def glue(data: list[Mapping[str, Any]], repeat: int) -> float:
 
 
 def main() -> int:
+    # Only the command needs the simulator: glue() imports nothing outside forwarder.
+    from benchmarks.e2e.scenarios import ACCOUNT as account
     from benchmarks.e2e.scenarios import Dataset, simulator
     from fakes.cloudflare.config import ACCESS_REQUESTS
 
@@ -123,8 +125,6 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=7)
     arguments = parser.parse_args()
-    from benchmarks.e2e.scenarios import ACCOUNT as account
-
     with simulator(Dataset.ending_now(arguments.records)) as running:
         data = running.records(account, ACCESS_REQUESTS)[: arguments.records]
     print(f"stream -> pipeline -> null sink (raw) {glue(data, arguments.repeat):6.2f} µs per record")

@@ -30,9 +30,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+from forwarder.settings.model import Settings
 
 BUDGET_PER_HOUR = 1200 * 3600 // 300
-PAGE_SIZE = 1000
+
+
+def _default(name: str) -> Any:
+    """The settings model's default, so that these numbers follow the code's."""
+    return Settings.model_fields[name].default
+
+
+PAGE_SIZE: int = _default("page_size")
 
 
 @dataclass(frozen=True)
@@ -41,12 +51,12 @@ class Setting:
 
     name: str
     env: dict[str, str] = field(default_factory=dict)
-    poll_interval: float = 60.0
-    settle_delay: float = 60.0
-    overlap: float = 120.0
-    late_horizon: float = 900.0
-    reread_interval: float = 300.0
-    idp_refresh_interval: float = 3600.0
+    poll_interval: float = _default("poll_interval")
+    settle_delay: float = _default("settle_delay")
+    overlap: float = _default("overlap")
+    late_horizon: float = _default("late_horizon")
+    reread_interval: float = _default("late_reread_interval")
+    idp_refresh_interval: float = _default("idp_refresh_interval")
 
     @property
     def bound(self) -> float:

@@ -20,6 +20,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Splunk reads events back to back with optional whitespace in between; a newline keeps a captured
 # request readable one event per line.
 SEPARATOR = b"\n"
+# Parts of one event in HecEncoder._parts: the time, its envelope and the event around them.
+_PARTS = 7
 
 
 def epoch_seconds(moment: datetime) -> bytes:
@@ -66,22 +68,21 @@ class HecEncoder:
         return self.encode_all((event,))[0]
 
     def encode_all(self, events: Sequence[Event]) -> list[bytes]:
-        # One loop with local names, no call per event but the time's: this runs for every event.
-        metadata = self._metadata
-        encoded = []
-        for event in events:
-            record = event.record
-            moment = record.timestamp
-            key = (record.log_type, record.account_id)
-            envelope = metadata.get(key)
-            if envelope is None:
-                envelope = self._metadata_for(*key)
-            time = epoch_seconds(record.observed if moment is None else moment)
-            encoded.append(b"".join((b'{"time":', time, b",", envelope, b',"event":', event.body, b"}")))
-        return encoded
+        """Each event's HEC object, for the batches that need them one by one (cut to fit, or
+        acknowledged): the parts :meth:`body` writes, joined per event."""
+        parts = self._parts(events)
+        return [b"".join(parts[start : start + _PARTS - 1]) + b"}" for start in range(0, len(parts), _PARTS)]
 
     def body(self, events: Sequence[Event]) -> bytes:
         """``join(self.encode_all(events))``, written by one join: no bytes object per event."""
+        parts = self._parts(events)
+        if parts:
+            parts[-1] = b"}"  # the separator goes between events, not after the last
+        return b"".join(parts)
+
+    def _parts(self, events: Sequence[Event]) -> list[bytes]:
+        """The events' HEC objects as one flat list, ``_PARTS`` per event, each ending in ``}\n``."""
+        # One loop with local names, no call per event but the time's: this runs for every event.
         metadata = self._metadata
         parts: list[bytes] = []
         extend = parts.extend
@@ -94,9 +95,7 @@ class HecEncoder:
                 envelope = self._metadata_for(*key)
             time = epoch_seconds(record.observed if moment is None else moment)
             extend((b'{"time":', time, b",", envelope, b',"event":', event.body, b"}\n"))
-        if parts:
-            parts[-1] = b"}"  # the separator goes between events, not after the last
-        return b"".join(parts)
+        return parts
 
 
 def join(encoded: Sequence[bytes]) -> bytes:
